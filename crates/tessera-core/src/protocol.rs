@@ -1,0 +1,183 @@
+//! The wire types of the license protocol v1, shared by the LAN server, the web license
+//! server and the client library. Times are RFC 3339 in UTC.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{ErrorCode, LicenseModel};
+
+/// The default TCP port of a LAN license server.
+pub const DEFAULT_PORT: u16 = 27080;
+/// Seconds between heartbeats unless the server says otherwise.
+pub const DEFAULT_HEARTBEAT_S: u64 = 30;
+/// Seconds a lease lives without a heartbeat.
+pub const DEFAULT_LEASE_TTL_S: u64 = 120;
+/// The longest borrow a server allows unless configured otherwise.
+pub const DEFAULT_MAX_BORROW_HOURS: u32 = 168;
+
+/// `{"error": {"code", "message"}}`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.as_str().to_owned(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// `POST /api/v1/leases`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub product: String,
+    pub user: String,
+    pub host: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Wait up to this many seconds for a seat to free instead of failing at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_s: Option<u64>,
+}
+
+/// The answer to a checkout or a heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseGrant {
+    pub lease_id: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub heartbeat_interval_s: u64,
+}
+
+/// `POST /api/v1/borrows`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BorrowRequest {
+    pub product: String,
+    pub user: String,
+    pub host: String,
+    pub client_id: String,
+    pub hours: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BorrowGrant {
+    pub borrow_id: String,
+    pub token: String,
+    pub until: DateTime<Utc>,
+}
+
+/// One pool as `GET /api/v1/server` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolStatus {
+    pub id: String,
+    /// Set when the pool covers a single product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Set when the pool is a bundle of several products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+    pub model: LicenseModel,
+    pub seats: u32,
+    pub in_use: u32,
+    pub borrowed: u32,
+    pub available: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub borrow_max_hours: u32,
+    pub org: String,
+}
+
+impl PoolStatus {
+    /// The products the pool covers, whether it is a bundle or not.
+    pub fn product_list(&self) -> Vec<String> {
+        match (&self.product, &self.products) {
+            (Some(p), _) => vec![p.clone()],
+            (None, Some(ps)) => ps.clone(),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+/// `GET /api/v1/server`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub server_id: String,
+    pub registration_key: String,
+    pub public_key: String,
+    pub version: String,
+    pub heartbeat_interval_s: u64,
+    pub lease_ttl_s: u64,
+    pub products: Vec<PoolStatus>,
+}
+
+/// Whether a seat is held online (a lease) or taken offline (a borrow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseKind {
+    Lease,
+    Borrow,
+}
+
+impl LeaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseKind::Lease => "lease",
+            LeaseKind::Borrow => "borrow",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "lease" => Some(Self::Lease),
+            "borrow" => Some(Self::Borrow),
+            _ => None,
+        }
+    }
+}
+
+/// One lease or borrow in the admin live view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseView {
+    pub id: String,
+    pub kind: LeaseKind,
+    pub pool_id: String,
+    pub product: String,
+    pub user: String,
+    pub host: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub since: DateTime<Utc>,
+    pub last_heartbeat: DateTime<Utc>,
+    /// When the lease lapses without a heartbeat, or when the borrow ends.
+    pub until: DateTime<Utc>,
+}
+
+/// `GET /api/v1/admin/leases`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseList {
+    pub leases: Vec<LeaseView>,
+}
+
+/// `POST /api/v1/admin/activations` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivationImported {
+    pub activation_id: String,
+    pub org: String,
+    pub pools: Vec<String>,
+    pub exp: DateTime<Utc>,
+}

@@ -1,0 +1,17 @@
+//! The trust chain: Ed25519 keys as PASERK strings, the registration key that ties a
+//! license server to its key and machine, and the PASETO v4.public documents (activation
+//! keys, lease and borrow tokens) with their verification back to the vendor key.
+//! No I/O: callers read files and clocks and hand in what they found.
+
+pub mod documents;
+pub mod error;
+pub mod keys;
+pub mod registration;
+
+pub use documents::{
+    ActivationClaims, ActivationKey, SeatClaims, SeatKind, VerifiedSeat, sign_activation,
+    sign_seat, verify_activation, verify_own_seat_token, verify_seat_token,
+};
+pub use error::TokenError;
+pub use keys::{SigningKey, VerifyingKey};
+pub use registration::RegistrationKey;
