@@ -1,0 +1,664 @@
+//! Activations, pools, leases and borrows: every change of who holds a seat.
+//!
+//! A seat is (pool, user, host): leases and borrows with the same three share one seat,
+//! which frees when the last of them ends. Leases that passed their expiry hold nothing,
+//! whether or not the sweeper has moved them to the usage record yet.
+
+use sqlx::{Row, Sqlite, Transaction};
+use tessera_core::pool::{PoolUnavailable, candidate_pools};
+use tessera_core::protocol::LeaseKind;
+use tessera_core::{LicenseModel, Millis, PoolSpec, from_millis, to_millis};
+
+use crate::{SeatError, Store, StoreError};
+
+/// An activation key as imported: its id, organization, text and pools.
+#[derive(Debug, Clone)]
+pub struct ActivationRecord {
+    pub id: String,
+    pub org: String,
+    pub token: String,
+    pub issued_at: Millis,
+    pub expires_at: Millis,
+    pub pools: Vec<PoolSpec>,
+}
+
+/// A lease or a borrow as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LeaseRecord {
+    pub id: String,
+    pub realm: String,
+    pub pool_id: String,
+    pub kind: String,
+    pub product: String,
+    pub user_name: String,
+    pub host: String,
+    pub client_id: String,
+    pub version: Option<String>,
+    pub created_at: Millis,
+    pub heartbeat_at: Millis,
+    pub expires_at: Millis,
+}
+
+impl LeaseRecord {
+    pub fn kind(&self) -> LeaseKind {
+        LeaseKind::parse(&self.kind).unwrap_or(LeaseKind::Lease)
+    }
+}
+
+/// What a client asks for when it takes a seat.
+#[derive(Debug, Clone)]
+pub struct SeatRequest<'a> {
+    pub realm: &'a str,
+    pub kind: LeaseKind,
+    pub product: &'a str,
+    pub user: &'a str,
+    pub host: &'a str,
+    pub client_id: &'a str,
+    pub version: Option<&'a str>,
+    /// For a lease: how long it lives without a heartbeat. For a borrow: its length.
+    pub duration_ms: Millis,
+}
+
+/// A pool with how many of its seats are held right now.
+#[derive(Debug, Clone)]
+pub struct PoolUsage {
+    pub pool: PoolSpec,
+    pub org: String,
+    pub activation_id: String,
+    /// Seats held online only.
+    pub in_use: u32,
+    /// Seats held by a borrow.
+    pub borrowed: u32,
+}
+
+impl PoolUsage {
+    pub fn available(&self) -> u32 {
+        self.pool.seats.saturating_sub(self.in_use + self.borrowed)
+    }
+}
+
+/// Why a lease or a borrow ended, as the usage record keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    CheckedIn,
+    Expired,
+    Removed,
+    Returned,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::CheckedIn => "checked_in",
+            EndReason::Expired => "expired",
+            EndReason::Removed => "removed",
+            EndReason::Returned => "returned",
+        }
+    }
+}
+
+/// One ended (or, in reports, still running) use of a seat.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub lease_id: String,
+    pub pool_id: String,
+    pub kind: String,
+    pub product: String,
+    pub user_name: String,
+    pub host: String,
+    pub start_at: Millis,
+    pub end_at: Millis,
+    pub end_reason: String,
+}
+
+/// One refused checkout.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DenialRecord {
+    pub at: Millis,
+    pub product: String,
+    pub user_name: String,
+    pub host: String,
+    pub code: String,
+    pub detail: String,
+}
+
+type Tx<'a> = Transaction<'a, Sqlite>;
+
+fn pool_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<(PoolSpec, String, String), StoreError> {
+    let products: String = row.try_get("products")?;
+    let products: Vec<String> = serde_json::from_str(&products)
+        .map_err(|e| StoreError::Corrupt(format!("pool products: {e}")))?;
+    let model: String = row.try_get("model")?;
+    let seats: i64 = row.try_get("seats")?;
+    let borrow: i64 = row.try_get("borrow_max_hours")?;
+    let spec = PoolSpec {
+        id: row.try_get("id")?,
+        products,
+        model: LicenseModel::parse(&model).unwrap_or_default(),
+        seats: u32::try_from(seats).unwrap_or(0),
+        start: from_millis(row.try_get("start_at")?),
+        end: from_millis(row.try_get("end_at")?),
+        borrow_max_hours: u32::try_from(borrow).unwrap_or(0),
+    };
+    Ok((spec, row.try_get("org")?, row.try_get("activation_id")?))
+}
+
+async fn pools_in(tx: &mut Tx<'_>, realm: &str) -> Result<Vec<PoolSpec>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM pools WHERE realm = ? ORDER BY id")
+        .bind(realm)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| pool_from_row(r).map(|(p, _, _)| p))
+        .collect()
+}
+
+async fn seats_held(
+    tx: &mut Tx<'_>,
+    realm: &str,
+    pool_id: &str,
+    now: Millis,
+) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT user_name, host FROM leases \
+         WHERE realm = ? AND pool_id = ? AND expires_at > ?)",
+    )
+    .bind(realm)
+    .bind(pool_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n as u32)
+}
+
+async fn holds_seat(
+    tx: &mut Tx<'_>,
+    req: &SeatRequest<'_>,
+    pool_id: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM leases WHERE realm = ? AND pool_id = ? AND user_name = ? AND host = ? \
+         AND expires_at > ? LIMIT 1",
+    )
+    .bind(req.realm)
+    .bind(pool_id)
+    .bind(req.user)
+    .bind(req.host)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
+
+async fn record_end(
+    tx: &mut Tx<'_>,
+    lease: &LeaseRecord,
+    end_at: Millis,
+    reason: EndReason,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO usage_sessions (realm, lease_id, pool_id, kind, product, user_name, host, start_at, end_at, end_reason) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&lease.realm)
+    .bind(&lease.id)
+    .bind(&lease.pool_id)
+    .bind(&lease.kind)
+    .bind(&lease.product)
+    .bind(&lease.user_name)
+    .bind(&lease.host)
+    .bind(lease.created_at)
+    .bind(end_at.max(lease.created_at))
+    .bind(reason.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn end_lease(
+    tx: &mut Tx<'_>,
+    lease: &LeaseRecord,
+    end_at: Millis,
+    reason: EndReason,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM leases WHERE id = ?")
+        .bind(&lease.id)
+        .execute(&mut **tx)
+        .await?;
+    record_end(tx, lease, end_at, reason).await
+}
+
+impl Store {
+    async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so two checkouts never both read the
+        // same count and then both insert.
+        Ok(self.db.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Imports a verified activation: keeps its text and adds or replaces its pools.
+    /// Importing the same activation again changes nothing.
+    pub async fn import_activation(
+        &self,
+        realm: &str,
+        act: &ActivationRecord,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO activations (realm, id, org, token, issued_at, expires_at, imported_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (realm, id) DO UPDATE SET token = excluded.token, org = excluded.org, \
+             issued_at = excluded.issued_at, expires_at = excluded.expires_at",
+        )
+        .bind(realm)
+        .bind(&act.id)
+        .bind(&act.org)
+        .bind(&act.token)
+        .bind(act.issued_at)
+        .bind(act.expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for pool in &act.pools {
+            let products = serde_json::to_string(&pool.products)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO pools (realm, id, activation_id, org, products, model, seats, start_at, end_at, borrow_max_hours) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (realm, id) DO UPDATE SET activation_id = excluded.activation_id, org = excluded.org, \
+                 products = excluded.products, model = excluded.model, seats = excluded.seats, \
+                 start_at = excluded.start_at, end_at = excluded.end_at, borrow_max_hours = excluded.borrow_max_hours",
+            )
+            .bind(realm)
+            .bind(&pool.id)
+            .bind(&act.id)
+            .bind(&act.org)
+            .bind(products)
+            .bind(pool.model.as_str())
+            .bind(i64::from(pool.seats))
+            .bind(to_millis(pool.start))
+            .bind(to_millis(pool.end))
+            .bind(i64::from(pool.borrow_max_hours))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The text of the activation key that granted `pool_id` (for token footers).
+    pub async fn activation_token_for_pool(
+        &self,
+        realm: &str,
+        pool_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT a.token FROM pools p JOIN activations a ON a.realm = p.realm AND a.id = p.activation_id \
+             WHERE p.realm = ? AND p.id = ?",
+        )
+        .bind(realm)
+        .bind(pool_id)
+        .fetch_optional(&self.db)
+        .await?)
+    }
+
+    /// Every activation's key text, oldest import first.
+    pub async fn activations(&self, realm: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, token FROM activations WHERE realm = ? ORDER BY imported_at, id",
+        )
+        .bind(realm)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("token")?)))
+            .collect()
+    }
+
+    /// Every pool with its current use.
+    pub async fn pool_usage(&self, realm: &str, now: Millis) -> Result<Vec<PoolUsage>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM pools WHERE realm = ? ORDER BY id")
+            .bind(realm)
+            .fetch_all(&self.db)
+            .await?;
+        let counts = sqlx::query(
+            "SELECT pool_id, \
+               COUNT(*) AS held, \
+               SUM(CASE WHEN borrowed THEN 1 ELSE 0 END) AS borrowed \
+             FROM (SELECT pool_id, user_name, host, MAX(kind = 'borrow') AS borrowed \
+                   FROM leases WHERE realm = ? AND expires_at > ? GROUP BY pool_id, user_name, host) \
+             GROUP BY pool_id",
+        )
+        .bind(realm)
+        .bind(now)
+        .fetch_all(&self.db)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (pool, org, activation_id) = pool_from_row(row)?;
+            let (mut held, mut borrowed) = (0i64, 0i64);
+            for c in &counts {
+                if c.try_get::<String, _>("pool_id")? == pool.id {
+                    held = c.try_get("held")?;
+                    borrowed = c.try_get("borrowed")?;
+                }
+            }
+            out.push(PoolUsage {
+                pool,
+                org,
+                activation_id,
+                in_use: (held - borrowed) as u32,
+                borrowed: borrowed as u32,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Takes a seat for a lease or a borrow, or returns the live one this client already
+    /// holds for the product (a retry never takes a second seat). The flag says whether
+    /// the lease is new.
+    pub async fn take_seat(
+        &self,
+        req: &SeatRequest<'_>,
+        now: Millis,
+    ) -> Result<(LeaseRecord, bool), SeatError> {
+        let mut tx = self.write_tx().await?;
+        let kind = req.kind.as_str();
+
+        let existing: Option<LeaseRecord> = sqlx::query_as(
+            "SELECT * FROM leases WHERE realm = ? AND kind = ? AND client_id = ? AND product = ?",
+        )
+        .bind(req.realm)
+        .bind(kind)
+        .bind(req.client_id)
+        .bind(req.product)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(old) = existing {
+            if old.expires_at > now && old.user_name == req.user && old.host == req.host {
+                let lease = if req.kind == LeaseKind::Lease {
+                    let expires_at = now + req.duration_ms;
+                    sqlx::query("UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE id = ?")
+                        .bind(now)
+                        .bind(expires_at)
+                        .bind(&old.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    LeaseRecord {
+                        heartbeat_at: now,
+                        expires_at,
+                        ..old
+                    }
+                } else {
+                    old
+                };
+                tx.commit().await?;
+                return Ok((lease, false));
+            }
+            // Lapsed, or the client id reused by someone else: the old lease ends here.
+            let reason = if old.expires_at > now {
+                EndReason::CheckedIn
+            } else {
+                EndReason::Expired
+            };
+            end_lease(&mut tx, &old, old.expires_at.min(now), reason).await?;
+        }
+
+        let pools = pools_in(&mut tx, req.realm).await?;
+        let candidates =
+            candidate_pools(&pools, req.product, from_millis(now)).map_err(|e| match e {
+                PoolUnavailable::Unknown => SeatError::UnknownProduct(req.product.to_owned()),
+                PoolUnavailable::Expired => SeatError::Expired(req.product.to_owned()),
+                PoolUnavailable::NotStarted => SeatError::NotStarted(req.product.to_owned()),
+            })?;
+        let mut candidates: Vec<&PoolSpec> = candidates
+            .into_iter()
+            .filter(|p| p.model == LicenseModel::Floating)
+            .collect();
+        if candidates.is_empty() {
+            return Err(SeatError::UnknownProduct(req.product.to_owned()));
+        }
+        let mut duration = req.duration_ms;
+        if req.kind == LeaseKind::Borrow {
+            let borrowable: Vec<&PoolSpec> = candidates
+                .iter()
+                .copied()
+                .filter(|p| p.borrow_max_hours > 0)
+                .collect();
+            if borrowable.is_empty() {
+                return Err(SeatError::BorrowNotAllowed(req.product.to_owned()));
+            }
+            let max_hours = borrowable
+                .iter()
+                .map(|p| p.borrow_max_hours)
+                .max()
+                .unwrap_or(0);
+            let long_enough: Vec<&PoolSpec> = borrowable
+                .into_iter()
+                .filter(|p| i64::from(p.borrow_max_hours) * 3_600_000 >= req.duration_ms)
+                .collect();
+            if long_enough.is_empty() {
+                return Err(SeatError::BorrowTooLong {
+                    product: req.product.to_owned(),
+                    max_hours,
+                });
+            }
+            candidates = long_enough;
+        }
+
+        // A seat this user already holds on this host is shared, in whichever pool it is.
+        let mut chosen: Option<&PoolSpec> = None;
+        for pool in &candidates {
+            if holds_seat(&mut tx, req, &pool.id, now).await? {
+                chosen = Some(pool);
+                break;
+            }
+        }
+        if chosen.is_none() {
+            for pool in &candidates {
+                if seats_held(&mut tx, req.realm, &pool.id, now).await? < pool.seats {
+                    chosen = Some(pool);
+                    break;
+                }
+            }
+        }
+        let Some(pool) = chosen else {
+            let seats = candidates.iter().map(|p| p.seats).sum();
+            return Err(SeatError::NoSeat {
+                product: req.product.to_owned(),
+                seats,
+            });
+        };
+        if req.kind == LeaseKind::Borrow {
+            // A borrow never outlives the pool it came from.
+            duration = duration.min(to_millis(pool.end) - now);
+        }
+        let lease = LeaseRecord {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            realm: req.realm.to_owned(),
+            pool_id: pool.id.clone(),
+            kind: kind.to_owned(),
+            product: req.product.to_owned(),
+            user_name: req.user.to_owned(),
+            host: req.host.to_owned(),
+            client_id: req.client_id.to_owned(),
+            version: req.version.map(str::to_owned),
+            created_at: now,
+            heartbeat_at: now,
+            expires_at: now + duration,
+        };
+        sqlx::query(
+            "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, client_id, version, created_at, heartbeat_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&lease.id)
+        .bind(&lease.realm)
+        .bind(&lease.pool_id)
+        .bind(&lease.kind)
+        .bind(&lease.product)
+        .bind(&lease.user_name)
+        .bind(&lease.host)
+        .bind(&lease.client_id)
+        .bind(&lease.version)
+        .bind(lease.created_at)
+        .bind(lease.heartbeat_at)
+        .bind(lease.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((lease, true))
+    }
+
+    /// Extends a live lease by `ttl_ms` from `now`; `None` when it is gone or lapsed.
+    pub async fn heartbeat(
+        &self,
+        realm: &str,
+        lease_id: &str,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> Result<Option<LeaseRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "UPDATE leases SET heartbeat_at = ?, expires_at = ? \
+             WHERE realm = ? AND id = ? AND kind = 'lease' AND expires_at > ? RETURNING *",
+        )
+        .bind(now)
+        .bind(now + ttl_ms)
+        .bind(realm)
+        .bind(lease_id)
+        .bind(now)
+        .fetch_optional(&self.db)
+        .await?)
+    }
+
+    /// One live lease or borrow.
+    pub async fn lease(
+        &self,
+        realm: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<Option<LeaseRecord>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM leases WHERE realm = ? AND id = ? AND expires_at > ?")
+                .bind(realm)
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.db)
+                .await?,
+        )
+    }
+
+    /// Ends a live lease or borrow of the given kind (any kind when `None`); returns it,
+    /// or `None` when there was none.
+    pub async fn end(
+        &self,
+        realm: &str,
+        id: &str,
+        kind: Option<LeaseKind>,
+        now: Millis,
+        reason: EndReason,
+    ) -> Result<Option<LeaseRecord>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let lease: Option<LeaseRecord> =
+            sqlx::query_as("SELECT * FROM leases WHERE realm = ? AND id = ?")
+                .bind(realm)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(lease) = lease else {
+            return Ok(None);
+        };
+        if kind.is_some_and(|k| k != lease.kind()) {
+            return Ok(None);
+        }
+        if lease.expires_at <= now {
+            end_lease(&mut tx, &lease, lease.expires_at, EndReason::Expired).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        end_lease(&mut tx, &lease, now, reason).await?;
+        tx.commit().await?;
+        Ok(Some(lease))
+    }
+
+    /// Every live lease and borrow, oldest first.
+    pub async fn live_leases(
+        &self,
+        realm: &str,
+        now: Millis,
+    ) -> Result<Vec<LeaseRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM leases WHERE realm = ? AND expires_at > ? ORDER BY created_at, id",
+        )
+        .bind(realm)
+        .bind(now)
+        .fetch_all(&self.db)
+        .await?)
+    }
+
+    /// Moves every lapsed lease and ended borrow to the usage record; returns how many.
+    pub async fn sweep_expired(&self, now: Millis) -> Result<usize, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let lapsed: Vec<LeaseRecord> =
+            sqlx::query_as("SELECT * FROM leases WHERE expires_at <= ? LIMIT 5000")
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+        for lease in &lapsed {
+            end_lease(&mut tx, lease, lease.expires_at, EndReason::Expired).await?;
+        }
+        tx.commit().await?;
+        Ok(lapsed.len())
+    }
+
+    /// Keeps a refused checkout for the reports.
+    pub async fn record_denial(&self, realm: &str, d: &DenialRecord) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO denials (realm, at, product, user_name, host, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(realm)
+            .bind(d.at)
+            .bind(&d.product)
+            .bind(&d.user_name)
+            .bind(&d.host)
+            .bind(&d.code)
+            .bind(&d.detail)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Ended sessions that overlap `[from, to)`, oldest first.
+    pub async fn sessions(
+        &self,
+        realm: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT lease_id, pool_id, kind, product, user_name, host, start_at, end_at, end_reason \
+             FROM usage_sessions WHERE realm = ? AND start_at < ? AND end_at >= ? ORDER BY start_at, id",
+        )
+        .bind(realm)
+        .bind(to)
+        .bind(from)
+        .fetch_all(&self.db)
+        .await?)
+    }
+
+    /// Denials in `[from, to)`, oldest first.
+    pub async fn denials(
+        &self,
+        realm: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<DenialRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT at, product, user_name, host, code, detail FROM denials \
+             WHERE realm = ? AND at >= ? AND at < ? ORDER BY at, id",
+        )
+        .bind(realm)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.db)
+        .await?)
+    }
+}

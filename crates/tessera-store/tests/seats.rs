@@ -1,0 +1,237 @@
+//! Seat accounting against a real SQLite file.
+
+use chrono::{Duration, Utc};
+use tessera_core::protocol::LeaseKind;
+use tessera_core::{LicenseModel, PoolSpec, to_millis};
+use tessera_store::{ActivationRecord, EndReason, SeatError, SeatRequest, Store};
+
+const REALM: &str = "lan";
+
+async fn store_with(pools: Vec<PoolSpec>) -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
+    let now = Utc::now();
+    store
+        .import_activation(
+            REALM,
+            &ActivationRecord {
+                id: "a1".into(),
+                org: "Office".into(),
+                token: "v4.public.x".into(),
+                issued_at: to_millis(now),
+                expires_at: to_millis(now + Duration::days(30)),
+                pools,
+            },
+            to_millis(now),
+        )
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+fn pool(id: &str, products: &[&str], seats: u32, borrow: u32) -> PoolSpec {
+    let now = Utc::now();
+    PoolSpec {
+        id: id.into(),
+        products: products.iter().map(|s| s.to_string()).collect(),
+        model: LicenseModel::Floating,
+        seats,
+        start: now - Duration::days(1),
+        end: now + Duration::days(30),
+        borrow_max_hours: borrow,
+    }
+}
+
+fn req<'a>(product: &'a str, user: &'a str, host: &'a str, client: &'a str) -> SeatRequest<'a> {
+    SeatRequest {
+        realm: REALM,
+        kind: LeaseKind::Lease,
+        product,
+        user,
+        host,
+        client_id: client,
+        version: None,
+        duration_ms: 120_000,
+    }
+}
+
+fn now() -> i64 {
+    to_millis(Utc::now())
+}
+
+#[tokio::test]
+async fn retry_with_same_client_id_takes_no_second_seat() {
+    let (store, _d) = store_with(vec![pool("p", &["acad"], 2, 0)]).await;
+    let (a, new_a) = store
+        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .await
+        .unwrap();
+    let (b, new_b) = store
+        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .await
+        .unwrap();
+    assert!(new_a && !new_b);
+    assert_eq!(a.id, b.id);
+    let usage = store.pool_usage(REALM, now()).await.unwrap();
+    assert_eq!(usage[0].in_use, 1);
+}
+
+#[tokio::test]
+async fn same_user_and_host_share_one_seat_others_take_their_own() {
+    let (store, _d) = store_with(vec![pool("p", &["acad", "revit"], 2, 0)]).await;
+    store
+        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .await
+        .unwrap();
+    store
+        .take_seat(&req("revit", "anna", "pc1", "c2"), now())
+        .await
+        .unwrap();
+    store
+        .take_seat(&req("acad", "anna", "pc1", "c3"), now())
+        .await
+        .unwrap();
+    assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 1);
+    store
+        .take_seat(&req("acad", "anna", "pc2", "c4"), now())
+        .await
+        .unwrap();
+    assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 2);
+    let err = store
+        .take_seat(&req("acad", "bob", "pc3", "c5"), now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SeatError::NoSeat { seats: 2, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_shared_seat_frees_when_its_last_lease_ends() {
+    let (store, _d) = store_with(vec![pool("p", &["acad"], 1, 0)]).await;
+    let (l1, _) = store
+        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .await
+        .unwrap();
+    let (l2, _) = store
+        .take_seat(&req("acad", "anna", "pc1", "c2"), now())
+        .await
+        .unwrap();
+    store
+        .end(
+            REALM,
+            &l1.id,
+            Some(LeaseKind::Lease),
+            now(),
+            EndReason::CheckedIn,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .take_seat(&req("acad", "bob", "pc2", "c3"), now())
+            .await
+            .is_err()
+    );
+    store
+        .end(
+            REALM,
+            &l2.id,
+            Some(LeaseKind::Lease),
+            now(),
+            EndReason::CheckedIn,
+        )
+        .await
+        .unwrap();
+    store
+        .take_seat(&req("acad", "bob", "pc2", "c3"), now())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_lapsed_lease_holds_no_seat_and_cannot_heartbeat() {
+    let (store, _d) = store_with(vec![pool("p", &["acad"], 1, 0)]).await;
+    let t0 = now();
+    let (l1, _) = store
+        .take_seat(&req("acad", "anna", "pc1", "c1"), t0)
+        .await
+        .unwrap();
+    let later = t0 + 121_000;
+    assert!(
+        store
+            .heartbeat(REALM, &l1.id, later, 120_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .take_seat(&req("acad", "bob", "pc2", "c2"), later)
+        .await
+        .unwrap();
+    assert_eq!(store.sweep_expired(later).await.unwrap(), 1);
+    let sessions = store.sessions(REALM, t0 - 1, later + 1).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].end_reason, "expired");
+}
+
+#[tokio::test]
+async fn unknown_expired_and_borrow_rules_are_told_apart() {
+    let mut old = pool("old", &["civil"], 1, 0);
+    old.end = Utc::now() - Duration::days(1);
+    let (store, _d) = store_with(vec![
+        pool("p", &["acad"], 1, 0),
+        pool("b", &["revit"], 1, 24),
+        old,
+    ])
+    .await;
+    assert!(matches!(
+        store.take_seat(&req("nope", "a", "h", "c"), now()).await,
+        Err(SeatError::UnknownProduct(_))
+    ));
+    assert!(matches!(
+        store.take_seat(&req("civil", "a", "h", "c"), now()).await,
+        Err(SeatError::Expired(_))
+    ));
+    let mut borrow = req("acad", "a", "h", "c");
+    borrow.kind = LeaseKind::Borrow;
+    borrow.duration_ms = 3_600_000;
+    assert!(matches!(
+        store.take_seat(&borrow, now()).await,
+        Err(SeatError::BorrowNotAllowed(_))
+    ));
+    borrow.product = "revit";
+    borrow.duration_ms = 25 * 3_600_000;
+    assert!(matches!(
+        store.take_seat(&borrow, now()).await,
+        Err(SeatError::BorrowTooLong { max_hours: 24, .. })
+    ));
+    borrow.duration_ms = 24 * 3_600_000;
+    store.take_seat(&borrow, now()).await.unwrap();
+    let usage = store.pool_usage(REALM, now()).await.unwrap();
+    let b = usage.iter().find(|u| u.pool.id == "b").unwrap();
+    assert_eq!((b.in_use, b.borrowed, b.available()), (0, 1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_checkouts_never_exceed_the_pool() {
+    let (store, _d) = store_with(vec![pool("p", &["acad"], 5, 0)]).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let user = format!("u{i}");
+            let client = format!("c{i}");
+            store
+                .take_seat(&req("acad", &user, "pc", &client), now())
+                .await
+                .is_ok()
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 5);
+    assert_eq!(store.live_leases(REALM, now()).await.unwrap().len(), 5);
+}
