@@ -1,1 +1,180 @@
+//! The license server: the v1 protocol over HTTP, the live page, and the background
+//! work that returns lapsed seats. The LAN server runs it on one data folder; the portal
+//! mounts the same protocol for each organization.
 
+pub mod activation;
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod identity;
+mod live;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use tessera_core::protocol::{DEFAULT_HEARTBEAT_S, DEFAULT_LEASE_TTL_S, DEFAULT_MAX_BORROW_HOURS};
+use tessera_core::{ErrorCode, Millis};
+use tessera_store::Store;
+use tessera_token::VerifyingKey;
+use tokio::sync::Notify;
+
+use crate::error::ApiError;
+use crate::identity::ServerIdentity;
+
+/// The realm of a LAN server's rows in the store.
+pub const LAN_REALM: &str = "lan";
+/// The largest request body accepted (an activation key with many pools fits easily).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How a license server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub lease_ttl: Duration,
+    pub heartbeat: Duration,
+    pub max_borrow_hours: u32,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            data_dir,
+            listen: SocketAddr::from(([0, 0, 0, 0], tessera_core::protocol::DEFAULT_PORT)),
+            lease_ttl: Duration::from_secs(DEFAULT_LEASE_TTL_S),
+            heartbeat: Duration::from_secs(DEFAULT_HEARTBEAT_S),
+            max_borrow_hours: DEFAULT_MAX_BORROW_HOURS,
+        }
+    }
+
+    /// The SQLite database of a LAN server.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("tessera.db")
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub identity: ServerIdentity,
+    pub vendor_key: VerifyingKey,
+    pub realm: String,
+    pub config: ServerConfig,
+    /// Woken whenever a seat may have freed.
+    pub seats_changed: Notify,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn now(&self) -> Millis {
+        tessera_core::to_millis(chrono::Utc::now())
+    }
+
+    pub fn seat_freed(&self) {
+        self.seats_changed.notify_waiters();
+    }
+}
+
+/// The protocol's routes and the live page.
+pub fn router(state: SharedState) -> Router {
+    let api = Router::new()
+        .route("/server", get(api::server_info))
+        .route("/leases", post(api::checkout))
+        .route("/leases/{id}/heartbeat", post(api::heartbeat))
+        .route("/leases/{id}", delete(api::checkin))
+        .route("/borrows", post(api::borrow))
+        .route("/borrows/{id}", delete(api::return_borrow))
+        .route("/admin/leases", get(api::admin_leases))
+        .route("/admin/leases/{id}", delete(api::admin_remove))
+        .route("/admin/activations", post(api::admin_activate))
+        .route("/admin/usage", get(api::admin_usage))
+        .fallback(|| async {
+            ApiError::new(ErrorCode::NotFound, "no such call in the v1 protocol")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this call does not take that method",
+            )
+        });
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(live::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
+        }))
+        .with_state(state)
+}
+
+/// Returns lapsed leases and ended borrows to their pools, and records them, forever.
+pub async fn sweep_forever(state: SharedState) {
+    let every =
+        (state.config.heartbeat / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.store.sweep_expired(state.now()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(count = n, "lapsed seats returned to their pools");
+                state.seat_freed();
+            }
+            Err(e) => tracing::warn!(error = %e, "sweeping lapsed leases failed; will retry"),
+        }
+    }
+}
+
+/// Opens the data folder: identity, database, and activations re-checked for this machine.
+pub async fn open(
+    config: ServerConfig,
+    vendor_key: VerifyingKey,
+) -> Result<SharedState, OpenError> {
+    let identity = ServerIdentity::load_or_create(&config.data_dir)?;
+    let store = Store::open_sqlite(&config.database_path()).await?;
+    let now = tessera_core::to_millis(chrono::Utc::now());
+    activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
+    Ok(Arc::new(AppState {
+        store,
+        identity,
+        vendor_key,
+        realm: LAN_REALM.to_owned(),
+        config,
+        seats_changed: Notify::new(),
+    }))
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    state: SharedState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let app = router(state.clone());
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    sweeper.abort();
+    state.store.close().await;
+    result
+}
+
+/// Why a server's data folder could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+    #[error(transparent)]
+    Store(#[from] tessera_store::StoreError),
+}

@@ -287,6 +287,41 @@ impl Store {
         Ok(())
     }
 
+    /// Takes an activation and its pools out of service. Live leases of its pools end.
+    pub async fn remove_activation(&self, realm: &str, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let leases: Vec<LeaseRecord> = sqlx::query_as(
+            "SELECT l.* FROM leases l JOIN pools p ON p.realm = l.realm AND p.id = l.pool_id \
+             WHERE l.realm = ? AND p.activation_id = ?",
+        )
+        .bind(realm)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let now = to_millis(chrono::Utc::now());
+        for lease in &leases {
+            end_lease(
+                &mut tx,
+                lease,
+                now.min(lease.expires_at),
+                EndReason::Removed,
+            )
+            .await?;
+        }
+        sqlx::query("DELETE FROM pools WHERE realm = ? AND activation_id = ?")
+            .bind(realm)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM activations WHERE realm = ? AND id = ?")
+            .bind(realm)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The text of the activation key that granted `pool_id` (for token footers).
     pub async fn activation_token_for_pool(
         &self,

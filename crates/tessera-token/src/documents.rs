@@ -136,6 +136,37 @@ pub fn sign_activation(
     sign_json(vendor, claims, None)
 }
 
+/// Builds and signs an activation key for the server with `registration_key`: what the
+/// vendor's `tessera vendor issue` and the portal's paid orders both do.
+pub fn issue_activation(
+    vendor: &SigningKey,
+    registration_key: &crate::RegistrationKey,
+    org: &str,
+    pools: Vec<PoolSpec>,
+    now: DateTime<Utc>,
+) -> Result<String, TokenError> {
+    let exp = pools
+        .iter()
+        .map(|p| p.end)
+        .max()
+        .ok_or_else(|| TokenError::BadClaims("an activation needs at least one pool".into()))?;
+    let claims = ActivationClaims {
+        kind: "activation".into(),
+        jti: random_id(),
+        registration_key: registration_key.to_string(),
+        server_key: registration_key.server_key().to_paserk(),
+        org: org.to_owned(),
+        iat: now,
+        exp,
+        pools,
+    };
+    sign_activation(vendor, &claims)
+}
+
+fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// Verifies an activation key's signature against the vendor key and reads its claims.
 pub fn verify_activation(vendor: &VerifyingKey, text: &str) -> Result<ActivationKey, TokenError> {
     let token = parse_untrusted(text)?;

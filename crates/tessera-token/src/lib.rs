@@ -9,8 +9,8 @@ pub mod keys;
 pub mod registration;
 
 pub use documents::{
-    ActivationClaims, ActivationKey, SeatClaims, SeatKind, VerifiedSeat, sign_activation,
-    sign_seat, verify_activation, verify_own_seat_token, verify_seat_token,
+    ActivationClaims, ActivationKey, SeatClaims, SeatKind, VerifiedSeat, issue_activation,
+    sign_activation, sign_seat, verify_activation, verify_own_seat_token, verify_seat_token,
 };
 pub use error::TokenError;
 pub use keys::{SigningKey, VerifyingKey};

@@ -1,1 +1,30 @@
-fn main() {}
+//! `tessera`: one binary for the vendor's tools, the LAN license server, the client
+//! commands and the demo. Parsing and wiring only; the work happens in the library crates.
+
+mod cli;
+mod client_cmd;
+mod config;
+mod demo;
+mod server_cmd;
+mod vendor_cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if cli.verbose { "debug" } else { "info" })
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

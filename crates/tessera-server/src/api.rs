@@ -1,0 +1,450 @@
+//! The license protocol v1: thin translations between HTTP and the store.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tessera_core::protocol::{
+    ActivationImported, BorrowGrant, BorrowRequest, CheckoutRequest, LeaseGrant, LeaseKind,
+    LeaseList, LeaseView, PoolStatus, ServerInfo,
+};
+use tessera_core::{ErrorCode, from_millis, to_millis, validate};
+use tessera_store::{DenialRecord, EndReason, LeaseRecord, SeatError, SeatRequest};
+use tessera_token::{SeatClaims, SeatKind, sign_seat, verify_own_seat_token};
+
+use crate::SharedState;
+use crate::activation::{self, ActivationError};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Admin, ApiJson, Bearer};
+
+pub async fn server_info(State(state): State<SharedState>) -> ApiResult<Json<ServerInfo>> {
+    let pools = state.store.pool_usage(&state.realm, state.now()).await?;
+    let products = pools
+        .into_iter()
+        .map(|u| {
+            let available = u.available();
+            let single = u.pool.products.len() == 1;
+            PoolStatus {
+                id: u.pool.id,
+                product: single.then(|| u.pool.products[0].clone()),
+                products: (!single).then_some(u.pool.products),
+                model: u.pool.model,
+                seats: u.pool.seats,
+                in_use: u.in_use,
+                borrowed: u.borrowed,
+                available,
+                start: u.pool.start,
+                end: u.pool.end,
+                borrow_max_hours: u.pool.borrow_max_hours.min(state.config.max_borrow_hours),
+                org: u.org,
+            }
+        })
+        .collect();
+    Ok(Json(ServerInfo {
+        server_id: state.identity.server_id.clone(),
+        registration_key: state.identity.registration_key.to_string(),
+        public_key: state.identity.key.verifying_key().to_paserk(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        heartbeat_interval_s: state.config.heartbeat.as_secs(),
+        lease_ttl_s: state.config.lease_ttl.as_secs(),
+        products,
+    }))
+}
+
+fn check_seat_fields(product: &str, user: &str, host: &str, client_id: &str) -> ApiResult<()> {
+    validate::product(product)?;
+    validate::name("user", user)?;
+    validate::name("host", host)?;
+    validate::name("client_id", client_id)?;
+    Ok(())
+}
+
+async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String> {
+    let pool_products = state
+        .store
+        .pool_usage(&state.realm, state.now())
+        .await?
+        .into_iter()
+        .find(|u| u.pool.id == lease.pool_id)
+        .map(|u| u.pool.products)
+        .unwrap_or_else(|| vec![lease.product.clone()]);
+    let activation = state
+        .store
+        .activation_token_for_pool(&state.realm, &lease.pool_id)
+        .await?;
+    let claims = SeatClaims {
+        kind: match lease.kind() {
+            LeaseKind::Lease => SeatKind::Lease,
+            LeaseKind::Borrow => SeatKind::Borrow,
+        },
+        jti: lease.id.clone(),
+        sub: lease.user_name.clone(),
+        host: lease.host.clone(),
+        client_id: lease.client_id.clone(),
+        products: pool_products,
+        pool: lease.pool_id.clone(),
+        iat: from_millis(state.now()),
+        exp: from_millis(lease.expires_at),
+    };
+    sign_seat(&state.identity.key, &claims, activation.as_deref()).map_err(ApiError::internal)
+}
+
+async fn record_denial(state: &SharedState, product: &str, user: &str, host: &str, err: &ApiError) {
+    let d = DenialRecord {
+        at: state.now(),
+        product: product.to_owned(),
+        user_name: user.to_owned(),
+        host: host.to_owned(),
+        code: err.code.as_str().to_owned(),
+        detail: err.message.clone(),
+    };
+    if let Err(e) = state.store.record_denial(&state.realm, &d).await {
+        tracing::warn!(error = %e, "could not record a denial");
+    }
+}
+
+fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> LeaseGrant {
+    LeaseGrant {
+        lease_id: lease.id.clone(),
+        token,
+        expires_at: from_millis(lease.expires_at),
+        heartbeat_interval_s: state.config.heartbeat.as_secs(),
+    }
+}
+
+pub async fn checkout(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<CheckoutRequest>,
+) -> ApiResult<Response> {
+    check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
+    if let Some(v) = &req.version {
+        validate::bounded("version", v, 64)?;
+    }
+    let seat = SeatRequest {
+        realm: &state.realm,
+        kind: LeaseKind::Lease,
+        product: &req.product,
+        user: &req.user,
+        host: &req.host,
+        client_id: &req.client_id,
+        version: req.version.as_deref(),
+        duration_ms: state.config.lease_ttl.as_millis() as i64,
+    };
+    let (lease, new) = match state.store.take_seat(&seat, state.now()).await {
+        Ok(granted) => granted,
+        Err(e) => {
+            let store_failure = matches!(e, SeatError::Store(_));
+            let err = ApiError::from(e);
+            if !store_failure {
+                record_denial(&state, &req.product, &req.user, &req.host, &err).await;
+            }
+            return Err(err);
+        }
+    };
+    let token = sign_for(&state, &lease).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(lease_grant(&state, &lease, token))).into_response())
+}
+
+/// Checks that a bearer token is this server's own token for the seat `id` of `kind`.
+fn authorize_seat(state: &SharedState, token: &str, id: &str, kind: SeatKind) -> ApiResult<()> {
+    let claims = verify_own_seat_token(state.identity.key.verifying_key(), token)
+        .map_err(|_| ApiError::unauthorized("the bearer token is not a token of this server"))?;
+    if claims.jti != id || claims.kind != kind {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the bearer token belongs to another lease",
+        ));
+    }
+    Ok(())
+}
+
+fn not_found(kind: SeatKind) -> ApiError {
+    match kind {
+        SeatKind::Lease => ApiError::new(
+            ErrorCode::LeaseNotFound,
+            "the lease has expired or was checked in or removed",
+        ),
+        SeatKind::Borrow => ApiError::new(
+            ErrorCode::BorrowNotFound,
+            "the borrow has ended or was returned or removed",
+        ),
+    }
+}
+
+pub async fn heartbeat(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    Bearer(token): Bearer,
+) -> ApiResult<Json<LeaseGrant>> {
+    authorize_seat(&state, &token, &id, SeatKind::Lease)?;
+    let ttl = state.config.lease_ttl.as_millis() as i64;
+    let lease = state
+        .store
+        .heartbeat(&state.realm, &id, state.now(), ttl)
+        .await?
+        .ok_or_else(|| not_found(SeatKind::Lease))?;
+    let token = sign_for(&state, &lease).await?;
+    Ok(Json(lease_grant(&state, &lease, token)))
+}
+
+pub async fn checkin(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    Bearer(token): Bearer,
+) -> ApiResult<StatusCode> {
+    authorize_seat(&state, &token, &id, SeatKind::Lease)?;
+    state
+        .store
+        .end(
+            &state.realm,
+            &id,
+            Some(LeaseKind::Lease),
+            state.now(),
+            EndReason::CheckedIn,
+        )
+        .await?
+        .ok_or_else(|| not_found(SeatKind::Lease))?;
+    state.seat_freed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn borrow(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<BorrowRequest>,
+) -> ApiResult<Response> {
+    check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
+    if req.hours == 0 {
+        return Err(ApiError::invalid("`hours` must be at least 1"));
+    }
+    if req.hours > state.config.max_borrow_hours {
+        return Err(ApiError::new(
+            ErrorCode::BorrowTooLong,
+            format!(
+                "this server lends for at most {} hours",
+                state.config.max_borrow_hours
+            ),
+        ));
+    }
+    let seat = SeatRequest {
+        realm: &state.realm,
+        kind: LeaseKind::Borrow,
+        product: &req.product,
+        user: &req.user,
+        host: &req.host,
+        client_id: &req.client_id,
+        version: None,
+        duration_ms: i64::from(req.hours) * 3_600_000,
+    };
+    let (lease, new) = match state.store.take_seat(&seat, state.now()).await {
+        Ok(granted) => granted,
+        Err(e) => {
+            let store_failure = matches!(e, SeatError::Store(_));
+            let err = ApiError::from(e);
+            if !store_failure {
+                record_denial(&state, &req.product, &req.user, &req.host, &err).await;
+            }
+            return Err(err);
+        }
+    };
+    let token = sign_for(&state, &lease).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(BorrowGrant {
+            borrow_id: lease.id.clone(),
+            token,
+            until: from_millis(lease.expires_at),
+        }),
+    )
+        .into_response())
+}
+
+pub async fn return_borrow(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    Bearer(token): Bearer,
+) -> ApiResult<StatusCode> {
+    authorize_seat(&state, &token, &id, SeatKind::Borrow)?;
+    state
+        .store
+        .end(
+            &state.realm,
+            &id,
+            Some(LeaseKind::Borrow),
+            state.now(),
+            EndReason::Returned,
+        )
+        .await?
+        .ok_or_else(|| not_found(SeatKind::Borrow))?;
+    state.seat_freed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn lease_view(l: LeaseRecord) -> LeaseView {
+    LeaseView {
+        kind: l.kind(),
+        id: l.id,
+        pool_id: l.pool_id,
+        product: l.product,
+        user: l.user_name,
+        host: l.host,
+        client_id: l.client_id,
+        version: l.version,
+        since: from_millis(l.created_at),
+        last_heartbeat: from_millis(l.heartbeat_at),
+        until: from_millis(l.expires_at),
+    }
+}
+
+pub async fn admin_leases(
+    _: Admin,
+    State(state): State<SharedState>,
+) -> ApiResult<Json<LeaseList>> {
+    let leases = state.store.live_leases(&state.realm, state.now()).await?;
+    Ok(Json(LeaseList {
+        leases: leases.into_iter().map(lease_view).collect(),
+    }))
+}
+
+pub async fn admin_remove(
+    _: Admin,
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let removed = state
+        .store
+        .end(&state.realm, &id, None, state.now(), EndReason::Removed)
+        .await?
+        .ok_or_else(|| not_found(SeatKind::Lease))?;
+    tracing::info!(lease = %removed.id, user = %removed.user_name, host = %removed.host, "seat removed by the admin");
+    state.seat_freed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn admin_activate(
+    _: Admin,
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<ActivationImported>)> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid("the activation key must be text"))?;
+    let imported = activation::import(
+        &state.store,
+        &state.realm,
+        &state.identity,
+        &state.vendor_key,
+        text,
+        state.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ActivationError::InvalidSignature => {
+            ApiError::new(ErrorCode::InvalidSignature, e.to_string())
+        }
+        ActivationError::Malformed(_) => ApiError::invalid(e.to_string()),
+        ActivationError::WrongServer { .. } => ApiError::new(ErrorCode::WrongServer, e.to_string()),
+        ActivationError::Expired(_) => ApiError::new(ErrorCode::Expired, e.to_string()),
+        ActivationError::Store(s) => ApiError::from(s),
+    })?;
+    tracing::info!(activation = %imported.activation_id, org = %imported.org, pools = ?imported.pools, "activation imported");
+    state.seat_freed();
+    Ok((StatusCode::CREATED, Json(imported)))
+}
+
+#[derive(Deserialize)]
+pub struct UsageQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    format: Option<String>,
+}
+
+pub async fn admin_usage(
+    _: Admin,
+    State(state): State<SharedState>,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<Response> {
+    let to = q.to.unwrap_or_else(Utc::now);
+    let from = q.from.unwrap_or(to - chrono::Duration::days(30));
+    if from > to {
+        return Err(ApiError::invalid("`from` must not be after `to`"));
+    }
+    let (from, to) = (to_millis(from), to_millis(to));
+    let sessions = state.store.sessions(&state.realm, from, to).await?;
+    let denials = state.store.denials(&state.realm, from, to).await?;
+    let sessions: Vec<serde_json::Value> = sessions
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "lease_id": s.lease_id, "pool_id": s.pool_id, "kind": s.kind, "product": s.product,
+                "user": s.user_name, "host": s.host, "start": from_millis(s.start_at), "end": from_millis(s.end_at),
+                "end_reason": s.end_reason,
+            })
+        })
+        .collect();
+    let denials: Vec<serde_json::Value> = denials
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "at": from_millis(d.at), "product": d.product, "user": d.user_name, "host": d.host,
+                "code": d.code, "message": d.detail,
+            })
+        })
+        .collect();
+    if q.format.as_deref() == Some("csv") {
+        let mut csv = String::from("record,kind,product,user,host,start,end,end_reason,code\n");
+        let field = |v: &serde_json::Value| csv_field(v.as_str().unwrap_or_default());
+        for s in &sessions {
+            csv.push_str(&format!(
+                "session,{},{},{},{},{},{},{},\n",
+                field(&s["kind"]),
+                field(&s["product"]),
+                field(&s["user"]),
+                field(&s["host"]),
+                field(&s["start"]),
+                field(&s["end"]),
+                field(&s["end_reason"])
+            ));
+        }
+        for d in &denials {
+            csv.push_str(&format!(
+                "denial,,{},{},{},{},,,{}\n",
+                field(&d["product"]),
+                field(&d["user"]),
+                field(&d["host"]),
+                field(&d["at"]),
+                field(&d["code"])
+            ));
+        }
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response());
+    }
+    if q.format.as_deref().is_some_and(|f| f != "json") {
+        return Err(ApiError::invalid("`format` is `json` or `csv`"));
+    }
+    Ok(Json(serde_json::json!({ "sessions": sessions, "denials": denials })).into_response())
+}
+
+/// Quotes a CSV field when needed, and defuses spreadsheet formulas.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}

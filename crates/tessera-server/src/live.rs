@@ -1,0 +1,205 @@
+//! The live page at `/`: per pool, how many seats are in use and how many are out
+//! offline, and who holds each one; the admin signs in with the admin token and can
+//! remove a seat. Server-rendered, refreshed every few seconds.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tessera_core::from_millis;
+use tessera_core::protocol::LeaseKind;
+use tessera_store::EndReason;
+
+use crate::SharedState;
+use crate::error::ApiResult;
+use crate::extract::{ADMIN_COOKIE, Admin, MaybeAdmin, admin_token_matches};
+
+pub fn routes() -> axum::Router<SharedState> {
+    axum::Router::new()
+        .route("/", get(page))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/leases/{id}/remove", post(remove))
+}
+
+struct PoolRow {
+    id: String,
+    products: String,
+    org: String,
+    seats: u32,
+    in_use: u32,
+    borrowed: u32,
+    available: u32,
+    used_pct: u32,
+    out_pct: u32,
+    end: String,
+    borrow_max_hours: u32,
+}
+
+struct LeaseRow {
+    id: String,
+    user: String,
+    host: String,
+    product: String,
+    borrowed: bool,
+    since: String,
+    until: String,
+}
+
+#[derive(Template)]
+#[template(path = "live.html")]
+struct LivePage {
+    signed_in: bool,
+    error: Option<String>,
+    server_id: String,
+    registration_key: String,
+    pools: Vec<PoolRow>,
+    leases: Vec<LeaseRow>,
+}
+
+fn when(ms: i64) -> String {
+    from_millis(ms).format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+async fn render(
+    state: &SharedState,
+    signed_in: bool,
+    error: Option<String>,
+) -> ApiResult<Response> {
+    let now = state.now();
+    let (mut pools, mut leases) = (Vec::new(), Vec::new());
+    if signed_in {
+        for u in state.store.pool_usage(&state.realm, now).await? {
+            let pct = |n: u32| {
+                if u.pool.seats == 0 {
+                    0
+                } else {
+                    (n * 100 / u.pool.seats).min(100)
+                }
+            };
+            pools.push(PoolRow {
+                id: u.pool.id.clone(),
+                products: u.pool.products.join(" + "),
+                org: u.org.clone(),
+                seats: u.pool.seats,
+                in_use: u.in_use,
+                borrowed: u.borrowed,
+                available: u.available(),
+                used_pct: pct(u.in_use),
+                out_pct: pct(u.borrowed),
+                end: u.pool.end.format("%Y-%m-%d").to_string(),
+                borrow_max_hours: u.pool.borrow_max_hours,
+            });
+        }
+        for l in state.store.live_leases(&state.realm, now).await? {
+            leases.push(LeaseRow {
+                borrowed: l.kind() == LeaseKind::Borrow,
+                since: when(l.created_at),
+                until: when(l.expires_at),
+                id: l.id,
+                user: l.user_name,
+                host: l.host,
+                product: l.product,
+            });
+        }
+    }
+    let page = LivePage {
+        signed_in,
+        error,
+        server_id: state.identity.server_id.clone(),
+        registration_key: state.identity.registration_key.to_string(),
+        pools,
+        leases,
+    };
+    let html = page.render().map_err(crate::error::ApiError::internal)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(html),
+    )
+        .into_response())
+}
+
+async fn page(
+    State(state): State<SharedState>,
+    MaybeAdmin(signed_in): MaybeAdmin,
+) -> ApiResult<Response> {
+    render(&state, signed_in, None).await
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+fn cookie(value: &str, max_age: i64) -> String {
+    format!("{ADMIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
+}
+
+/// Forms are accepted only from this server's own page: a same-origin `Origin`, or none.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin.split_once("://").map(|(_, h)| h) == Some(host)
+}
+
+async fn login(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> ApiResult<Response> {
+    if !same_origin(&headers) {
+        return Ok(StatusCode::FORBIDDEN.into_response());
+    }
+    let token = form.token.trim();
+    if !admin_token_matches(&state, token) {
+        let mut r = render(
+            &state,
+            false,
+            Some("That is not this server's admin token.".into()),
+        )
+        .await?;
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        return Ok(r);
+    }
+    Ok((
+        [(header::SET_COOKIE, cookie(token, 12 * 3600))],
+        Redirect::to("/"),
+    )
+        .into_response())
+}
+
+async fn logout(headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    ([(header::SET_COOKIE, cookie("", 0))], Redirect::to("/")).into_response()
+}
+
+async fn remove(
+    _: Admin,
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    if !same_origin(&headers) {
+        return Ok(StatusCode::FORBIDDEN.into_response());
+    }
+    if state
+        .store
+        .end(&state.realm, &id, None, state.now(), EndReason::Removed)
+        .await?
+        .is_some()
+    {
+        state.seat_freed();
+    }
+    Ok(Redirect::to("/").into_response())
+}

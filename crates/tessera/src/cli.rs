@@ -1,0 +1,218 @@
+//! The command line: every subcommand and its flags, with their environment twins.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{client_cmd, demo, server_cmd, vendor_cmd};
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera license management: LAN license server, vendor tools and client"
+)]
+pub struct Cli {
+    /// More detail in the log.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The vendor's tools: keys and activation keys.
+    #[command(subcommand)]
+    Vendor(VendorCmd),
+    /// Runs the LAN license server, or manages its data folder.
+    Server(ServerArgs),
+    /// Shows the server's pools and, with an admin token, every seat in use.
+    Status(StatusArgs),
+    /// Takes a seat of PRODUCT; with --hold keeps it until Ctrl-C or SIGTERM.
+    Checkout(CheckoutArgs),
+    /// Runs the whole system on this machine with sample data.
+    Demo(DemoArgs),
+}
+
+#[derive(Subcommand)]
+pub enum VendorCmd {
+    /// Writes DIR/vendor.secret and DIR/vendor.public (PASERK).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace keys that already exist there.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Prints an activation key for a license server.
+    Issue(IssueArgs),
+}
+
+#[derive(Args)]
+pub struct IssueArgs {
+    /// The vendor's secret key file (k4.secret).
+    #[arg(long)]
+    pub secret_key: PathBuf,
+    /// The server's registration key (from `tessera server registration-key`).
+    #[arg(long)]
+    pub registration_key: String,
+    /// The organization the license is for.
+    #[arg(long)]
+    pub org: String,
+    /// The product, or several separated by commas for a bundle.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub product: Vec<String>,
+    /// Number of seats (users at the same time).
+    #[arg(long)]
+    pub seats: u32,
+    /// Validity in days from the start.
+    #[arg(long, conflicts_with = "end", required_unless_present = "end")]
+    pub days: Option<u32>,
+    /// Last day (YYYY-MM-DD, the license ends at the end of that day UTC) or an RFC 3339 time.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Start (YYYY-MM-DD or RFC 3339); now by default.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Longest borrow in hours; 0 (the default) forbids borrowing.
+    #[arg(long, default_value_t = 0)]
+    pub borrow_hours: u32,
+    /// The pool's id; a later key with the same id replaces the pool (renewal). Random by default.
+    #[arg(long)]
+    pub pool_id: Option<String>,
+    /// Write the key to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+pub struct DataArg {
+    /// The server's data folder.
+    #[arg(long, env = "TESSERA_DATA")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+pub struct VendorKeyArg {
+    /// The vendor's public key (k4.public…) or a file holding it.
+    #[arg(long, env = "TESSERA_VENDOR_PUBLIC_KEY")]
+    pub vendor_public_key: Option<String>,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    pub command: Option<ServerCmd>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
+    /// Address to listen on (default 0.0.0.0:27080).
+    #[arg(long, env = "TESSERA_LISTEN")]
+    pub listen: Option<String>,
+    /// Seconds a lease lives without a heartbeat (default 120).
+    #[arg(long)]
+    pub lease_ttl: Option<u64>,
+    /// Seconds between a client's heartbeats (default 30).
+    #[arg(long)]
+    pub heartbeat: Option<u64>,
+    /// Longest borrow this server allows, in hours (default 168).
+    #[arg(long)]
+    pub max_borrow_hours: Option<u32>,
+}
+
+#[derive(Subcommand)]
+pub enum ServerCmd {
+    /// Prints this server's registration key.
+    RegistrationKey(DataArg),
+    /// Imports an activation key from FILE, or from standard input with `-`.
+    Activate {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        vendor: VendorKeyArg,
+        file: String,
+    },
+    /// Prints the admin token for the admin API and the live page.
+    AdminToken {
+        #[command(flatten)]
+        data: DataArg,
+        /// Make a new token; the old one stops working.
+        #[arg(long)]
+        rotate: bool,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct ServerUrlArg {
+    /// The license server's URL (http://HOST:27080, or https://PORTAL/w/ORG).
+    #[arg(long, env = "TESSERA_SERVER")]
+    pub server: Option<String>,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub server: ServerUrlArg,
+    /// The admin token, to list every seat in use.
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct CheckoutArgs {
+    pub product: String,
+    #[command(flatten)]
+    pub server: ServerUrlArg,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
+    /// The user name (default: who you are logged in as).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Keep the seat (heartbeating) until Ctrl-C or SIGTERM, then check in.
+    #[arg(long)]
+    pub hold: bool,
+    /// Wait up to this many seconds for a seat to free.
+    #[arg(long)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its keys and database.
+    #[arg(long, env = "TESSERA_DEMO_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address of the demo's license server.
+    #[arg(long, default_value = "127.0.0.1:27080")]
+    pub listen: String,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Vendor(VendorCmd::Keygen { out, force }) => vendor_cmd::keygen(&out, force),
+        Command::Vendor(VendorCmd::Issue(args)) => vendor_cmd::issue(args),
+        Command::Server(args) => match args.command {
+            None => server_cmd::run(args.run),
+            Some(ServerCmd::RegistrationKey(data)) => server_cmd::registration_key(data),
+            Some(ServerCmd::Activate { data, vendor, file }) => {
+                server_cmd::activate(data, vendor, &file)
+            }
+            Some(ServerCmd::AdminToken { data, rotate }) => server_cmd::admin_token(data, rotate),
+        },
+        Command::Status(args) => client_cmd::status(args),
+        Command::Checkout(args) => client_cmd::checkout(args),
+        Command::Demo(args) => demo::run(args),
+    }
+}

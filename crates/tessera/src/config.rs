@@ -1,0 +1,115 @@
+//! Where settings come from: flags, then their environment twins (clap reads both),
+//! then `tessera.toml` in the data folder, then defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use tessera_server::ServerConfig;
+use tessera_token::VerifyingKey;
+
+use crate::cli::{DataArg, RunArgs, VendorKeyArg};
+
+/// The vendor key built into this binary, when the vendor's release build sets it.
+const BUILTIN_VENDOR_KEY: Option<&str> = option_env!("TESSERA_BUILTIN_VENDOR_PUBLIC_KEY");
+
+/// `DATA/tessera.toml`: the server's settings when no flag or variable gives them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub vendor_public_key: Option<String>,
+    pub lease_ttl_s: Option<u64>,
+    pub heartbeat_s: Option<u64>,
+    pub max_borrow_hours: Option<u32>,
+}
+
+impl FileConfig {
+    pub fn load(data: &Path) -> anyhow::Result<Self> {
+        let path = data.join("tessera.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+}
+
+/// The data folder: `--data`, `TESSERA_DATA`, or the user's data folder.
+pub fn data_dir(arg: &DataArg) -> PathBuf {
+    if let Some(d) = &arg.data {
+        return d.clone();
+    }
+    user_data_home().join("tessera").join("server")
+}
+
+pub fn user_data_home() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x);
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".local").join("share");
+    }
+    PathBuf::from(".")
+}
+
+/// Reads a key given as text or as a path to a file that holds it.
+pub fn key_text(value: &str) -> anyhow::Result<String> {
+    let v = value.trim();
+    if v.starts_with("k4.") {
+        return Ok(v.to_owned());
+    }
+    std::fs::read_to_string(v)
+        .map(|s| s.trim().to_owned())
+        .with_context(|| format!("`{v}` is neither a k4 key nor a readable file"))
+}
+
+/// The vendor public key: the flag or variable, the data folder's config, or the built-in one.
+pub fn vendor_key(arg: &VendorKeyArg, file: Option<&FileConfig>) -> anyhow::Result<VerifyingKey> {
+    let given = arg
+        .vendor_public_key
+        .clone()
+        .or_else(|| file.and_then(|f| f.vendor_public_key.clone()))
+        .or_else(|| BUILTIN_VENDOR_KEY.map(str::to_owned));
+    let Some(given) = given else {
+        bail!(
+            "no vendor public key: pass --vendor-public-key KEY|FILE, set TESSERA_VENDOR_PUBLIC_KEY, \
+             or put vendor_public_key in tessera.toml in the data folder"
+        );
+    };
+    let text = key_text(&given)?;
+    VerifyingKey::from_paserk(&text).context("the vendor public key is not a k4.public key")
+}
+
+/// The server's settings from flags, environment, file and defaults.
+pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKey)> {
+    let data = data_dir(&run.data);
+    let file = FileConfig::load(&data)?;
+    let vendor = vendor_key(&run.vendor, Some(&file))?;
+    let mut config = ServerConfig::new(data);
+    if let Some(listen) = run.listen.clone().or(file.listen.clone()) {
+        config.listen = listen
+            .parse()
+            .with_context(|| format!("`{listen}` is not an address like 0.0.0.0:27080"))?;
+    }
+    if let Some(s) = run.lease_ttl.or(file.lease_ttl_s) {
+        config.lease_ttl = Duration::from_secs(s);
+    }
+    if let Some(s) = run.heartbeat.or(file.heartbeat_s) {
+        config.heartbeat = Duration::from_secs(s);
+    }
+    if let Some(h) = run.max_borrow_hours.or(file.max_borrow_hours) {
+        config.max_borrow_hours = h;
+    }
+    if config.heartbeat.is_zero() || config.heartbeat >= config.lease_ttl {
+        bail!(
+            "the heartbeat ({} s) must be at least 1 s and shorter than the lease TTL ({} s)",
+            config.heartbeat.as_secs(),
+            config.lease_ttl.as_secs()
+        );
+    }
+    Ok((config, vendor))
+}

@@ -1,0 +1,144 @@
+//! `tessera demo`: the whole system on this machine with sample data — a vendor key, a
+//! LAN license server activated with sample pools — and how to try it.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{Duration, Utc};
+use tessera_core::{LicenseModel, PoolSpec};
+use tessera_server::identity::ServerIdentity;
+use tessera_server::{LAN_REALM, ServerConfig, activation};
+use tessera_token::{SigningKey, issue_activation};
+
+use crate::cli::DemoArgs;
+use crate::config::user_data_home;
+use crate::server_cmd::shutdown_signal;
+use crate::vendor_cmd::write_secret;
+
+/// The sample catalogue: AutoCAD plugins, Revit plugins, and both at once.
+fn sample_pools() -> Vec<PoolSpec> {
+    let start = Utc::now() - Duration::minutes(1);
+    let end = start + Duration::days(365);
+    let pool = |id: &str, products: &[&str], seats, borrow| PoolSpec {
+        id: id.into(),
+        products: products.iter().map(|s| s.to_string()).collect(),
+        model: LicenseModel::Floating,
+        seats,
+        start,
+        end,
+        borrow_max_hours: borrow,
+    };
+    vec![
+        pool("demo-autocad", &["autocad"], 5, 72),
+        pool("demo-revit", &["revit"], 3, 0),
+        pool("demo-suite", &["autocad", "revit"], 2, 24),
+    ]
+}
+
+fn vendor_key(dir: &Path) -> anyhow::Result<SigningKey> {
+    let secret = dir.join("vendor.secret");
+    if let Ok(text) = std::fs::read_to_string(&secret) {
+        return SigningKey::from_paserk(&text)
+            .context("the demo's vendor key is damaged; delete the demo folder");
+    }
+    std::fs::create_dir_all(dir)?;
+    let key = SigningKey::generate();
+    write_secret(&secret, &key.to_paserk())?;
+    std::fs::write(
+        dir.join("vendor.public"),
+        format!("{}\n", key.verifying_key().to_paserk()),
+    )?;
+    Ok(key)
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let root = args
+        .data
+        .unwrap_or_else(|| user_data_home().join("tessera").join("demo"));
+    let vendor_dir = root.join("vendor");
+    let server_dir = root.join("server");
+    let vendor = vendor_key(&vendor_dir)?;
+    std::fs::create_dir_all(&server_dir)?;
+    // So that `tessera server … --data DEMO/server` works by hand too.
+    std::fs::write(
+        server_dir.join("tessera.toml"),
+        format!(
+            "vendor_public_key = \"{}\"\n",
+            vendor.verifying_key().to_paserk()
+        ),
+    )?;
+    let mut config = ServerConfig::new(server_dir.clone());
+    config.listen = args
+        .listen
+        .parse()
+        .with_context(|| format!("`{}` is not an address like 127.0.0.1:27080", args.listen))?;
+    let identity = ServerIdentity::load_or_create(&server_dir)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is the demo already running? pass --listen ADDR)",
+                    config.listen
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let state = tessera_server::open(config, vendor.verifying_key().clone()).await?;
+        let now = Utc::now();
+        let fresh = state
+            .store
+            .pool_usage(LAN_REALM, tessera_core::to_millis(now))
+            .await?;
+        if fresh.len() < sample_pools().len()
+            || fresh.iter().any(|u| u.pool.end < now + Duration::days(30))
+        {
+            let key = issue_activation(
+                &vendor,
+                &identity.registration_key,
+                "Demo Office",
+                sample_pools(),
+                now,
+            )?;
+            std::fs::write(root.join("activation.key"), format!("{key}\n"))?;
+            activation::import(
+                &state.store,
+                LAN_REALM,
+                &identity,
+                vendor.verifying_key(),
+                &key,
+                tessera_core::to_millis(now),
+            )
+            .await?;
+        }
+        let url = format!("http://{addr}");
+        let public = vendor_dir.join("vendor.public");
+        println!("Tessera demo is running.");
+        println!();
+        println!("  LAN license server  {url}/   (live page: sign in with the admin token)");
+        println!("  admin token         {}", identity.admin_token);
+        println!("  registration key    {}", identity.registration_key);
+        println!("  sample licenses     autocad: 5 seats, borrowable 72 h");
+        println!("                      revit: 3 seats, not borrowable");
+        println!("                      autocad + revit bundle: 2 seats, borrowable 24 h");
+        println!("  demo data           {}", root.display());
+        println!();
+        println!("Try it from another terminal:");
+        println!("  export TESSERA_SERVER={url}");
+        println!("  export TESSERA_VENDOR_PUBLIC_KEY={}", public.display());
+        println!("  export TESSERA_ADMIN_TOKEN={}", identity.admin_token);
+        println!(
+            "  cargo run --release -- checkout autocad --hold     # holds a seat until Ctrl-C"
+        );
+        println!("  cargo run --release -- status                      # who uses what");
+        println!();
+        println!("Press Ctrl-C to stop.");
+        println!("listening on {url}");
+        tessera_server::serve(state, listener, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,125 @@
+//! `tessera server …`: run the LAN license server, and manage its data folder.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tessera_server::identity::ServerIdentity;
+use tessera_server::{LAN_REALM, ServerConfig, activation};
+use tessera_store::Store;
+
+use crate::cli::{DataArg, RunArgs, VendorKeyArg};
+use crate::config::{FileConfig, data_dir, server_config, vendor_key};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (config, vendor) = server_config(&args)?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another server running there?)",
+                    config.listen
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let state = tessera_server::open(config.clone(), vendor).await?;
+        print_banner(&config, &state.identity, addr);
+        tessera_server::serve(state, listener, shutdown_signal()).await?;
+        println!("tessera server stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_banner(config: &ServerConfig, identity: &ServerIdentity, addr: std::net::SocketAddr) {
+    println!("Tessera license server {}", env!("CARGO_PKG_VERSION"));
+    println!("  data folder:      {}", config.data_dir.display());
+    println!("  registration key: {}", identity.registration_key);
+    println!(
+        "  lease TTL {} s, heartbeat every {} s, borrow up to {} h",
+        config.lease_ttl.as_secs(),
+        config.heartbeat.as_secs(),
+        config.max_borrow_hours
+    );
+    println!("  live page:        http://{addr}/ (sign in with `tessera server admin-token`)");
+    // Tests and scripts wait for this line.
+    println!("listening on http://{addr}");
+}
+
+pub fn registration_key(data: DataArg) -> anyhow::Result<ExitCode> {
+    let identity = ServerIdentity::load_or_create(&data_dir(&data))?;
+    println!("{}", identity.registration_key);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn admin_token(data: DataArg, rotate: bool) -> anyhow::Result<ExitCode> {
+    let dir = data_dir(&data);
+    let identity = ServerIdentity::load_or_create(&dir)?;
+    if rotate {
+        println!("{}", ServerIdentity::rotate_admin_token(&dir)?);
+        eprintln!("the old admin token no longer works once the server restarts");
+    } else {
+        println!("{}", identity.admin_token);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imports straight into the data folder's database, so it works whether or not the
+/// server is running (SQLite in WAL mode takes both); a running server uses the new
+/// pools from its next checkout.
+pub fn activate(data: DataArg, vendor: VendorKeyArg, file: &str) -> anyhow::Result<ExitCode> {
+    let dir = data_dir(&data);
+    let file_config = FileConfig::load(&dir)?;
+    let vendor = vendor_key(&vendor, Some(&file_config))?;
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .context("cannot read the activation key from standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
+    };
+    let identity = ServerIdentity::load_or_create(&dir)?;
+    let config = ServerConfig::new(dir);
+    runtime()?.block_on(async move {
+        let store = Store::open_sqlite(&config.database_path()).await?;
+        let now = tessera_core::to_millis(chrono::Utc::now());
+        let result = activation::import(&store, LAN_REALM, &identity, &vendor, &text, now).await;
+        store.close().await;
+        let imported = result?;
+        println!(
+            "activated: {} pool(s) for {} ({}), valid until {}",
+            imported.pools.len(),
+            imported.org,
+            imported.pools.join(", "),
+            imported.exp.format("%Y-%m-%d")
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
