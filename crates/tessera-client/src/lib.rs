@@ -1,1 +1,32 @@
+//! The client library of Tessera: finds its license server, checks out a floating seat
+//! as a [`License`] value that heartbeats in a background thread and checks in when
+//! dropped, and verifies every token it is given back to the vendor's public key.
+//!
+//! Blocking by design (threads, no async runtime) so it can sit behind a C ABI.
+//!
+//! ```no_run
+//! let client = tessera_client::Client::from_env()?;
+//! let license = client.checkout("acad")?;
+//! assert!(license.is_valid());
+//! // ... run the licensed program; dropping `license` returns the seat.
+//! # Ok::<(), tessera_client::ClientError>(())
+//! ```
 
+mod client;
+mod config;
+mod error;
+mod license;
+
+pub use client::Client;
+pub use config::{
+    ClientConfig, ClientConfigBuilder, DEFAULT_TIMEOUT, ENV_SERVER, ENV_VENDOR_PUBLIC_KEY,
+    load_vendor_key,
+};
+pub use error::ClientError;
+pub use license::{License, LicenseStatus};
+
+pub use tessera_core::protocol::{ActivationImported, LeaseList, LeaseView, ServerInfo};
+pub use tessera_token::{TokenError, VerifyingKey};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,333 @@
+//! `Client`: the blocking HTTP side of the license protocol v1. Owns the calls, their
+//! timeouts, and the rule that no granted token is accepted before it verifies back to
+//! the vendor key and names exactly what was asked for.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use tessera_core::protocol::{
+    ActivationImported, CheckoutRequest, LeaseGrant, LeaseList, ServerInfo,
+};
+use tessera_token::{SeatClaims, SeatKind, TokenError, verify_seat_token};
+use ureq::Agent;
+use ureq::http::Response;
+
+use crate::error::{from_error_response, from_transport};
+use crate::{ClientConfig, ClientError, License};
+
+/// How long establishing a connection may take; a LAN server answers in milliseconds,
+/// so a longer wait only delays telling the engineer it is down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a check-in on exit may take: a closing program should not hang on it.
+const CHECK_IN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection to one license server. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    agent: Agent,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.inner.config.server())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a seat is asked for; every token granted for it must name the same.
+#[derive(Debug, Clone)]
+pub(crate) struct SeatRequest {
+    pub product: String,
+    pub client_id: String,
+}
+
+/// A lease whose token verified.
+#[derive(Debug, Clone)]
+pub(crate) struct Granted {
+    pub lease_id: String,
+    pub token: String,
+    pub claims: SeatClaims,
+    pub heartbeat_interval: Duration,
+    /// When the token stops being valid, on this machine's monotonic clock: its
+    /// lifetime (`exp - iat`, both the server's clock) from when it arrived, so a skewed
+    /// clock on either side does not matter.
+    pub deadline: Instant,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Self {
+        let agent: Agent = Agent::config_builder()
+            // Error answers carry the protocol's error body, which the caller needs.
+            .http_status_as_error(false)
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(config.timeout())))
+            .timeout_global(Some(config.timeout()))
+            .user_agent(format!("tessera-client/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Client {
+            inner: Arc::new(Inner { config, agent }),
+        }
+    }
+
+    /// A client configured from the environment and config file (see
+    /// [`ClientConfig::from_env`]).
+    pub fn from_env() -> Result<Self, ClientError> {
+        Ok(Self::new(ClientConfig::from_env()?))
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// `GET /api/v1/server`: the server's identity and its pools.
+    pub fn server_info(&self) -> Result<ServerInfo, ClientError> {
+        let sent = self.inner.agent.get(self.url("/api/v1/server")).call();
+        self.json(self.expect_ok(sent)?)
+    }
+
+    /// Takes a seat of `product`, failing at once if none is free.
+    pub fn checkout(&self, product: &str) -> Result<License, ClientError> {
+        self.checkout_inner(product, None)
+    }
+
+    /// Takes a seat of `product`, letting the server wait up to `wait_s` seconds for one
+    /// to free.
+    pub fn checkout_wait(&self, product: &str, wait_s: u64) -> Result<License, ClientError> {
+        self.checkout_inner(product, Some(wait_s))
+    }
+
+    fn checkout_inner(&self, product: &str, wait_s: Option<u64>) -> Result<License, ClientError> {
+        let seat = SeatRequest {
+            product: product.to_owned(),
+            client_id: self
+                .config()
+                .client_id()
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        };
+        let granted = self.request_lease(&seat, wait_s)?;
+        tracing::debug!(product, lease = %granted.lease_id, "license checked out");
+        License::start(self.clone(), seat, granted)
+    }
+
+    /// `GET /api/v1/admin/leases`: every lease and borrow the server holds.
+    pub fn admin_leases(&self, admin_token: &str) -> Result<LeaseList, ClientError> {
+        let sent = self
+            .inner
+            .agent
+            .get(self.url("/api/v1/admin/leases"))
+            .header("authorization", bearer(admin_token))
+            .call();
+        self.json(self.expect_ok(sent)?)
+    }
+
+    /// `DELETE /api/v1/admin/leases/{id}`: frees someone's seat.
+    pub fn admin_remove(&self, admin_token: &str, id: &str) -> Result<(), ClientError> {
+        let sent = self
+            .inner
+            .agent
+            .delete(self.url(&format!("/api/v1/admin/leases/{}", path_segment(id))))
+            .header("authorization", bearer(admin_token))
+            .call();
+        self.expect_ok(sent).map(drop)
+    }
+
+    /// `POST /api/v1/admin/activations`: imports an activation key's text.
+    pub fn import_activation(
+        &self,
+        admin_token: &str,
+        text: &str,
+    ) -> Result<ActivationImported, ClientError> {
+        let sent = self
+            .inner
+            .agent
+            .post(self.url("/api/v1/admin/activations"))
+            .header("authorization", bearer(admin_token))
+            .content_type("text/plain; charset=utf-8")
+            .send(text.trim());
+        self.json(self.expect_ok(sent)?)
+    }
+
+    /// `POST /api/v1/leases`, verified. Also how a lapsed license gets its seat back:
+    /// the same client id and product make a retry return the same lease.
+    pub(crate) fn request_lease(
+        &self,
+        seat: &SeatRequest,
+        wait_s: Option<u64>,
+    ) -> Result<Granted, ClientError> {
+        let config = self.config();
+        let body = CheckoutRequest {
+            product: seat.product.clone(),
+            user: config.user().to_owned(),
+            host: config.host().to_owned(),
+            client_id: seat.client_id.clone(),
+            version: config.version().map(str::to_owned),
+            wait_s,
+        };
+        let mut request = self.inner.agent.post(self.url("/api/v1/leases"));
+        if let Some(wait) = wait_s {
+            // The server holds the answer back while it waits for a seat.
+            request = request
+                .config()
+                .timeout_global(Some(config.timeout() + Duration::from_secs(wait)))
+                .build();
+        }
+        let sent = request.send_json(&body);
+        let grant: LeaseGrant = self.json(self.expect_ok(sent)?)?;
+        self.verify(seat, grant, None)
+    }
+
+    /// `POST /api/v1/leases/{id}/heartbeat`, verified.
+    pub(crate) fn heartbeat(
+        &self,
+        seat: &SeatRequest,
+        lease_id: &str,
+        token: &str,
+    ) -> Result<Granted, ClientError> {
+        let url = self.url(&format!(
+            "/api/v1/leases/{}/heartbeat",
+            path_segment(lease_id)
+        ));
+        let sent = self
+            .inner
+            .agent
+            .post(url)
+            .header("authorization", bearer(token))
+            .send_empty();
+        let grant: LeaseGrant = self.json(self.expect_ok(sent)?)?;
+        self.verify(seat, grant, Some(lease_id))
+    }
+
+    /// `DELETE /api/v1/leases/{id}`; a lease the server no longer has counts as returned.
+    pub(crate) fn check_in(&self, lease_id: &str, token: &str) -> Result<(), ClientError> {
+        let url = self.url(&format!("/api/v1/leases/{}", path_segment(lease_id)));
+        let sent = self
+            .inner
+            .agent
+            .delete(url)
+            .header("authorization", bearer(token))
+            .config()
+            .timeout_global(Some(CHECK_IN_TIMEOUT.min(self.config().timeout())))
+            .build()
+            .call();
+        match self.expect_ok(sent) {
+            Ok(_) | Err(ClientError::LeaseNotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks a granted token's chain and that it is the lease that was asked for.
+    fn verify(
+        &self,
+        seat: &SeatRequest,
+        grant: LeaseGrant,
+        lease_id: Option<&str>,
+    ) -> Result<Granted, ClientError> {
+        let arrived = Instant::now();
+        let verified = verify_seat_token(self.config().vendor_key()?, &grant.token)
+            .map_err(ClientError::Untrusted)?;
+        let claims = verified.claims;
+        let config = self.config();
+        let mismatch = |what: &str, found: &str, asked: &str| {
+            Err(ClientError::Untrusted(TokenError::BadClaims(format!(
+                "the token's {what} is `{found}`, not `{asked}`"
+            ))))
+        };
+        if claims.kind != SeatKind::Lease {
+            return mismatch("kind", "borrow", "lease");
+        }
+        if claims.jti != grant.lease_id {
+            return mismatch("lease id", &claims.jti, &grant.lease_id);
+        }
+        if let Some(asked) = lease_id.filter(|asked| *asked != grant.lease_id) {
+            return mismatch("lease id", &grant.lease_id, asked);
+        }
+        if !claims.products.contains(&seat.product) {
+            return mismatch("product list", &claims.products.join(","), &seat.product);
+        }
+        if claims.sub != config.user() {
+            return mismatch("user", &claims.sub, config.user());
+        }
+        if claims.host != config.host() {
+            return mismatch("host", &claims.host, config.host());
+        }
+        if claims.client_id != seat.client_id {
+            return mismatch("client id", &claims.client_id, &seat.client_id);
+        }
+        let lifetime = (claims.exp - claims.iat).to_std().unwrap_or(Duration::ZERO);
+        Ok(Granted {
+            lease_id: grant.lease_id,
+            token: grant.token,
+            claims,
+            heartbeat_interval: Duration::from_secs(grant.heartbeat_interval_s),
+            deadline: arrived + lifetime,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config().server())
+    }
+
+    /// Passes a 2xx answer on and turns anything else into its `ClientError`.
+    fn expect_ok(
+        &self,
+        sent: Result<Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Response<ureq::Body>, ClientError> {
+        let server = self.config().server();
+        let mut response = sent.map_err(|e| from_transport(server, e))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Err(from_error_response(status, &body, server))
+    }
+
+    fn json<T: DeserializeOwned>(
+        &self,
+        mut response: Response<ureq::Body>,
+    ) -> Result<T, ClientError> {
+        let server = self.config().server();
+        response.body_mut().read_json::<T>().map_err(|e| match e {
+            ureq::Error::Json(e) => ClientError::Protocol(format!(
+                "{server} answered something that is not the license protocol: {e}"
+            )),
+            other => from_transport(server, other),
+        })
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {}", token.trim())
+}
+
+/// Percent-encodes one path segment so an id can never change the path it is sent to.
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_escape_their_path_segment() {
+        assert_eq!(path_segment("a1-b_c.d~"), "a1-b_c.d~");
+        assert_eq!(path_segment("../x y/?"), "..%2Fx%20y%2F%3F");
+    }
+}
