@@ -1,0 +1,502 @@
+//! Test harness: the real `tessera` binary as a process on loopback, a vendor with its
+//! keys, and a small HTTP helper that returns status and JSON for any answer.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{Duration as ChronoDuration, Utc};
+use serde_json::Value;
+use tessera_core::{LicenseModel, PoolSpec};
+use tessera_token::{RegistrationKey, SigningKey, VerifyingKey, issue_activation};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+
+/// A command of the real binary, with a clean environment of Tessera variables.
+pub fn tessera() -> Command {
+    let mut c = Command::new(BIN);
+    for var in [
+        "TESSERA_SERVER",
+        "TESSERA_DATA",
+        "TESSERA_VENDOR_PUBLIC_KEY",
+        "TESSERA_ADMIN_TOKEN",
+        "TESSERA_DATABASE_URL",
+        "TESSERA_LISTEN",
+        "TESSERA_MACHINE_ID",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// Runs the binary and returns its output; stdout and stderr as text.
+pub fn run(args: &[&str]) -> (Output, String, String) {
+    let out = tessera()
+        .args(args)
+        .output()
+        .expect("the tessera binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+/// Runs the binary and expects success; returns stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let (out, stdout, stderr) = run(args);
+    assert!(
+        out.status.success(),
+        "tessera {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// A vendor: a folder with keys made by `tessera vendor keygen`.
+pub struct Vendor {
+    pub dir: tempfile::TempDir,
+}
+
+impl Vendor {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        run_ok(&["vendor", "keygen", "--out", dir.path().to_str().unwrap()]);
+        Vendor { dir }
+    }
+
+    pub fn secret_path(&self) -> PathBuf {
+        self.dir.path().join("vendor.secret")
+    }
+
+    pub fn public_path(&self) -> PathBuf {
+        self.dir.path().join("vendor.public")
+    }
+
+    pub fn public_key(&self) -> String {
+        std::fs::read_to_string(self.public_path())
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey::from_paserk(&self.public_key()).unwrap()
+    }
+
+    pub fn signing_key(&self) -> SigningKey {
+        SigningKey::from_paserk(&std::fs::read_to_string(self.secret_path()).unwrap()).unwrap()
+    }
+
+    /// An activation key issued in-process (for pools the CLI cannot express, such as
+    /// several in one key or one that already ended).
+    pub fn activation(&self, registration_key: &str, pools: Vec<PoolSpec>) -> String {
+        let reg = RegistrationKey::parse(registration_key).unwrap();
+        issue_activation(&self.signing_key(), &reg, "Test Office", pools, Utc::now()).unwrap()
+    }
+
+    /// An activation key issued by `tessera vendor issue`.
+    pub fn issue(
+        &self,
+        registration_key: &str,
+        product: &str,
+        seats: u32,
+        extra: &[&str],
+    ) -> String {
+        let seats = seats.to_string();
+        let secret = self.secret_path();
+        let mut args = vec![
+            "vendor",
+            "issue",
+            "--secret-key",
+            secret.to_str().unwrap(),
+            "--registration-key",
+            registration_key,
+            "--org",
+            "Test Office",
+            "--product",
+            product,
+            "--seats",
+            &seats,
+        ];
+        if !extra.iter().any(|a| *a == "--days" || *a == "--end") {
+            args.extend(["--days", "30"]);
+        }
+        args.extend(extra);
+        run_ok(&args).trim().to_owned()
+    }
+}
+
+/// A pool for in-process activations: active now, for 30 days.
+pub fn pool(id: &str, products: &[&str], seats: u32, borrow_max_hours: u32) -> PoolSpec {
+    let now = Utc::now();
+    PoolSpec {
+        id: id.into(),
+        products: products.iter().map(|s| s.to_string()).collect(),
+        model: LicenseModel::Floating,
+        seats,
+        start: now - ChronoDuration::minutes(1),
+        end: now + ChronoDuration::days(30),
+        borrow_max_hours,
+    }
+}
+
+/// Settings of a server process.
+#[derive(Clone)]
+pub struct ServerOpts {
+    pub lease_ttl: u64,
+    pub heartbeat: u64,
+    pub machine_id: String,
+    pub extra: Vec<String>,
+}
+
+impl Default for ServerOpts {
+    fn default() -> Self {
+        ServerOpts {
+            lease_ttl: 120,
+            heartbeat: 30,
+            machine_id: "test-machine-1".into(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A LAN license server process on a loopback port, with its data folder.
+pub struct Server {
+    pub data: PathBuf,
+    pub url: String,
+    pub child: Child,
+    pub opts: ServerOpts,
+    pub vendor_public: PathBuf,
+    _owned: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh data folder.
+    pub fn start(vendor: &Vendor, opts: ServerOpts) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("server");
+        let mut s = Self::start_in(&data, &vendor.public_path(), opts, None);
+        s._owned = Some(dir);
+        s
+    }
+
+    /// Starts a server on `data`; on `port` when given (to come back at the same URL).
+    pub fn start_in(
+        data: &Path,
+        vendor_public: &Path,
+        opts: ServerOpts,
+        port: Option<u16>,
+    ) -> Server {
+        let (child, url) = spawn_server(data, vendor_public, &opts, port);
+        Server {
+            data: data.to_owned(),
+            url,
+            child,
+            opts,
+            vendor_public: vendor_public.to_owned(),
+            _owned: None,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    pub fn data_arg(&self) -> &str {
+        self.data.to_str().unwrap()
+    }
+
+    /// Runs `tessera server SUB --data DATA …` against this server's folder and machine.
+    pub fn cli(&self, sub: &str, args: &[&str]) -> (Output, String, String) {
+        let out = tessera()
+            .args(["server", sub, "--data", self.data_arg()])
+            .args(args)
+            .env("TESSERA_MACHINE_ID", &self.opts.machine_id)
+            .env("TESSERA_VENDOR_PUBLIC_KEY", &self.vendor_public)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out, stdout, stderr)
+    }
+
+    pub fn registration_key(&self) -> String {
+        let (out, stdout, stderr) = self.cli("registration-key", &[]);
+        assert!(out.status.success(), "{stderr}");
+        stdout.trim().to_owned()
+    }
+
+    pub fn admin_token(&self) -> String {
+        let (out, stdout, stderr) = self.cli("admin-token", &[]);
+        assert!(out.status.success(), "{stderr}");
+        stdout.trim().to_owned()
+    }
+
+    /// Imports an activation key through `tessera server activate`.
+    pub fn activate(&self, key: &str) {
+        let file = self.data.join(format!("act-{}.key", rand_suffix()));
+        std::fs::write(&file, key).unwrap();
+        let (out, stdout, stderr) = self.cli("activate", &[file.to_str().unwrap()]);
+        assert!(out.status.success(), "activate failed:\n{stdout}\n{stderr}");
+    }
+
+    /// Stops the server with SIGKILL: no chance to tidy up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn terminate(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same folder and port.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let (child, url) = spawn_server(
+            &self.data,
+            &self.vendor_public,
+            &self.opts,
+            Some(self.port()),
+        );
+        self.child = child;
+        self.url = url;
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(&self.url)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// Spawns `tessera server` and waits until it listens.
+pub fn spawn_server(
+    data: &Path,
+    vendor_public: &Path,
+    opts: &ServerOpts,
+    port: Option<u16>,
+) -> (Child, String) {
+    let listen = format!("127.0.0.1:{}", port.unwrap_or(0));
+    let mut cmd = tessera();
+    cmd.args([
+        "server",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ])
+    .args(["--vendor-public-key", vendor_public.to_str().unwrap()])
+    .args([
+        "--lease-ttl",
+        &opts.lease_ttl.to_string(),
+        "--heartbeat",
+        &opts.heartbeat.to_string(),
+    ])
+    .args(&opts.extra)
+    .env("TESSERA_MACHINE_ID", &opts.machine_id)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the server starts");
+    let url = wait_for_listening(&mut child);
+    (child, url)
+}
+
+/// Reads the child's stdout until `listening on URL`; keeps draining both pipes after,
+/// so the server never blocks on a full pipe.
+pub fn wait_for_listening(child: &mut Child) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !sent && let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(Ok(url.trim().to_owned()));
+                sent = true;
+            }
+        }
+        if !sent {
+            let _ = tx.send(Err(()));
+        }
+    });
+    let (etx, erx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if std::env::var_os("TESSERA_TEST_LOG").is_some() {
+                eprintln!("[server] {line}");
+            }
+            all.push_str(&line);
+            all.push('\n');
+            let _ = etx.send(line);
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Ok(url)) => url,
+        _ => {
+            let log: Vec<String> = erx.try_iter().collect();
+            panic!("the server did not start:\n{}", log.join("\n"));
+        }
+    }
+}
+
+/// Raw HTTP against a server: every answer, error or not, as (status, JSON).
+pub struct Api {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Api {
+            base: base.trim_end_matches('/').to_owned(),
+            agent,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn finish(mut resp: ureq::http::Response<ureq::Body>) -> (u16, Value) {
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub fn get(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.get(&self.url(path));
+        if let Some(t) = bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::finish(req.call().unwrap())
+    }
+
+    pub fn post_json(&self, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.agent.post(&self.url(path));
+        if let Some(t) = bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::finish(req.send_json(body).unwrap())
+    }
+
+    /// A POST with any body and content type (for broken input).
+    pub fn post_raw(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let mut req = self
+            .agent
+            .post(&self.url(path))
+            .header("Content-Type", content_type);
+        if let Some(t) = bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::finish(req.send(body).unwrap())
+    }
+
+    pub fn delete(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.delete(&self.url(path));
+        if let Some(t) = bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::finish(req.call().unwrap())
+    }
+
+    /// `POST /api/v1/leases` for (product, user, host, client_id).
+    pub fn checkout(&self, product: &str, user: &str, host: &str, client_id: &str) -> (u16, Value) {
+        self.post_json(
+            "/api/v1/leases",
+            None,
+            &serde_json::json!({"product": product, "user": user, "host": host, "client_id": client_id}),
+        )
+    }
+
+    pub fn heartbeat(&self, lease: &Value) -> (u16, Value) {
+        let id = lease["lease_id"].as_str().unwrap();
+        self.post_json(
+            &format!("/api/v1/leases/{id}/heartbeat"),
+            lease["token"].as_str(),
+            &Value::Null,
+        )
+    }
+
+    pub fn checkin(&self, lease: &Value) -> (u16, Value) {
+        let id = lease["lease_id"].as_str().unwrap();
+        self.delete(&format!("/api/v1/leases/{id}"), lease["token"].as_str())
+    }
+
+    pub fn pools(&self) -> Vec<Value> {
+        let (status, info) = self.get("/api/v1/server", None);
+        assert_eq!(status, 200, "{info}");
+        info["products"].as_array().unwrap().clone()
+    }
+
+    pub fn pool(&self, id: &str) -> Value {
+        self.pools()
+            .into_iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("no pool {id}"))
+    }
+}
+
+/// The error code of an error answer.
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// Polls `check` every 100 ms until it holds or `timeout` passes; returns whether it held.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A started server with the given pools activated through the CLI.
+pub fn server_with(vendor: &Vendor, opts: ServerOpts, pools: Vec<PoolSpec>) -> Server {
+    let server = Server::start(vendor, opts);
+    let key = vendor.activation(&server.registration_key(), pools);
+    server.activate(&key);
+    server
+}
