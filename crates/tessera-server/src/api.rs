@@ -271,6 +271,23 @@ pub async fn borrow(
         .into_response())
 }
 
+/// Whether a borrow still stands: how a client that borrowed learns, when it next reaches
+/// the server, that the admin ended its borrow early.
+pub async fn borrow_status(State(state): State<SharedState>, Path(id): Path<String>, Bearer(token): Bearer) -> ApiResult<Json<BorrowGrant>> {
+    authorize_seat(&state, &token, &id, SeatKind::Borrow)?;
+    let lease = state
+        .store
+        .lease(&state.realm, &id, state.now())
+        .await?
+        .filter(|l| l.kind() == LeaseKind::Borrow)
+        .ok_or_else(|| not_found(SeatKind::Borrow))?;
+    Ok(Json(BorrowGrant {
+        borrow_id: lease.id.clone(),
+        token,
+        until: from_millis(lease.expires_at),
+    }))
+}
+
 pub async fn return_borrow(
     State(state): State<SharedState>,
     Path(id): Path<String>,

@@ -89,7 +89,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/leases/{id}/heartbeat", post(api::heartbeat))
         .route("/leases/{id}", delete(api::checkin))
         .route("/borrows", post(api::borrow))
-        .route("/borrows/{id}", delete(api::return_borrow))
+        .route("/borrows/{id}", get(api::borrow_status).delete(api::return_borrow))
         .route("/admin/leases", get(api::admin_leases))
         .route("/admin/leases/{id}", delete(api::admin_remove))
         .route("/admin/activations", post(api::admin_activate))
