@@ -37,6 +37,10 @@ pub enum ErrorCode {
     Unauthorized,
     /// The caller's token is valid but does not allow this call.
     Forbidden,
+    /// A policy that does not parse or check; the message names the line.
+    InvalidPolicy,
+    /// Too many checkouts are waiting already.
+    QueueFull,
     /// An activation key's signature does not verify against the vendor key.
     InvalidSignature,
     /// An activation key names another server.
@@ -73,6 +77,8 @@ impl ErrorCode {
             BorrowTooLong => 422,
             Unauthorized => 401,
             Forbidden => 403,
+            InvalidPolicy => 422,
+            QueueFull => 503,
             InvalidSignature => 400,
             WrongServer => 409,
             Expired => 410,
@@ -102,6 +108,8 @@ impl ErrorCode {
             BorrowTooLong => "borrow_too_long",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",
+            InvalidPolicy => "invalid_policy",
+            QueueFull => "queue_full",
             InvalidSignature => "invalid_signature",
             WrongServer => "wrong_server",
             Expired => "expired",

@@ -3,6 +3,7 @@
 //! speak in these types.
 
 pub mod error;
+pub mod policy;
 pub mod pool;
 pub mod protocol;
 pub mod validate;

@@ -19,6 +19,8 @@ use crate::SharedState;
 use crate::activation::{self, ActivationError};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiJson, Bearer};
+use crate::policy_file::PolicyFileError;
+use crate::queue::{Gate, MAX_WAIT_S};
 
 pub async fn server_info(State(state): State<SharedState>) -> ApiResult<Json<ServerInfo>> {
     let pools = state.store.pool_usage(&state.realm, state.now()).await?;
@@ -106,6 +108,75 @@ async fn record_denial(state: &SharedState, product: &str, user: &str, host: &st
     }
 }
 
+/// Takes a seat under the office's policy and the wait queue. With `wait_s` > 0 the
+/// checkout queues, first come first served, and is answered as soon as a seat frees for
+/// it or the time runs out. Every refusal is recorded for the reports.
+async fn take_seat(
+    state: &SharedState,
+    seat: &SeatRequest<'_>,
+    wait_s: u64,
+) -> ApiResult<(LeaseRecord, bool)> {
+    if wait_s > MAX_WAIT_S {
+        return Err(ApiError::invalid(format!(
+            "`wait_s` may be at most {MAX_WAIT_S}"
+        )));
+    }
+    let ticket = if wait_s > 0 {
+        Some(state.queue.join(seat.product).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::QueueFull,
+                "too many checkouts are waiting; try again later",
+            )
+        })?)
+    } else {
+        None
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait_s);
+    let result = loop {
+        // Listen before trying, so a seat freed between the try and the wait is not missed.
+        let freed = state.seats_changed.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
+        let policy = state.policy.current();
+        let gate = Gate {
+            policy: &policy,
+            waiting_ahead: state
+                .queue
+                .ahead_of(seat.product, ticket.as_ref().map(|t| t.id)),
+            product: seat.product,
+        };
+        match state.store.take_seat(seat, &gate, state.now()).await {
+            Err(SeatError::NoSeat { .. } | SeatError::Reserved(_))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                let retry =
+                    (tokio::time::Instant::now() + std::time::Duration::from_secs(1)).min(deadline);
+                tokio::select! {
+                    _ = &mut freed => {}
+                    _ = tokio::time::sleep_until(retry) => {}
+                }
+            }
+            other => break other,
+        }
+    };
+    if ticket.is_some() {
+        drop(ticket);
+        // The next in line may be able to go now.
+        state.seat_freed();
+    }
+    match result {
+        Ok(granted) => Ok(granted),
+        Err(e) => {
+            let store_failure = matches!(e, SeatError::Store(_));
+            let err = ApiError::from(e);
+            if !store_failure {
+                record_denial(state, seat.product, seat.user, seat.host, &err).await;
+            }
+            Err(err)
+        }
+    }
+}
+
 fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> LeaseGrant {
     LeaseGrant {
         lease_id: lease.id.clone(),
@@ -133,17 +204,7 @@ pub async fn checkout(
         version: req.version.as_deref(),
         duration_ms: state.config.lease_ttl.as_millis() as i64,
     };
-    let (lease, new) = match state.store.take_seat(&seat, state.now()).await {
-        Ok(granted) => granted,
-        Err(e) => {
-            let store_failure = matches!(e, SeatError::Store(_));
-            let err = ApiError::from(e);
-            if !store_failure {
-                record_denial(&state, &req.product, &req.user, &req.host, &err).await;
-            }
-            return Err(err);
-        }
-    };
+    let (lease, new) = take_seat(&state, &seat, req.wait_s.unwrap_or(0)).await?;
     let token = sign_for(&state, &lease).await?;
     let status = if new {
         StatusCode::CREATED
@@ -243,17 +304,7 @@ pub async fn borrow(
         version: None,
         duration_ms: i64::from(req.hours) * 3_600_000,
     };
-    let (lease, new) = match state.store.take_seat(&seat, state.now()).await {
-        Ok(granted) => granted,
-        Err(e) => {
-            let store_failure = matches!(e, SeatError::Store(_));
-            let err = ApiError::from(e);
-            if !store_failure {
-                record_denial(&state, &req.product, &req.user, &req.host, &err).await;
-            }
-            return Err(err);
-        }
-    };
+    let (lease, new) = take_seat(&state, &seat, 0).await?;
     let token = sign_for(&state, &lease).await?;
     let status = if new {
         StatusCode::CREATED
@@ -273,7 +324,11 @@ pub async fn borrow(
 
 /// Whether a borrow still stands: how a client that borrowed learns, when it next reaches
 /// the server, that the admin ended its borrow early.
-pub async fn borrow_status(State(state): State<SharedState>, Path(id): Path<String>, Bearer(token): Bearer) -> ApiResult<Json<BorrowGrant>> {
+pub async fn borrow_status(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    Bearer(token): Bearer,
+) -> ApiResult<Json<BorrowGrant>> {
     authorize_seat(&state, &token, &id, SeatKind::Borrow)?;
     let lease = state
         .store
@@ -463,5 +518,65 @@ fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PolicyQuery {
+    format: Option<String>,
+}
+
+pub async fn admin_policy(
+    _: Admin,
+    State(state): State<SharedState>,
+    Query(q): Query<PolicyQuery>,
+) -> ApiResult<Response> {
+    let text = state.policy.text();
+    if q.format.as_deref() == Some("toml") {
+        return Ok((
+            [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
+            text,
+        )
+            .into_response());
+    }
+    let summary = state.policy.current().summary();
+    Ok(Json(serde_json::json!({
+        "policy": text,
+        "rules": summary.rules,
+        "user_groups": summary.user_groups,
+        "host_groups": summary.host_groups,
+    }))
+    .into_response())
+}
+
+/// Replaces the policy (the body is the TOML text). A bad policy is refused with its line
+/// and reason, and the running policy stays; a good one applies to the next checkout.
+pub async fn admin_put_policy(
+    _: Admin,
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid("the policy must be UTF-8 text"))?;
+    let policy = state.policy.replace(text).map_err(policy_error)?;
+    tracing::info!(
+        rules = policy.rules.len(),
+        "policy replaced through the admin API"
+    );
+    state.seat_freed();
+    let summary = policy.summary();
+    Ok(Json(serde_json::json!({
+        "rules": summary.rules,
+        "user_groups": summary.user_groups,
+        "host_groups": summary.host_groups,
+    })))
+}
+
+pub fn policy_error(e: PolicyFileError) -> ApiError {
+    match e {
+        PolicyFileError::Invalid(inner) => {
+            ApiError::new(ErrorCode::InvalidPolicy, inner.to_string())
+        }
+        io @ PolicyFileError::Io { .. } => ApiError::internal(io),
     }
 }

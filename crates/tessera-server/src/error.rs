@@ -66,12 +66,17 @@ impl From<SeatError> for ApiError {
             SeatError::UnknownProduct(_) => ErrorCode::UnknownProduct,
             SeatError::Expired(_) => ErrorCode::LicenseExpired,
             SeatError::NotStarted(_) => ErrorCode::LicenseNotStarted,
-            SeatError::NoSeat { .. } => ErrorCode::NoSeatAvailable,
+            SeatError::NoSeat { .. } | SeatError::Reserved(_) => ErrorCode::NoSeatAvailable,
+            SeatError::Denied { .. } => ErrorCode::DeniedByPolicy,
             SeatError::BorrowNotAllowed(_) => ErrorCode::BorrowNotAllowed,
             SeatError::BorrowTooLong { .. } => ErrorCode::BorrowTooLong,
             SeatError::Store(inner) => return ApiError::internal(inner),
         };
-        ApiError::new(code, e.to_string())
+        let message = match &e {
+            SeatError::Denied { rule, message } => format!("{message} [{rule}]"),
+            _ => e.to_string(),
+        };
+        ApiError::new(code, message)
     }
 }
 

@@ -8,6 +8,8 @@ pub mod error;
 pub mod extract;
 pub mod identity;
 mod live;
+pub mod policy_file;
+pub mod queue;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +27,8 @@ use tokio::sync::Notify;
 
 use crate::error::ApiError;
 use crate::identity::ServerIdentity;
+use crate::policy_file::{PolicyFile, PolicyFileError};
+use crate::queue::WaitQueue;
 
 /// The realm of a LAN server's rows in the store.
 pub const LAN_REALM: &str = "lan";
@@ -67,6 +71,8 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Woken whenever a seat may have freed.
     pub seats_changed: Notify,
+    pub policy: PolicyFile,
+    pub queue: WaitQueue,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -89,11 +95,18 @@ pub fn router(state: SharedState) -> Router {
         .route("/leases/{id}/heartbeat", post(api::heartbeat))
         .route("/leases/{id}", delete(api::checkin))
         .route("/borrows", post(api::borrow))
-        .route("/borrows/{id}", get(api::borrow_status).delete(api::return_borrow))
+        .route(
+            "/borrows/{id}",
+            get(api::borrow_status).delete(api::return_borrow),
+        )
         .route("/admin/leases", get(api::admin_leases))
         .route("/admin/leases/{id}", delete(api::admin_remove))
         .route("/admin/activations", post(api::admin_activate))
         .route("/admin/usage", get(api::admin_usage))
+        .route(
+            "/admin/policy",
+            get(api::admin_policy).put(api::admin_put_policy),
+        )
         .fallback(|| async {
             ApiError::new(ErrorCode::NotFound, "no such call in the v1 protocol")
         })
@@ -121,6 +134,7 @@ pub async fn sweep_forever(state: SharedState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        state.policy.reload_if_changed();
         match state.store.sweep_expired(state.now()).await {
             Ok(0) => {}
             Ok(n) => {
@@ -138,6 +152,7 @@ pub async fn open(
     vendor_key: VerifyingKey,
 ) -> Result<SharedState, OpenError> {
     let identity = ServerIdentity::load_or_create(&config.data_dir)?;
+    let policy = PolicyFile::load(&config.data_dir)?;
     let store = Store::open_sqlite(&config.database_path()).await?;
     let now = tessera_core::to_millis(chrono::Utc::now());
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
@@ -148,6 +163,8 @@ pub async fn open(
         realm: LAN_REALM.to_owned(),
         config,
         seats_changed: Notify::new(),
+        policy,
+        queue: WaitQueue::default(),
     }))
 }
 
@@ -177,4 +194,6 @@ pub enum OpenError {
     Identity(#[from] crate::identity::IdentityError),
     #[error(transparent)]
     Store(#[from] tessera_store::StoreError),
+    #[error("policy.toml: {0}")]
+    Policy(#[from] PolicyFileError),
 }

@@ -23,6 +23,7 @@ pub fn routes() -> axum::Router<SharedState> {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/leases/{id}/remove", post(remove))
+        .route("/policy", get(policy_page).post(save_policy))
 }
 
 struct PoolRow {
@@ -202,4 +203,74 @@ async fn remove(
         state.seat_freed();
     }
     Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "policy.html")]
+struct PolicyPage {
+    text: String,
+    error: Option<String>,
+    saved: Option<String>,
+}
+
+fn render_policy(page: PolicyPage, status: StatusCode) -> ApiResult<Response> {
+    let html = page.render().map_err(crate::error::ApiError::internal)?;
+    Ok((status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
+}
+
+async fn policy_page(
+    MaybeAdmin(signed_in): MaybeAdmin,
+    State(state): State<SharedState>,
+) -> ApiResult<Response> {
+    if !signed_in {
+        return Ok(Redirect::to("/").into_response());
+    }
+    render_policy(
+        PolicyPage {
+            text: state.policy.text(),
+            error: None,
+            saved: None,
+        },
+        StatusCode::OK,
+    )
+}
+
+#[derive(Deserialize)]
+struct PolicyForm {
+    policy: String,
+}
+
+async fn save_policy(
+    _: Admin,
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<PolicyForm>,
+) -> ApiResult<Response> {
+    if !same_origin(&headers) {
+        return Ok(StatusCode::FORBIDDEN.into_response());
+    }
+    // Browsers send textarea line breaks as CRLF.
+    let text = form.policy.replace("\r\n", "\n");
+    match state.policy.replace(&text) {
+        Ok(policy) => {
+            state.seat_freed();
+            render_policy(
+                PolicyPage {
+                    text,
+                    error: None,
+                    saved: Some(format!("Saved: {} rule(s) in force.", policy.rules.len())),
+                },
+                StatusCode::OK,
+            )
+        }
+        Err(crate::policy_file::PolicyFileError::Invalid(e)) => render_policy(
+            PolicyPage {
+                text,
+                error: Some(e.to_string()),
+                saved: None,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(other) => Err(crate::error::ApiError::internal(other)),
+    }
 }

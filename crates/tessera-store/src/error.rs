@@ -30,6 +30,10 @@ pub enum SeatError {
     NotStarted(String),
     #[error("all {seats} seats of `{product}` are in use")]
     NoSeat { product: String, seats: u32 },
+    #[error("{message}")]
+    Denied { rule: String, message: String },
+    #[error("{0}")]
+    Reserved(String),
     #[error("no license for `{0}` allows borrowing")]
     BorrowNotAllowed(String),
     #[error("`{product}` can be borrowed for at most {max_hours} hours")]

@@ -5,6 +5,7 @@
 //! whether or not the sweeper has moved them to the usage record yet.
 
 use sqlx::{Row, Sqlite, Transaction};
+use tessera_core::policy::{Holder, Refusal, SeatPolicy};
 use tessera_core::pool::{PoolUnavailable, candidate_pools};
 use tessera_core::protocol::LeaseKind;
 use tessera_core::{LicenseModel, Millis, PoolSpec, from_millis, to_millis};
@@ -153,22 +154,30 @@ async fn pools_in(tx: &mut Tx<'_>, realm: &str) -> Result<Vec<PoolSpec>, StoreEr
         .collect()
 }
 
-async fn seats_held(
+async fn holders(
     tx: &mut Tx<'_>,
     realm: &str,
     pool_id: &str,
     now: Millis,
-) -> Result<u32, StoreError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT DISTINCT user_name, host FROM leases \
-         WHERE realm = ? AND pool_id = ? AND expires_at > ?)",
+) -> Result<Vec<Holder>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT user_name, host, MAX(kind = 'borrow') AS borrowed FROM leases \
+         WHERE realm = ? AND pool_id = ? AND expires_at > ? GROUP BY user_name, host",
     )
     .bind(realm)
     .bind(pool_id)
     .bind(now)
-    .fetch_one(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(n as u32)
+    rows.iter()
+        .map(|r| {
+            Ok(Holder {
+                user: r.try_get("user_name")?,
+                host: r.try_get("host")?,
+                borrowed: r.try_get::<i64, _>("borrowed")? != 0,
+            })
+        })
+        .collect()
 }
 
 async fn holds_seat(
@@ -391,11 +400,13 @@ impl Store {
     }
 
     /// Takes a seat for a lease or a borrow, or returns the live one this client already
-    /// holds for the product (a retry never takes a second seat). The flag says whether
-    /// the lease is new.
+    /// holds for the product (a retry never takes a second seat). `policy` is asked, inside
+    /// the same transaction, before any new or shared seat is granted. The flag says
+    /// whether the lease is new.
     pub async fn take_seat(
         &self,
         req: &SeatRequest<'_>,
+        policy: &dyn SeatPolicy,
         now: Millis,
     ) -> Result<(LeaseRecord, bool), SeatError> {
         let mut tx = self.write_tx().await?;
@@ -482,27 +493,51 @@ impl Store {
             candidates = long_enough;
         }
 
-        // A seat this user already holds on this host is shared, in whichever pool it is.
+        // A seat this user already holds on this host is shared, in whichever pool it is;
+        // otherwise the first pool with a free seat that the policy admits.
+        let borrow = req.kind == LeaseKind::Borrow;
         let mut chosen: Option<&PoolSpec> = None;
+        let mut refusal: Option<Refusal> = None;
+        let remember = |r: Refusal, refusal: &mut Option<Refusal>| {
+            if !matches!(refusal, Some(Refusal::Denied { .. })) {
+                *refusal = Some(r);
+            }
+        };
         for pool in &candidates {
             if holds_seat(&mut tx, req, &pool.id, now).await? {
-                chosen = Some(pool);
-                break;
+                let held = holders(&mut tx, req.realm, &pool.id, now).await?;
+                match policy.admit(pool, req.user, req.host, borrow, true, &held) {
+                    Ok(()) => {
+                        chosen = Some(pool);
+                        break;
+                    }
+                    Err(r) => remember(r, &mut refusal),
+                }
             }
         }
         if chosen.is_none() {
             for pool in &candidates {
-                if seats_held(&mut tx, req.realm, &pool.id, now).await? < pool.seats {
-                    chosen = Some(pool);
-                    break;
+                let held = holders(&mut tx, req.realm, &pool.id, now).await?;
+                if held.len() as u32 >= pool.seats {
+                    continue;
+                }
+                match policy.admit(pool, req.user, req.host, borrow, false, &held) {
+                    Ok(()) => {
+                        chosen = Some(pool);
+                        break;
+                    }
+                    Err(r) => remember(r, &mut refusal),
                 }
             }
         }
         let Some(pool) = chosen else {
-            let seats = candidates.iter().map(|p| p.seats).sum();
-            return Err(SeatError::NoSeat {
-                product: req.product.to_owned(),
-                seats,
+            return Err(match refusal {
+                Some(Refusal::Denied { rule, message }) => SeatError::Denied { rule, message },
+                Some(Refusal::Reserved { message }) => SeatError::Reserved(message),
+                None => SeatError::NoSeat {
+                    product: req.product.to_owned(),
+                    seats: candidates.iter().map(|p| p.seats).sum(),
+                },
             });
         };
         if req.kind == LeaseKind::Borrow {

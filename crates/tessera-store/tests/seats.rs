@@ -1,11 +1,13 @@
 //! Seat accounting against a real SQLite file.
 
 use chrono::{Duration, Utc};
+use tessera_core::policy::Policy;
 use tessera_core::protocol::LeaseKind;
 use tessera_core::{LicenseModel, PoolSpec, to_millis};
 use tessera_store::{ActivationRecord, EndReason, SeatError, SeatRequest, Store};
 
 const REALM: &str = "lan";
+static OPEN: Policy = Policy::EMPTY;
 
 async fn store_with(pools: Vec<PoolSpec>) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -63,11 +65,11 @@ fn now() -> i64 {
 async fn retry_with_same_client_id_takes_no_second_seat() {
     let (store, _d) = store_with(vec![pool("p", &["acad"], 2, 0)]).await;
     let (a, new_a) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
         .await
         .unwrap();
     let (b, new_b) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
         .await
         .unwrap();
     assert!(new_a && !new_b);
@@ -80,25 +82,25 @@ async fn retry_with_same_client_id_takes_no_second_seat() {
 async fn same_user_and_host_share_one_seat_others_take_their_own() {
     let (store, _d) = store_with(vec![pool("p", &["acad", "revit"], 2, 0)]).await;
     store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
         .await
         .unwrap();
     store
-        .take_seat(&req("revit", "anna", "pc1", "c2"), now())
+        .take_seat(&req("revit", "anna", "pc1", "c2"), &OPEN, now())
         .await
         .unwrap();
     store
-        .take_seat(&req("acad", "anna", "pc1", "c3"), now())
+        .take_seat(&req("acad", "anna", "pc1", "c3"), &OPEN, now())
         .await
         .unwrap();
     assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 1);
     store
-        .take_seat(&req("acad", "anna", "pc2", "c4"), now())
+        .take_seat(&req("acad", "anna", "pc2", "c4"), &OPEN, now())
         .await
         .unwrap();
     assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 2);
     let err = store
-        .take_seat(&req("acad", "bob", "pc3", "c5"), now())
+        .take_seat(&req("acad", "bob", "pc3", "c5"), &OPEN, now())
         .await
         .unwrap_err();
     assert!(matches!(err, SeatError::NoSeat { seats: 2, .. }), "{err:?}");
@@ -108,11 +110,11 @@ async fn same_user_and_host_share_one_seat_others_take_their_own() {
 async fn a_shared_seat_frees_when_its_last_lease_ends() {
     let (store, _d) = store_with(vec![pool("p", &["acad"], 1, 0)]).await;
     let (l1, _) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), now())
+        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
         .await
         .unwrap();
     let (l2, _) = store
-        .take_seat(&req("acad", "anna", "pc1", "c2"), now())
+        .take_seat(&req("acad", "anna", "pc1", "c2"), &OPEN, now())
         .await
         .unwrap();
     store
@@ -127,7 +129,7 @@ async fn a_shared_seat_frees_when_its_last_lease_ends() {
         .unwrap();
     assert!(
         store
-            .take_seat(&req("acad", "bob", "pc2", "c3"), now())
+            .take_seat(&req("acad", "bob", "pc2", "c3"), &OPEN, now())
             .await
             .is_err()
     );
@@ -142,7 +144,7 @@ async fn a_shared_seat_frees_when_its_last_lease_ends() {
         .await
         .unwrap();
     store
-        .take_seat(&req("acad", "bob", "pc2", "c3"), now())
+        .take_seat(&req("acad", "bob", "pc2", "c3"), &OPEN, now())
         .await
         .unwrap();
 }
@@ -152,7 +154,7 @@ async fn a_lapsed_lease_holds_no_seat_and_cannot_heartbeat() {
     let (store, _d) = store_with(vec![pool("p", &["acad"], 1, 0)]).await;
     let t0 = now();
     let (l1, _) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), t0)
+        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, t0)
         .await
         .unwrap();
     let later = t0 + 121_000;
@@ -164,7 +166,7 @@ async fn a_lapsed_lease_holds_no_seat_and_cannot_heartbeat() {
             .is_none()
     );
     store
-        .take_seat(&req("acad", "bob", "pc2", "c2"), later)
+        .take_seat(&req("acad", "bob", "pc2", "c2"), &OPEN, later)
         .await
         .unwrap();
     assert_eq!(store.sweep_expired(later).await.unwrap(), 1);
@@ -184,28 +186,32 @@ async fn unknown_expired_and_borrow_rules_are_told_apart() {
     ])
     .await;
     assert!(matches!(
-        store.take_seat(&req("nope", "a", "h", "c"), now()).await,
+        store
+            .take_seat(&req("nope", "a", "h", "c"), &OPEN, now())
+            .await,
         Err(SeatError::UnknownProduct(_))
     ));
     assert!(matches!(
-        store.take_seat(&req("civil", "a", "h", "c"), now()).await,
+        store
+            .take_seat(&req("civil", "a", "h", "c"), &OPEN, now())
+            .await,
         Err(SeatError::Expired(_))
     ));
     let mut borrow = req("acad", "a", "h", "c");
     borrow.kind = LeaseKind::Borrow;
     borrow.duration_ms = 3_600_000;
     assert!(matches!(
-        store.take_seat(&borrow, now()).await,
+        store.take_seat(&borrow, &OPEN, now()).await,
         Err(SeatError::BorrowNotAllowed(_))
     ));
     borrow.product = "revit";
     borrow.duration_ms = 25 * 3_600_000;
     assert!(matches!(
-        store.take_seat(&borrow, now()).await,
+        store.take_seat(&borrow, &OPEN, now()).await,
         Err(SeatError::BorrowTooLong { max_hours: 24, .. })
     ));
     borrow.duration_ms = 24 * 3_600_000;
-    store.take_seat(&borrow, now()).await.unwrap();
+    store.take_seat(&borrow, &OPEN, now()).await.unwrap();
     let usage = store.pool_usage(REALM, now()).await.unwrap();
     let b = usage.iter().find(|u| u.pool.id == "b").unwrap();
     assert_eq!((b.in_use, b.borrowed, b.available()), (0, 1, 0));
@@ -221,7 +227,7 @@ async fn concurrent_checkouts_never_exceed_the_pool() {
             let user = format!("u{i}");
             let client = format!("c{i}");
             store
-                .take_seat(&req("acad", &user, "pc", &client), now())
+                .take_seat(&req("acad", &user, "pc", &client), &OPEN, now())
                 .await
                 .is_ok()
         }));

@@ -429,6 +429,32 @@ impl Api {
         Self::finish(req.send(body).unwrap())
     }
 
+    /// A request with any method, body and content type.
+    pub fn post_raw_method(&self, method: &str, path: &str, bearer: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Content-Type", content_type);
+        let request = match bearer {
+            Some(t) => request.header("Authorization", format!("Bearer {t}")),
+            None => request,
+        };
+        Self::finish(self.agent.run(request.body(body.to_vec()).unwrap()).unwrap())
+    }
+
+    /// A form POST with a cookie, as a browser on the live page; returns status and HTML.
+    pub fn post_raw_with_cookie(&self, path: &str, cookie: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+        let mut resp = self
+            .agent
+            .post(&self.url(path))
+            .header("Content-Type", content_type)
+            .header("Cookie", cookie)
+            .send(body)
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().unwrap_or_default())
+    }
+
     pub fn delete(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
         let mut req = self.agent.delete(&self.url(path));
         if let Some(t) = bearer {

@@ -1,0 +1,95 @@
+//! Waiting for a seat: checkouts that ask to wait queue per product, first come first
+//! served. A seat that frees goes to the first waiter; newcomers, waiting or not, do not
+//! pass the queue.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tessera_core::PoolSpec;
+use tessera_core::policy::{Holder, Policy, Refusal, SeatPolicy};
+
+/// The most checkouts that may wait at once on one server.
+pub const MAX_WAITERS: usize = 10_000;
+/// The longest a checkout may wait, in seconds.
+pub const MAX_WAIT_S: u64 = 600;
+
+#[derive(Default)]
+pub struct WaitQueue {
+    tickets: Mutex<VecDeque<(u64, String)>>,
+    next: AtomicU64,
+}
+
+/// A place in the queue; leaving (granted, timed out, or the client gone) frees it.
+pub struct Ticket<'a> {
+    queue: &'a WaitQueue,
+    pub id: u64,
+}
+
+impl WaitQueue {
+    /// Joins the queue for `product`; `None` when the queue is full.
+    pub fn join(&self, product: &str) -> Option<Ticket<'_>> {
+        let mut tickets = self.tickets.lock().expect("queue lock");
+        if tickets.len() >= MAX_WAITERS {
+            return None;
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        tickets.push_back((id, product.to_owned()));
+        Some(Ticket { queue: self, id })
+    }
+
+    /// How many wait for `product` ahead of `ticket` (all of them without a ticket).
+    pub fn ahead_of(&self, product: &str, ticket: Option<u64>) -> usize {
+        let tickets = self.tickets.lock().expect("queue lock");
+        tickets
+            .iter()
+            .take_while(|(id, _)| Some(*id) != ticket)
+            .filter(|(_, p)| p == product)
+            .count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tickets.lock().expect("queue lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut tickets = self.queue.tickets.lock().expect("queue lock");
+        tickets.retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// The office's policy, and the queue: a new seat is not for someone with others
+/// waiting ahead of them for the product.
+pub struct Gate<'a> {
+    pub policy: &'a Policy,
+    pub waiting_ahead: usize,
+    pub product: &'a str,
+}
+
+impl SeatPolicy for Gate<'_> {
+    fn admit(
+        &self,
+        pool: &PoolSpec,
+        user: &str,
+        host: &str,
+        borrow: bool,
+        shares: bool,
+        holders: &[Holder],
+    ) -> Result<(), Refusal> {
+        if !shares && self.waiting_ahead > 0 {
+            return Err(Refusal::Reserved {
+                message: format!(
+                    "{} checkout(s) are waiting for a seat of `{}` before this one",
+                    self.waiting_ahead, self.product
+                ),
+            });
+        }
+        self.policy.admit(pool, user, host, borrow, shares, holders)
+    }
+}
