@@ -1,9 +1,13 @@
-//! Storage of the license server: SQLite by default, with migrations per backend
-//! embedded in the binary and run at start. Seat counts are enforced inside one write
-//! transaction, never by reading and then writing in two steps.
+//! Storage: SQLite by default (a file in the data folder), PostgreSQL for more than one
+//! node. One query text serves both where the dialects agree, written with `$N`
+//! parameters (SQLite numbers them in order of first appearance, so they are always
+//! used in ascending order); where they differ the code says so. Each backend has its
+//! own migrations, embedded in the binary and run at start. Seat counts are enforced
+//! inside one write transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL.
 
 mod error;
 mod seats;
+pub mod testing;
 
 pub use error::{SeatError, StoreError};
 pub use seats::{
@@ -11,62 +15,96 @@ pub use seats::{
 };
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// The database behind a license server or a portal.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(crate) db: SqlitePool,
+    pub(crate) db: AnyPool,
+    pub(crate) backend: Backend,
+}
+
+/// Percent-encodes a path for a `sqlite://` URL (sqlx decodes it again).
+fn sqlite_url(path: &Path) -> String {
+    let mut out = String::from("sqlite://");
+    for b in path.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.push_str("?mode=rwc");
+    out
 }
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to date.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a lease acknowledged to a client survives a crash or a power cut.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        Self::connect_sqlite(options).await
+        Self::open_url(&sqlite_url(path)).await
     }
 
-    /// Opens a database from a URL: `sqlite://PATH` (PostgreSQL comes with the web license server).
+    /// Opens `sqlite://PATH` or `postgres://…` and brings its schema up to date.
     pub async fn open_url(url: &str) -> Result<Self, StoreError> {
-        if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(StoreError::Database)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10));
-            Self::connect_sqlite(options).await
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
         } else {
-            Err(StoreError::UnsupportedUrl(
+            return Err(StoreError::UnsupportedUrl(
                 url.split(':').next().unwrap_or("").to_owned(),
-            ))
-        }
+            ));
+        };
+        let url = if backend == Backend::Sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_owned()
+        };
+        let options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; FULL makes a lease that
+                        // was acknowledged to a client survive a crash or a power cut.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA foreign_keys = ON",
+                        ] {
+                            sqlx::Executor::execute(&mut *conn, pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            });
+        let options = match backend {
+            Backend::Sqlite => options.max_connections(8).min_connections(1),
+            Backend::Postgres => options.max_connections(16),
+        };
+        let db = options.connect(&url).await.map_err(StoreError::Database)?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.run(&db).await.map_err(StoreError::Migration)?;
+        Ok(Store { db, backend })
     }
 
-    async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Self, StoreError> {
-        let db = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(StoreError::Database)?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&db)
-            .await
-            .map_err(StoreError::Migration)?;
-        Ok(Store { db })
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes every connection, after pending writes.

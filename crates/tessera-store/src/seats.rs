@@ -4,13 +4,13 @@
 //! which frees when the last of them ends. Leases that passed their expiry hold nothing,
 //! whether or not the sweeper has moved them to the usage record yet.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 use tessera_core::policy::{Holder, Refusal, SeatPolicy};
 use tessera_core::pool::{PoolUnavailable, candidate_pools};
 use tessera_core::protocol::LeaseKind;
 use tessera_core::{LicenseModel, Millis, PoolSpec, from_millis, to_millis};
 
-use crate::{SeatError, Store, StoreError};
+use crate::{Backend, SeatError, Store, StoreError};
 
 /// An activation key as imported: its id, organization, text and pools.
 #[derive(Debug, Clone)]
@@ -123,9 +123,9 @@ pub struct DenialRecord {
     pub detail: String,
 }
 
-type Tx<'a> = Transaction<'a, Sqlite>;
+type Tx<'a> = Transaction<'a, Any>;
 
-fn pool_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<(PoolSpec, String, String), StoreError> {
+fn pool_from_row(row: &sqlx::any::AnyRow) -> Result<(PoolSpec, String, String), StoreError> {
     let products: String = row.try_get("products")?;
     let products: Vec<String> = serde_json::from_str(&products)
         .map_err(|e| StoreError::Corrupt(format!("pool products: {e}")))?;
@@ -145,7 +145,7 @@ fn pool_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<(PoolSpec, String, Str
 }
 
 async fn pools_in(tx: &mut Tx<'_>, realm: &str) -> Result<Vec<PoolSpec>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM pools WHERE realm = ? ORDER BY id")
+    let rows = sqlx::query("SELECT * FROM pools WHERE realm = $1 ORDER BY id")
         .bind(realm)
         .fetch_all(&mut **tx)
         .await?;
@@ -161,8 +161,8 @@ async fn holders(
     now: Millis,
 ) -> Result<Vec<Holder>, StoreError> {
     let rows = sqlx::query(
-        "SELECT user_name, host, MAX(kind = 'borrow') AS borrowed FROM leases \
-         WHERE realm = ? AND pool_id = ? AND expires_at > ? GROUP BY user_name, host",
+        "SELECT user_name, host, CAST(MAX(CASE WHEN kind = 'borrow' THEN 1 ELSE 0 END) AS BIGINT) AS borrowed FROM leases \
+         WHERE realm = $1 AND pool_id = $2 AND expires_at > $3 GROUP BY user_name, host",
     )
     .bind(realm)
     .bind(pool_id)
@@ -187,8 +187,8 @@ async fn holds_seat(
     now: Millis,
 ) -> Result<bool, StoreError> {
     let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM leases WHERE realm = ? AND pool_id = ? AND user_name = ? AND host = ? \
-         AND expires_at > ? LIMIT 1",
+        "SELECT 1 FROM leases WHERE realm = $1 AND pool_id = $2 AND user_name = $3 AND host = $4 \
+         AND expires_at > $5 LIMIT 1",
     )
     .bind(req.realm)
     .bind(pool_id)
@@ -208,7 +208,7 @@ async fn record_end(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO usage_sessions (realm, lease_id, pool_id, kind, product, user_name, host, start_at, end_at, end_reason) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&lease.realm)
     .bind(&lease.id)
@@ -231,7 +231,7 @@ async fn end_lease(
     end_at: Millis,
     reason: EndReason,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM leases WHERE id = ?")
+    sqlx::query("DELETE FROM leases WHERE id = $1")
         .bind(&lease.id)
         .execute(&mut **tx)
         .await?;
@@ -240,9 +240,25 @@ async fn end_lease(
 
 impl Store {
     async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
-        // IMMEDIATE takes the write lock up front, so two checkouts never both read the
-        // same count and then both insert.
-        Ok(self.db.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(match self.backend {
+            // IMMEDIATE takes the write lock up front, so two checkouts never both read
+            // the same count and then both insert.
+            Backend::Sqlite => self.db.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.db.begin().await?,
+        })
+    }
+
+    /// On PostgreSQL, locks the realm's pools for the rest of the transaction, so that
+    /// checkouts on any number of nodes count and take seats one after the other. On
+    /// SQLite the transaction already holds the database's write lock.
+    async fn lock_realm(&self, tx: &mut Tx<'_>, realm: &str) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM pools WHERE realm = $1 ORDER BY id FOR UPDATE")
+                .bind(realm)
+                .fetch_all(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Imports a verified activation: keeps its text and adds or replaces its pools.
@@ -256,7 +272,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO activations (realm, id, org, token, issued_at, expires_at, imported_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (realm, id) DO UPDATE SET token = excluded.token, org = excluded.org, \
              issued_at = excluded.issued_at, expires_at = excluded.expires_at",
         )
@@ -274,7 +290,7 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO pools (realm, id, activation_id, org, products, model, seats, start_at, end_at, borrow_max_hours) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (realm, id) DO UPDATE SET activation_id = excluded.activation_id, org = excluded.org, \
                  products = excluded.products, model = excluded.model, seats = excluded.seats, \
                  start_at = excluded.start_at, end_at = excluded.end_at, borrow_max_hours = excluded.borrow_max_hours",
@@ -301,7 +317,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let leases: Vec<LeaseRecord> = sqlx::query_as(
             "SELECT l.* FROM leases l JOIN pools p ON p.realm = l.realm AND p.id = l.pool_id \
-             WHERE l.realm = ? AND p.activation_id = ?",
+             WHERE l.realm = $1 AND p.activation_id = $2",
         )
         .bind(realm)
         .bind(id)
@@ -317,12 +333,12 @@ impl Store {
             )
             .await?;
         }
-        sqlx::query("DELETE FROM pools WHERE realm = ? AND activation_id = ?")
+        sqlx::query("DELETE FROM pools WHERE realm = $1 AND activation_id = $2")
             .bind(realm)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM activations WHERE realm = ? AND id = ?")
+        sqlx::query("DELETE FROM activations WHERE realm = $1 AND id = $2")
             .bind(realm)
             .bind(id)
             .execute(&mut *tx)
@@ -339,7 +355,7 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT a.token FROM pools p JOIN activations a ON a.realm = p.realm AND a.id = p.activation_id \
-             WHERE p.realm = ? AND p.id = ?",
+             WHERE p.realm = $1 AND p.id = $2",
         )
         .bind(realm)
         .bind(pool_id)
@@ -350,7 +366,7 @@ impl Store {
     /// Every activation's key text, oldest import first.
     pub async fn activations(&self, realm: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, token FROM activations WHERE realm = ? ORDER BY imported_at, id",
+            "SELECT id, token FROM activations WHERE realm = $1 ORDER BY imported_at, id",
         )
         .bind(realm)
         .fetch_all(&self.db)
@@ -362,16 +378,16 @@ impl Store {
 
     /// Every pool with its current use.
     pub async fn pool_usage(&self, realm: &str, now: Millis) -> Result<Vec<PoolUsage>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM pools WHERE realm = ? ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM pools WHERE realm = $1 ORDER BY id")
             .bind(realm)
             .fetch_all(&self.db)
             .await?;
         let counts = sqlx::query(
             "SELECT pool_id, \
-               COUNT(*) AS held, \
-               SUM(CASE WHEN borrowed THEN 1 ELSE 0 END) AS borrowed \
-             FROM (SELECT pool_id, user_name, host, MAX(kind = 'borrow') AS borrowed \
-                   FROM leases WHERE realm = ? AND expires_at > ? GROUP BY pool_id, user_name, host) \
+               CAST(COUNT(*) AS BIGINT) AS held, \
+               CAST(SUM(borrowed) AS BIGINT) AS borrowed \
+             FROM (SELECT pool_id, user_name, host, CAST(MAX(CASE WHEN kind = 'borrow' THEN 1 ELSE 0 END) AS BIGINT) AS borrowed \
+                   FROM leases WHERE realm = $1 AND expires_at > $2 GROUP BY pool_id, user_name, host) AS seats \
              GROUP BY pool_id",
         )
         .bind(realm)
@@ -410,10 +426,11 @@ impl Store {
         now: Millis,
     ) -> Result<(LeaseRecord, bool), SeatError> {
         let mut tx = self.write_tx().await?;
+        self.lock_realm(&mut tx, req.realm).await?;
         let kind = req.kind.as_str();
 
         let existing: Option<LeaseRecord> = sqlx::query_as(
-            "SELECT * FROM leases WHERE realm = ? AND kind = ? AND client_id = ? AND product = ?",
+            "SELECT * FROM leases WHERE realm = $1 AND kind = $2 AND client_id = $3 AND product = $4",
         )
         .bind(req.realm)
         .bind(kind)
@@ -425,12 +442,14 @@ impl Store {
             if old.expires_at > now && old.user_name == req.user && old.host == req.host {
                 let lease = if req.kind == LeaseKind::Lease {
                     let expires_at = now + req.duration_ms;
-                    sqlx::query("UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE id = ?")
-                        .bind(now)
-                        .bind(expires_at)
-                        .bind(&old.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE leases SET heartbeat_at = $1, expires_at = $2 WHERE id = $3",
+                    )
+                    .bind(now)
+                    .bind(expires_at)
+                    .bind(&old.id)
+                    .execute(&mut *tx)
+                    .await?;
                     LeaseRecord {
                         heartbeat_at: now,
                         expires_at,
@@ -560,7 +579,7 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, client_id, version, created_at, heartbeat_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&lease.id)
         .bind(&lease.realm)
@@ -589,8 +608,8 @@ impl Store {
         ttl_ms: Millis,
     ) -> Result<Option<LeaseRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "UPDATE leases SET heartbeat_at = ?, expires_at = ? \
-             WHERE realm = ? AND id = ? AND kind = 'lease' AND expires_at > ? RETURNING *",
+            "UPDATE leases SET heartbeat_at = $1, expires_at = $2 \
+             WHERE realm = $3 AND id = $4 AND kind = 'lease' AND expires_at > $5 RETURNING *",
         )
         .bind(now)
         .bind(now + ttl_ms)
@@ -609,7 +628,7 @@ impl Store {
         now: Millis,
     ) -> Result<Option<LeaseRecord>, StoreError> {
         Ok(
-            sqlx::query_as("SELECT * FROM leases WHERE realm = ? AND id = ? AND expires_at > ?")
+            sqlx::query_as("SELECT * FROM leases WHERE realm = $1 AND id = $2 AND expires_at > $3")
                 .bind(realm)
                 .bind(id)
                 .bind(now)
@@ -630,7 +649,7 @@ impl Store {
     ) -> Result<Option<LeaseRecord>, StoreError> {
         let mut tx = self.write_tx().await?;
         let lease: Option<LeaseRecord> =
-            sqlx::query_as("SELECT * FROM leases WHERE realm = ? AND id = ?")
+            sqlx::query_as("SELECT * FROM leases WHERE realm = $1 AND id = $2")
                 .bind(realm)
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -658,7 +677,7 @@ impl Store {
         now: Millis,
     ) -> Result<Vec<LeaseRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT * FROM leases WHERE realm = ? AND expires_at > ? ORDER BY created_at, id",
+            "SELECT * FROM leases WHERE realm = $1 AND expires_at > $2 ORDER BY created_at, id",
         )
         .bind(realm)
         .bind(now)
@@ -670,7 +689,7 @@ impl Store {
     pub async fn sweep_expired(&self, now: Millis) -> Result<usize, StoreError> {
         let mut tx = self.write_tx().await?;
         let lapsed: Vec<LeaseRecord> =
-            sqlx::query_as("SELECT * FROM leases WHERE expires_at <= ? LIMIT 5000")
+            sqlx::query_as("SELECT * FROM leases WHERE expires_at <= $1 LIMIT 5000")
                 .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -683,7 +702,7 @@ impl Store {
 
     /// Keeps a refused checkout for the reports.
     pub async fn record_denial(&self, realm: &str, d: &DenialRecord) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO denials (realm, at, product, user_name, host, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO denials (realm, at, product, user_name, host, code, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(realm)
             .bind(d.at)
             .bind(&d.product)
@@ -705,7 +724,7 @@ impl Store {
     ) -> Result<Vec<SessionRecord>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT lease_id, pool_id, kind, product, user_name, host, start_at, end_at, end_reason \
-             FROM usage_sessions WHERE realm = ? AND start_at < ? AND end_at >= ? ORDER BY start_at, id",
+             FROM usage_sessions WHERE realm = $1 AND start_at < $2 AND end_at >= $3 ORDER BY start_at, id",
         )
         .bind(realm)
         .bind(to)
@@ -723,7 +742,7 @@ impl Store {
     ) -> Result<Vec<DenialRecord>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT at, product, user_name, host, code, detail FROM denials \
-             WHERE realm = ? AND at >= ? AND at < ? ORDER BY at, id",
+             WHERE realm = $1 AND at >= $2 AND at < $3 ORDER BY at, id",
         )
         .bind(realm)
         .bind(from)

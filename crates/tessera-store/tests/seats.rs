@@ -1,17 +1,39 @@
-//! Seat accounting against a real SQLite file.
+//! Seat accounting against a real SQLite file and, when reachable, a real PostgreSQL
+//! database: the same tests on both backends.
 
 use chrono::{Duration, Utc};
 use tessera_core::policy::Policy;
 use tessera_core::protocol::LeaseKind;
 use tessera_core::{LicenseModel, PoolSpec, to_millis};
+use tessera_store::testing::TestDatabase;
 use tessera_store::{ActivationRecord, EndReason, SeatError, SeatRequest, Store};
 
 const REALM: &str = "lan";
 static OPEN: Policy = Policy::EMPTY;
 
-async fn store_with(pools: Vec<PoolSpec>) -> (Store, tempfile::TempDir) {
+/// Keeps a test's database alive: a SQLite folder or a PostgreSQL database.
+#[allow(dead_code)]
+enum Keep {
+    Dir(tempfile::TempDir),
+    Pg(TestDatabase),
+}
+
+/// The same pools on every backend there is: SQLite always, PostgreSQL when reachable.
+async fn stores_with(pools: Vec<PoolSpec>) -> Vec<(Store, Keep)> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
+    let sqlite = Store::open_sqlite(&dir.path().join("t.db")).await.unwrap();
+    let mut out = vec![(sqlite, Keep::Dir(dir))];
+    if let Some(db) = TestDatabase::create().await {
+        let pg = Store::open_url(&db.url).await.unwrap();
+        out.push((pg, Keep::Pg(db)));
+    }
+    for (store, _) in &out {
+        activate(store, pools.clone()).await;
+    }
+    out
+}
+
+async fn activate(store: &Store, pools: Vec<PoolSpec>) {
     let now = Utc::now();
     store
         .import_activation(
@@ -28,7 +50,6 @@ async fn store_with(pools: Vec<PoolSpec>) -> (Store, tempfile::TempDir) {
         )
         .await
         .unwrap();
-    (store, dir)
 }
 
 fn pool(id: &str, products: &[&str], seats: u32, borrow: u32) -> PoolSpec {
@@ -63,181 +84,188 @@ fn now() -> i64 {
 
 #[tokio::test]
 async fn retry_with_same_client_id_takes_no_second_seat() {
-    let (store, _d) = store_with(vec![pool("p", &["acad"], 2, 0)]).await;
-    let (a, new_a) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
-        .await
-        .unwrap();
-    let (b, new_b) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
-        .await
-        .unwrap();
-    assert!(new_a && !new_b);
-    assert_eq!(a.id, b.id);
-    let usage = store.pool_usage(REALM, now()).await.unwrap();
-    assert_eq!(usage[0].in_use, 1);
+    for (store, _keep) in stores_with(vec![pool("p", &["acad"], 2, 0)]).await {
+        let (a, new_a) = store
+            .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
+            .await
+            .unwrap();
+        let (b, new_b) = store
+            .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
+            .await
+            .unwrap();
+        assert!(new_a && !new_b);
+        assert_eq!(a.id, b.id);
+        let usage = store.pool_usage(REALM, now()).await.unwrap();
+        assert_eq!(usage[0].in_use, 1);
+    }
 }
 
 #[tokio::test]
 async fn same_user_and_host_share_one_seat_others_take_their_own() {
-    let (store, _d) = store_with(vec![pool("p", &["acad", "revit"], 2, 0)]).await;
-    store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
-        .await
-        .unwrap();
-    store
-        .take_seat(&req("revit", "anna", "pc1", "c2"), &OPEN, now())
-        .await
-        .unwrap();
-    store
-        .take_seat(&req("acad", "anna", "pc1", "c3"), &OPEN, now())
-        .await
-        .unwrap();
-    assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 1);
-    store
-        .take_seat(&req("acad", "anna", "pc2", "c4"), &OPEN, now())
-        .await
-        .unwrap();
-    assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 2);
-    let err = store
-        .take_seat(&req("acad", "bob", "pc3", "c5"), &OPEN, now())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SeatError::NoSeat { seats: 2, .. }), "{err:?}");
+    for (store, _keep) in stores_with(vec![pool("p", &["acad", "revit"], 2, 0)]).await {
+        store
+            .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
+            .await
+            .unwrap();
+        store
+            .take_seat(&req("revit", "anna", "pc1", "c2"), &OPEN, now())
+            .await
+            .unwrap();
+        store
+            .take_seat(&req("acad", "anna", "pc1", "c3"), &OPEN, now())
+            .await
+            .unwrap();
+        assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 1);
+        store
+            .take_seat(&req("acad", "anna", "pc2", "c4"), &OPEN, now())
+            .await
+            .unwrap();
+        assert_eq!(store.pool_usage(REALM, now()).await.unwrap()[0].in_use, 2);
+        let err = store
+            .take_seat(&req("acad", "bob", "pc3", "c5"), &OPEN, now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SeatError::NoSeat { seats: 2, .. }), "{err:?}");
+    }
 }
 
 #[tokio::test]
 async fn a_shared_seat_frees_when_its_last_lease_ends() {
-    let (store, _d) = store_with(vec![pool("p", &["acad"], 1, 0)]).await;
-    let (l1, _) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
-        .await
-        .unwrap();
-    let (l2, _) = store
-        .take_seat(&req("acad", "anna", "pc1", "c2"), &OPEN, now())
-        .await
-        .unwrap();
-    store
-        .end(
-            REALM,
-            &l1.id,
-            Some(LeaseKind::Lease),
-            now(),
-            EndReason::CheckedIn,
-        )
-        .await
-        .unwrap();
-    assert!(
+    for (store, _keep) in stores_with(vec![pool("p", &["acad"], 1, 0)]).await {
+        let (l1, _) = store
+            .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, now())
+            .await
+            .unwrap();
+        let (l2, _) = store
+            .take_seat(&req("acad", "anna", "pc1", "c2"), &OPEN, now())
+            .await
+            .unwrap();
+        store
+            .end(
+                REALM,
+                &l1.id,
+                Some(LeaseKind::Lease),
+                now(),
+                EndReason::CheckedIn,
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .take_seat(&req("acad", "bob", "pc2", "c3"), &OPEN, now())
+                .await
+                .is_err()
+        );
+        store
+            .end(
+                REALM,
+                &l2.id,
+                Some(LeaseKind::Lease),
+                now(),
+                EndReason::CheckedIn,
+            )
+            .await
+            .unwrap();
         store
             .take_seat(&req("acad", "bob", "pc2", "c3"), &OPEN, now())
             .await
-            .is_err()
-    );
-    store
-        .end(
-            REALM,
-            &l2.id,
-            Some(LeaseKind::Lease),
-            now(),
-            EndReason::CheckedIn,
-        )
-        .await
-        .unwrap();
-    store
-        .take_seat(&req("acad", "bob", "pc2", "c3"), &OPEN, now())
-        .await
-        .unwrap();
+            .unwrap();
+    }
 }
 
 #[tokio::test]
 async fn a_lapsed_lease_holds_no_seat_and_cannot_heartbeat() {
-    let (store, _d) = store_with(vec![pool("p", &["acad"], 1, 0)]).await;
-    let t0 = now();
-    let (l1, _) = store
-        .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, t0)
-        .await
-        .unwrap();
-    let later = t0 + 121_000;
-    assert!(
-        store
-            .heartbeat(REALM, &l1.id, later, 120_000)
+    for (store, _keep) in stores_with(vec![pool("p", &["acad"], 1, 0)]).await {
+        let t0 = now();
+        let (l1, _) = store
+            .take_seat(&req("acad", "anna", "pc1", "c1"), &OPEN, t0)
             .await
-            .unwrap()
-            .is_none()
-    );
-    store
-        .take_seat(&req("acad", "bob", "pc2", "c2"), &OPEN, later)
-        .await
-        .unwrap();
-    assert_eq!(store.sweep_expired(later).await.unwrap(), 1);
-    let sessions = store.sessions(REALM, t0 - 1, later + 1).await.unwrap();
-    assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0].end_reason, "expired");
+            .unwrap();
+        let later = t0 + 121_000;
+        assert!(
+            store
+                .heartbeat(REALM, &l1.id, later, 120_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store
+            .take_seat(&req("acad", "bob", "pc2", "c2"), &OPEN, later)
+            .await
+            .unwrap();
+        assert_eq!(store.sweep_expired(later).await.unwrap(), 1);
+        let sessions = store.sessions(REALM, t0 - 1, later + 1).await.unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].end_reason, "expired");
+    }
 }
 
 #[tokio::test]
 async fn unknown_expired_and_borrow_rules_are_told_apart() {
     let mut old = pool("old", &["civil"], 1, 0);
     old.end = Utc::now() - Duration::days(1);
-    let (store, _d) = store_with(vec![
+    for (store, _keep) in stores_with(vec![
         pool("p", &["acad"], 1, 0),
         pool("b", &["revit"], 1, 24),
         old,
     ])
-    .await;
-    assert!(matches!(
-        store
-            .take_seat(&req("nope", "a", "h", "c"), &OPEN, now())
-            .await,
-        Err(SeatError::UnknownProduct(_))
-    ));
-    assert!(matches!(
-        store
-            .take_seat(&req("civil", "a", "h", "c"), &OPEN, now())
-            .await,
-        Err(SeatError::Expired(_))
-    ));
-    let mut borrow = req("acad", "a", "h", "c");
-    borrow.kind = LeaseKind::Borrow;
-    borrow.duration_ms = 3_600_000;
-    assert!(matches!(
-        store.take_seat(&borrow, &OPEN, now()).await,
-        Err(SeatError::BorrowNotAllowed(_))
-    ));
-    borrow.product = "revit";
-    borrow.duration_ms = 25 * 3_600_000;
-    assert!(matches!(
-        store.take_seat(&borrow, &OPEN, now()).await,
-        Err(SeatError::BorrowTooLong { max_hours: 24, .. })
-    ));
-    borrow.duration_ms = 24 * 3_600_000;
-    store.take_seat(&borrow, &OPEN, now()).await.unwrap();
-    let usage = store.pool_usage(REALM, now()).await.unwrap();
-    let b = usage.iter().find(|u| u.pool.id == "b").unwrap();
-    assert_eq!((b.in_use, b.borrowed, b.available()), (0, 1, 0));
+    .await
+    {
+        assert!(matches!(
+            store
+                .take_seat(&req("nope", "a", "h", "c"), &OPEN, now())
+                .await,
+            Err(SeatError::UnknownProduct(_))
+        ));
+        assert!(matches!(
+            store
+                .take_seat(&req("civil", "a", "h", "c"), &OPEN, now())
+                .await,
+            Err(SeatError::Expired(_))
+        ));
+        let mut borrow = req("acad", "a", "h", "c");
+        borrow.kind = LeaseKind::Borrow;
+        borrow.duration_ms = 3_600_000;
+        assert!(matches!(
+            store.take_seat(&borrow, &OPEN, now()).await,
+            Err(SeatError::BorrowNotAllowed(_))
+        ));
+        borrow.product = "revit";
+        borrow.duration_ms = 25 * 3_600_000;
+        assert!(matches!(
+            store.take_seat(&borrow, &OPEN, now()).await,
+            Err(SeatError::BorrowTooLong { max_hours: 24, .. })
+        ));
+        borrow.duration_ms = 24 * 3_600_000;
+        store.take_seat(&borrow, &OPEN, now()).await.unwrap();
+        let usage = store.pool_usage(REALM, now()).await.unwrap();
+        let b = usage.iter().find(|u| u.pool.id == "b").unwrap();
+        assert_eq!((b.in_use, b.borrowed, b.available()), (0, 1, 0));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_checkouts_never_exceed_the_pool() {
-    let (store, _d) = store_with(vec![pool("p", &["acad"], 5, 0)]).await;
-    let mut tasks = Vec::new();
-    for i in 0..60 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let user = format!("u{i}");
-            let client = format!("c{i}");
-            store
-                .take_seat(&req("acad", &user, "pc", &client), &OPEN, now())
-                .await
-                .is_ok()
-        }));
-    }
-    let mut granted = 0;
-    for t in tasks {
-        if t.await.unwrap() {
-            granted += 1;
+    for (store, _keep) in stores_with(vec![pool("p", &["acad"], 5, 0)]).await {
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let user = format!("u{i}");
+                let client = format!("c{i}");
+                store
+                    .take_seat(&req("acad", &user, "pc", &client), &OPEN, now())
+                    .await
+                    .is_ok()
+            }));
         }
+        let mut granted = 0;
+        for t in tasks {
+            if t.await.unwrap() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 5);
+        assert_eq!(store.live_leases(REALM, now()).await.unwrap().len(), 5);
     }
-    assert_eq!(granted, 5);
-    assert_eq!(store.live_leases(REALM, now()).await.unwrap().len(), 5);
 }
