@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod api;
+pub mod backup;
 pub mod error;
 pub mod extract;
 pub mod identity;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub seats_changed: Notify,
     pub policy: PolicyFile,
     pub queue: WaitQueue,
+    /// Held for the server's life: one server per data folder.
+    _lock: Option<backup::DataLock>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -151,6 +154,8 @@ pub async fn open(
     config: ServerConfig,
     vendor_key: VerifyingKey,
 ) -> Result<SharedState, OpenError> {
+    let lock = backup::DataLock::acquire(&config.data_dir)?
+        .ok_or_else(|| OpenError::Locked(config.data_dir.clone()))?;
     let identity = ServerIdentity::load_or_create(&config.data_dir)?;
     let policy = PolicyFile::load(&config.data_dir)?;
     let store = Store::open_sqlite(&config.database_path()).await?;
@@ -165,6 +170,7 @@ pub async fn open(
         seats_changed: Notify::new(),
         policy,
         queue: WaitQueue::default(),
+        _lock: Some(lock),
     }))
 }
 
@@ -196,4 +202,8 @@ pub enum OpenError {
     Store(#[from] tessera_store::StoreError),
     #[error("policy.toml: {0}")]
     Policy(#[from] PolicyFileError),
+    #[error("another Tessera server is already running on the data folder {0}")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Backup(#[from] backup::BackupError),
 }

@@ -9,6 +9,8 @@ pub enum StoreError {
     Migration(#[source] sqlx::migrate::MigrateError),
     #[error("unsupported database URL scheme `{0}` (use sqlite://PATH)")]
     UnsupportedUrl(String),
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

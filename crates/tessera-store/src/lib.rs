@@ -103,6 +103,19 @@ impl Store {
         Ok(Store { db, backend })
     }
 
+    /// Writes a consistent copy of a SQLite database to `dest` while it is in use
+    /// (`VACUUM INTO` reads one snapshot). PostgreSQL is backed up with its own tools.
+    pub async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Unsupported("backups of PostgreSQL are made with pg_dump"));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest.to_string_lossy().into_owned())
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
