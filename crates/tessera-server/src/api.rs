@@ -65,18 +65,12 @@ fn check_seat_fields(product: &str, user: &str, host: &str, client_id: &str) -> 
 }
 
 async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String> {
-    let pool_products = state
-        .store
-        .pool_usage(&state.realm, state.now())
-        .await?
-        .into_iter()
-        .find(|u| u.pool.id == lease.pool_id)
-        .map(|u| u.pool.products)
+    let signing = state.pool_signing(&lease.pool_id).await?;
+    let pool_products = signing
+        .as_ref()
+        .map(|s| s.products.clone())
         .unwrap_or_else(|| vec![lease.product.clone()]);
-    let activation = state
-        .store
-        .activation_token_for_pool(&state.realm, &lease.pool_id)
-        .await?;
+    let activation = signing.and_then(|s| s.activation.clone());
     let claims = SeatClaims {
         kind: match lease.kind() {
             LeaseKind::Lease => SeatKind::Lease,
@@ -431,7 +425,7 @@ pub async fn admin_activate(
         ActivationError::Store(s) => ApiError::from(s),
     })?;
     tracing::info!(activation = %imported.activation_id, org = %imported.org, pools = ?imported.pools, "activation imported");
-    state.seat_freed();
+    state.pools_changed();
     Ok((StatusCode::CREATED, Json(imported)))
 }
 

@@ -13,7 +13,13 @@ use thiserror::Error;
 use crate::ServerConfig;
 
 /// The files of a data folder besides the database, copied as they are.
-const FILES: &[&str] = &["server.secret", "server.public", "admin.token", "tessera.toml", "policy.toml"];
+const FILES: &[&str] = &[
+    "server.secret",
+    "server.public",
+    "admin.token",
+    "tessera.toml",
+    "policy.toml",
+];
 const DATABASE: &str = "tessera.db";
 const LOCK: &str = "server.lock";
 

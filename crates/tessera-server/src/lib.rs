@@ -12,6 +12,7 @@ mod live;
 pub mod policy_file;
 pub mod queue;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,13 +75,57 @@ pub struct AppState {
     pub seats_changed: Notify,
     pub policy: PolicyFile,
     pub queue: WaitQueue,
+    /// Per pool, what its seat tokens carry; kept briefly so that a checkout or a
+    /// heartbeat costs no extra query (an import clears it; a renewal imported by the
+    /// CLI into a running server shows in tokens within `POOL_CACHE_TTL`).
+    pool_cache: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<PoolSigning>)>>,
     /// Held for the server's life: one server per data folder.
     _lock: Option<backup::DataLock>,
 }
 
 pub type SharedState = Arc<AppState>;
 
+/// What the seat tokens of one pool carry.
+#[derive(Debug)]
+pub struct PoolSigning {
+    pub products: Vec<String>,
+    pub activation: Option<String>,
+}
+
+const POOL_CACHE_TTL: Duration = Duration::from_secs(5);
+
 impl AppState {
+    /// The products and activation text of `pool_id`, cached for a few seconds.
+    pub async fn pool_signing(
+        &self,
+        pool_id: &str,
+    ) -> Result<Option<Arc<PoolSigning>>, tessera_store::StoreError> {
+        if let Some((at, info)) = self.pool_cache.lock().expect("pool cache").get(pool_id)
+            && at.elapsed() < POOL_CACHE_TTL
+        {
+            return Ok(Some(info.clone()));
+        }
+        let Some((products, activation)) = self.store.pool_signing(&self.realm, pool_id).await?
+        else {
+            return Ok(None);
+        };
+        let info = Arc::new(PoolSigning {
+            products,
+            activation,
+        });
+        self.pool_cache.lock().expect("pool cache").insert(
+            pool_id.to_owned(),
+            (std::time::Instant::now(), info.clone()),
+        );
+        Ok(Some(info))
+    }
+
+    /// Forgets cached pool details (after an activation changed them).
+    pub fn pools_changed(&self) {
+        self.pool_cache.lock().expect("pool cache").clear();
+        self.seat_freed();
+    }
+
     pub fn now(&self) -> Millis {
         tessera_core::to_millis(chrono::Utc::now())
     }
@@ -170,6 +215,7 @@ pub async fn open(
         seats_changed: Notify::new(),
         policy,
         queue: WaitQueue::default(),
+        pool_cache: Default::default(),
         _lock: Some(lock),
     }))
 }

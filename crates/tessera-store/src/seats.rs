@@ -347,20 +347,27 @@ impl Store {
         Ok(())
     }
 
-    /// The text of the activation key that granted `pool_id` (for token footers).
-    pub async fn activation_token_for_pool(
+    /// What a seat token of `pool_id` carries: the pool's products, and the text of the
+    /// activation key that granted it (for the footer). `None` when there is no such pool.
+    pub async fn pool_signing(
         &self,
         realm: &str,
         pool_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT a.token FROM pools p JOIN activations a ON a.realm = p.realm AND a.id = p.activation_id \
+    ) -> Result<Option<(Vec<String>, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.products, a.token FROM pools p \
+             LEFT JOIN activations a ON a.realm = p.realm AND a.id = p.activation_id \
              WHERE p.realm = $1 AND p.id = $2",
         )
         .bind(realm)
         .bind(pool_id)
         .fetch_optional(&self.db)
-        .await?)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let products: String = row.try_get("products")?;
+        let products = serde_json::from_str(&products)
+            .map_err(|e| StoreError::Corrupt(format!("pool products: {e}")))?;
+        Ok(Some((products, row.try_get("token")?)))
     }
 
     /// Every activation's key text, oldest import first.
