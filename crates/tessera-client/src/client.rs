@@ -13,6 +13,7 @@ use tessera_token::{SeatClaims, SeatKind, TokenError, verify_seat_token};
 use ureq::Agent;
 use ureq::http::Response;
 
+use crate::borrow::BorrowedUse;
 use crate::error::{from_error_response, from_transport};
 use crate::{ClientConfig, ClientError, License};
 
@@ -31,6 +32,12 @@ pub struct Client {
 struct Inner {
     config: ClientConfig,
     agent: Agent,
+}
+
+impl Client {
+    pub(crate) fn agent(&self) -> &Agent {
+        &self.inner.agent
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -92,7 +99,10 @@ impl Client {
         self.json(self.expect_ok(sent)?)
     }
 
-    /// Takes a seat of `product`, failing at once if none is free.
+    /// Takes a seat of `product`, failing at once if none is free. A license of `product`
+    /// borrowed from this server onto this computer (see [`borrow`](Self::borrow)) is
+    /// used instead while it lasts, with or without the server; one the server has ended
+    /// early, or that has run out, is dropped from the cache and a seat taken online.
     pub fn checkout(&self, product: &str) -> Result<License, ClientError> {
         self.checkout_inner(product, None)
     }
@@ -104,6 +114,20 @@ impl Client {
     }
 
     fn checkout_inner(&self, product: &str, wait_s: Option<u64>) -> Result<License, ClientError> {
+        let not_offline = match self.use_borrowed(product)? {
+            BorrowedUse::Use(license) => return Ok(license),
+            BorrowedUse::None => None,
+            BorrowedUse::Refused(why) => Some(why),
+        };
+        let license = self.checkout_online(product, wait_s);
+        match (license, not_offline) {
+            // Without the server, why the borrowed license could not be used is the news.
+            (Err(e), Some(why)) if e.is_transient() => Err(why.with_online_error(e)),
+            (license, _) => license,
+        }
+    }
+
+    fn checkout_online(&self, product: &str, wait_s: Option<u64>) -> Result<License, ClientError> {
         let seat = SeatRequest {
             product: product.to_owned(),
             client_id: self
@@ -114,6 +138,7 @@ impl Client {
         };
         let granted = self.request_lease(&seat, wait_s)?;
         tracing::debug!(product, lease = %granted.lease_id, "license checked out");
+        self.remember_now();
         License::start(self.clone(), seat, granted)
     }
 
@@ -231,36 +256,16 @@ impl Client {
         lease_id: Option<&str>,
     ) -> Result<Granted, ClientError> {
         let arrived = Instant::now();
-        let verified = verify_seat_token(self.config().vendor_key()?, &grant.token)
-            .map_err(ClientError::Untrusted)?;
-        let claims = verified.claims;
-        let config = self.config();
-        let mismatch = |what: &str, found: &str, asked: &str| {
-            Err(ClientError::Untrusted(TokenError::BadClaims(format!(
-                "the token's {what} is `{found}`, not `{asked}`"
-            ))))
-        };
-        if claims.kind != SeatKind::Lease {
-            return mismatch("kind", "borrow", "lease");
-        }
-        if claims.jti != grant.lease_id {
-            return mismatch("lease id", &claims.jti, &grant.lease_id);
-        }
         if let Some(asked) = lease_id.filter(|asked| *asked != grant.lease_id) {
-            return mismatch("lease id", &grant.lease_id, asked);
+            return Err(mismatch("lease id", &grant.lease_id, asked));
         }
-        if !claims.products.contains(&seat.product) {
-            return mismatch("product list", &claims.products.join(","), &seat.product);
-        }
-        if claims.sub != config.user() {
-            return mismatch("user", &claims.sub, config.user());
-        }
-        if claims.host != config.host() {
-            return mismatch("host", &claims.host, config.host());
-        }
-        if claims.client_id != seat.client_id {
-            return mismatch("client id", &claims.client_id, &seat.client_id);
-        }
+        let claims = self.verify_token(
+            &grant.token,
+            SeatKind::Lease,
+            &grant.lease_id,
+            &seat.product,
+        )?;
+        self.check_holder(&claims, Some(&seat.client_id))?;
         let lifetime = (claims.exp - claims.iat).to_std().unwrap_or(Duration::ZERO);
         Ok(Granted {
             lease_id: grant.lease_id,
@@ -271,12 +276,60 @@ impl Client {
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    /// Checks a seat token's chain back to the vendor key, and that it is the `kind` of
+    /// seat `id` and covers `product`.
+    pub(crate) fn verify_token(
+        &self,
+        token: &str,
+        kind: SeatKind,
+        id: &str,
+        product: &str,
+    ) -> Result<SeatClaims, ClientError> {
+        let verified = verify_seat_token(self.config().vendor_key()?, token)
+            .map_err(ClientError::Untrusted)?;
+        let claims = verified.claims;
+        if claims.kind != kind {
+            return Err(mismatch("kind", kind_name(claims.kind), kind_name(kind)));
+        }
+        if claims.jti != id {
+            return Err(mismatch("id", &claims.jti, id));
+        }
+        if !claims.products.iter().any(|p| p == product) {
+            return Err(mismatch(
+                "product list",
+                &claims.products.join(","),
+                product,
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// Checks that a seat token was issued to this user on this host (and, when given,
+    /// to this client id).
+    pub(crate) fn check_holder(
+        &self,
+        claims: &SeatClaims,
+        client_id: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let config = self.config();
+        if claims.sub != config.user() {
+            return Err(mismatch("user", &claims.sub, config.user()));
+        }
+        if claims.host != config.host() {
+            return Err(mismatch("host", &claims.host, config.host()));
+        }
+        if let Some(asked) = client_id.filter(|asked| claims.client_id != *asked) {
+            return Err(mismatch("client id", &claims.client_id, asked));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.config().server())
     }
 
     /// Passes a 2xx answer on and turns anything else into its `ClientError`.
-    fn expect_ok(
+    pub(crate) fn expect_ok(
         &self,
         sent: Result<Response<ureq::Body>, ureq::Error>,
     ) -> Result<Response<ureq::Body>, ClientError> {
@@ -290,7 +343,7 @@ impl Client {
         Err(from_error_response(status, &body, server))
     }
 
-    fn json<T: DeserializeOwned>(
+    pub(crate) fn json<T: DeserializeOwned>(
         &self,
         mut response: Response<ureq::Body>,
     ) -> Result<T, ClientError> {
@@ -304,12 +357,25 @@ impl Client {
     }
 }
 
-fn bearer(token: &str) -> String {
+fn mismatch(what: &str, found: &str, asked: &str) -> ClientError {
+    ClientError::Untrusted(TokenError::BadClaims(format!(
+        "the token's {what} is `{found}`, not `{asked}`"
+    )))
+}
+
+fn kind_name(kind: SeatKind) -> &'static str {
+    match kind {
+        SeatKind::Lease => "lease",
+        SeatKind::Borrow => "borrow",
+    }
+}
+
+pub(crate) fn bearer(token: &str) -> String {
     format!("Bearer {}", token.trim())
 }
 
 /// Percent-encodes one path segment so an id can never change the path it is sent to.
-fn path_segment(s: &str) -> String {
+pub(crate) fn path_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

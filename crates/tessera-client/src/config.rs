@@ -1,7 +1,9 @@
 //! `ClientConfig`: which license server to ask, which vendor key to trust, and who is
 //! asking (user, host, client id). Owns the resolution order: explicit arguments, then
 //! the environment (`TESSERA_SERVER`, `TESSERA_VENDOR_PUBLIC_KEY`), then the config file
-//! `$XDG_CONFIG_HOME/tessera/client.toml` (or `~/.config/tessera/client.toml`).
+//! `$XDG_CONFIG_HOME/tessera/client.toml` (or `~/.config/tessera/client.toml`). Also
+//! where borrowed licenses are kept: `TESSERA_CACHE_DIR`, else `$XDG_CACHE_HOME/tessera`
+//! (or `~/.cache/tessera`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +18,8 @@ use crate::ClientError;
 pub const ENV_SERVER: &str = "TESSERA_SERVER";
 /// The environment variable holding the vendor's `k4.public…` key or a path to it.
 pub const ENV_VENDOR_PUBLIC_KEY: &str = "TESSERA_VENDOR_PUBLIC_KEY";
+/// The environment variable naming the folder that keeps borrowed licenses.
+pub const ENV_CACHE_DIR: &str = "TESSERA_CACHE_DIR";
 /// How long one call may take unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,6 +35,8 @@ pub struct ClientConfig {
     client_id: Option<String>,
     version: Option<String>,
     timeout: Duration,
+    /// Absent only when no home folder is known; borrowing then needs one set explicitly.
+    cache_dir: Option<PathBuf>,
 }
 
 impl ClientConfig {
@@ -88,6 +94,21 @@ impl ClientConfig {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
+
+    /// The folder that keeps borrowed licenses and the latest time this client has seen.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
+    }
+
+    /// The cache folder, or the error that says how to configure one.
+    pub(crate) fn require_cache_dir(&self) -> Result<&Path, ClientError> {
+        self.cache_dir().ok_or_else(|| {
+            ClientError::Config(format!(
+                "no folder for borrowed licenses is known: set {ENV_CACHE_DIR}, \
+                 XDG_CACHE_HOME or HOME"
+            ))
+        })
+    }
 }
 
 /// Collects explicit settings; [`build`](Self::build) uses only those, and
@@ -102,6 +123,7 @@ pub struct ClientConfigBuilder {
     version: Option<String>,
     timeout: Option<Duration>,
     config_file: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
 }
 
 /// Where an explicitly given server address came from, for error messages.
@@ -160,13 +182,21 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Keeps borrowed licenses in this folder instead of the default one (see
+    /// [`ClientConfig::cache_dir`]).
+    pub fn cache_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(path.into());
+        self
+    }
+
     /// Reads this file instead of the default config file in [`resolve`](Self::resolve).
     pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config_file = Some(path.into());
         self
     }
 
-    /// Builds from explicit settings alone (user and host default to the OS's).
+    /// Builds from explicit settings alone (user, host and cache folder default to the
+    /// OS user's).
     pub fn build(self) -> Result<ClientConfig, ClientError> {
         let server = self.server.clone().map(|s| (s, ARGUMENT.to_owned()));
         let key = self.vendor_key.clone().map(|k| (k, None));
@@ -248,6 +278,7 @@ impl ClientConfigBuilder {
             client_id: self.client_id,
             version: self.version,
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            cache_dir: self.cache_dir.or_else(|| default_cache_dir(env)),
         })
     }
 }
@@ -264,6 +295,20 @@ fn default_config_file_with(env: &dyn Fn(&str) -> Option<String>) -> Option<Path
         .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config")))
         .or_else(|| env("APPDATA").map(PathBuf::from))?;
     Some(base.join("tessera").join("client.toml"))
+}
+
+/// `TESSERA_CACHE_DIR`, else `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera` (on
+/// Windows `%LOCALAPPDATA%\tessera`).
+fn default_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(dir) = env(ENV_CACHE_DIR) {
+        return Some(PathBuf::from(dir));
+    }
+    let base = env("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .or_else(|| env("LOCALAPPDATA").map(PathBuf::from))?;
+    Some(base.join("tessera"))
 }
 
 #[derive(Debug, Default)]
@@ -663,6 +708,42 @@ mod tests {
         assert!(normalize_server("ftp://x").is_err());
         assert!(normalize_server("http://").is_err());
         assert!(normalize_server("http://x/?a=1").is_err());
+    }
+
+    #[test]
+    fn the_cache_folder_comes_from_the_builder_then_the_environment_then_home() {
+        let mut fx = Fixture::new();
+        fx.set(ENV_SERVER, "http://env:2");
+        fx.vars.remove("XDG_CONFIG_HOME");
+        assert_eq!(
+            fx.resolve(ClientConfig::builder()).unwrap().cache_dir(),
+            None
+        );
+        fx.set("HOME", "/home/anna");
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(
+            config.cache_dir(),
+            Some(Path::new("/home/anna/.cache/tessera"))
+        );
+        fx.set("XDG_CACHE_HOME", "relative/is/ignored");
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(
+            config.cache_dir(),
+            Some(Path::new("/home/anna/.cache/tessera"))
+        );
+        fx.set("XDG_CACHE_HOME", "/var/cache/anna");
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(
+            config.cache_dir(),
+            Some(Path::new("/var/cache/anna/tessera"))
+        );
+        fx.set(ENV_CACHE_DIR, "/tmp/borrows");
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(config.cache_dir(), Some(Path::new("/tmp/borrows")));
+        let config = fx
+            .resolve(ClientConfig::builder().cache_dir("/explicit"))
+            .unwrap();
+        assert_eq!(config.cache_dir(), Some(Path::new("/explicit")));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! stable code for programs and a plain message for the engineer whose program won't
 //! start. Also owns the translation of HTTP answers and transport failures into it.
 
+use chrono::{DateTime, Utc};
 use tessera_core::ErrorCode;
 use tessera_core::protocol::ErrorBody;
 use tessera_token::TokenError;
@@ -28,6 +29,27 @@ pub enum ClientError {
     /// The lease expired on the server or an admin removed it.
     #[error("the lease is no longer held on the license server: {message}")]
     LeaseNotFound { message: String },
+    /// The pool of the product does not lend seats for offline use.
+    #[error("this license cannot be borrowed: {message}")]
+    BorrowNotAllowed { message: String },
+    /// More hours were asked than the pool (or the server) lends for.
+    #[error("the borrow is too long: {message}")]
+    BorrowTooLong { message: String },
+    /// This computer's clock is earlier than a time the client has already seen (when
+    /// the borrowed license was issued, or its last use), so the borrowed license is not
+    /// used: a clock turned back would stretch it past its end.
+    #[error("{message}")]
+    ClockTurnedBack { message: String },
+    /// The borrowed license has ended, and no seat could be taken online instead.
+    #[error("the borrowed license of `{product}` ended at {}: {message}", .until.format("%Y-%m-%d %H:%M:%S UTC"))]
+    BorrowExpired {
+        product: String,
+        until: DateTime<Utc>,
+        message: String,
+    },
+    /// There is no borrowed license of the product from this server on this computer.
+    #[error("no license of `{product}` is borrowed from {server} on this computer")]
+    NotBorrowed { product: String, server: String },
     /// No HTTP answer at all: connection refused, timeout, DNS or TLS failure.
     #[error("cannot reach the license server at {url}: {reason}")]
     Unreachable { url: String, reason: String },
@@ -52,7 +74,8 @@ pub enum ClientError {
 
 impl ClientError {
     /// The stable code: the server's wire code for server errors, otherwise one of
-    /// `unreachable`, `untrusted_token`, `config`, `protocol`.
+    /// `clock_turned_back`, `borrow_expired`, `not_borrowed`, `unreachable`,
+    /// `untrusted_token`, `config`, `protocol`.
     pub fn code(&self) -> &str {
         match self {
             ClientError::NoSeatAvailable { .. } => ErrorCode::NoSeatAvailable.as_str(),
@@ -60,6 +83,11 @@ impl ClientError {
             ClientError::LicenseExpired { .. } => ErrorCode::LicenseExpired.as_str(),
             ClientError::DeniedByPolicy { .. } => ErrorCode::DeniedByPolicy.as_str(),
             ClientError::LeaseNotFound { .. } => ErrorCode::LeaseNotFound.as_str(),
+            ClientError::BorrowNotAllowed { .. } => ErrorCode::BorrowNotAllowed.as_str(),
+            ClientError::BorrowTooLong { .. } => ErrorCode::BorrowTooLong.as_str(),
+            ClientError::ClockTurnedBack { .. } => "clock_turned_back",
+            ClientError::BorrowExpired { .. } => "borrow_expired",
+            ClientError::NotBorrowed { .. } => "not_borrowed",
             ClientError::Unreachable { .. } => "unreachable",
             ClientError::Server { code, .. } => code,
             ClientError::Untrusted(_) => "untrusted_token",
@@ -116,6 +144,8 @@ pub(crate) fn from_error_response(status: u16, body: &str, server: &str) -> Clie
         Some(ErrorCode::LicenseExpired) => ClientError::LicenseExpired { message },
         Some(ErrorCode::DeniedByPolicy) => ClientError::DeniedByPolicy { message },
         Some(ErrorCode::LeaseNotFound) => ClientError::LeaseNotFound { message },
+        Some(ErrorCode::BorrowNotAllowed) => ClientError::BorrowNotAllowed { message },
+        Some(ErrorCode::BorrowTooLong) => ClientError::BorrowTooLong { message },
         // Codes this client has no variant for, and codes of a newer server, keep their
         // wire code so programs can still match on them.
         _ => ClientError::Server {
@@ -222,6 +252,19 @@ mod tests {
         let e = from_error_response(410, &body("license_expired", "ended"), URL);
         assert!(matches!(e, ClientError::LicenseExpired { .. }));
         assert_eq!(e.code(), "license_expired");
+
+        let e = from_error_response(403, &body("borrow_not_allowed", "not lent"), URL);
+        assert!(matches!(e, ClientError::BorrowNotAllowed { .. }));
+        assert_eq!(e.code(), "borrow_not_allowed");
+        assert!(e.to_string().contains("not lent"));
+
+        let e = from_error_response(422, &body("borrow_too_long", "at most 24 h"), URL);
+        assert!(matches!(e, ClientError::BorrowTooLong { .. }));
+        assert_eq!(e.code(), "borrow_too_long");
+        assert!(!e.is_transient());
+
+        let e = from_error_response(404, &body("borrow_not_found", "ended"), URL);
+        assert_eq!(e.code(), "borrow_not_found");
 
         let e = from_error_response(404, &body("lease_not_found", "gone"), URL);
         assert!(matches!(e, ClientError::LeaseNotFound { .. }));

@@ -4,6 +4,9 @@
 //!
 //! Blocking by design (threads, no async runtime) so it can sit behind a C ABI.
 //!
+//! A license borrowed with [`Client::borrow`] is kept in a local cache and granted by
+//! [`Client::checkout`] without the server until the borrow ends.
+//!
 //! ```no_run
 //! let client = tessera_client::Client::from_env()?;
 //! let license = client.checkout("acad")?;
@@ -12,15 +15,19 @@
 //! # Ok::<(), tessera_client::ClientError>(())
 //! ```
 
+mod borrow;
+mod cache;
 mod client;
 mod config;
 mod error;
 mod license;
 
+pub use borrow::Borrow;
+pub use cache::{BorrowInfo, CLOCK_TOLERANCE};
 pub use client::Client;
 pub use config::{
-    ClientConfig, ClientConfigBuilder, DEFAULT_TIMEOUT, ENV_SERVER, ENV_VENDOR_PUBLIC_KEY,
-    load_vendor_key,
+    ClientConfig, ClientConfigBuilder, DEFAULT_TIMEOUT, ENV_CACHE_DIR, ENV_SERVER,
+    ENV_VENDOR_PUBLIC_KEY, load_vendor_key,
 };
 pub use error::ClientError;
 pub use license::{License, LicenseStatus};

@@ -1,6 +1,7 @@
 //! `License`: a held seat as a value. Owns the background thread that heartbeats,
 //! rides out a server that is briefly away, takes the seat again when the lease lapsed,
-//! and the check-in when the value is dropped.
+//! and the check-in when the value is dropped. A license granted from a borrow has none
+//! of that: its token is valid until the borrow ends, with or without the server.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -33,10 +34,29 @@ pub enum LicenseStatus {
 }
 
 /// A seat held on a license server. Heartbeats in the background and checks in when
-/// dropped (or by [`check_in`](Self::check_in)).
+/// dropped (or by [`check_in`](Self::check_in)). Or, when [`is_borrowed`](Self::is_borrowed),
+/// a license borrowed onto this computer: no heartbeats, nothing to check in, valid
+/// [`until`](Self::until) the borrow ends.
 pub struct License {
+    held: Held,
+}
+
+enum Held {
+    Lease(Leased),
+    Borrow(Box<Borrowed>),
+}
+
+/// An online lease and its heartbeat thread.
+struct Leased {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
+}
+
+/// A borrow token that verified back to the vendor key.
+struct Borrowed {
+    product: String,
+    token: String,
+    claims: SeatClaims,
 }
 
 struct Shared {
@@ -54,13 +74,23 @@ struct State {
 
 impl std::fmt::Debug for License {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = self.shared.lock();
-        f.debug_struct("License")
-            .field("product", &self.shared.seat.product)
-            .field("lease_id", &state.granted.lease_id)
-            .field("expires_at", &state.granted.claims.exp)
-            .field("status", &state.status)
-            .finish_non_exhaustive()
+        match &self.held {
+            Held::Lease(leased) => {
+                let state = leased.shared.lock();
+                f.debug_struct("License")
+                    .field("product", &leased.shared.seat.product)
+                    .field("lease_id", &state.granted.lease_id)
+                    .field("expires_at", &state.granted.claims.exp)
+                    .field("status", &state.status)
+                    .finish_non_exhaustive()
+            }
+            Held::Borrow(borrowed) => f
+                .debug_struct("License")
+                .field("product", &borrowed.product)
+                .field("borrow_id", &borrowed.claims.jti)
+                .field("until", &borrowed.claims.exp)
+                .finish_non_exhaustive(),
+        }
     }
 }
 
@@ -96,8 +126,10 @@ impl License {
             .spawn(move || run(&worker_shared));
         match spawned {
             Ok(worker) => Ok(License {
-                shared,
-                worker: Some(worker),
+                held: Held::Lease(Leased {
+                    shared,
+                    worker: Some(worker),
+                }),
             }),
             Err(e) => {
                 let (lease_id, token) = {
@@ -112,51 +144,113 @@ impl License {
         }
     }
 
-    /// The lease id the server knows this seat by (it changes if the lease lapsed and
-    /// was taken again).
-    pub fn lease_id(&self) -> String {
-        self.shared.lock().granted.lease_id.clone()
+    /// A license granted from a borrow whose token verified (see
+    /// [`Client::borrow`](crate::Client::borrow)).
+    pub(crate) fn borrowed(product: String, token: String, claims: SeatClaims) -> Self {
+        License {
+            held: Held::Borrow(Box::new(Borrowed {
+                product,
+                token,
+                claims,
+            })),
+        }
     }
 
-    /// The current lease token, verified back to the vendor key.
+    /// The current token and its claims.
+    fn current<T>(&self, read: impl FnOnce(&str, &SeatClaims) -> T) -> T {
+        match &self.held {
+            Held::Lease(leased) => {
+                let state = leased.shared.lock();
+                read(&state.granted.token, &state.granted.claims)
+            }
+            Held::Borrow(borrowed) => read(&borrowed.token, &borrowed.claims),
+        }
+    }
+
+    /// The lease id the server knows this seat by (it changes if the lease lapsed and
+    /// was taken again); for a borrowed license, the borrow id.
+    pub fn lease_id(&self) -> String {
+        self.current(|_, claims| claims.jti.clone())
+    }
+
+    /// The current lease or borrow token, verified back to the vendor key.
     pub fn token(&self) -> String {
-        self.shared.lock().granted.token.clone()
+        self.current(|token, _| token.to_owned())
     }
 
     /// The current token's claims.
     pub fn claims(&self) -> SeatClaims {
-        self.shared.lock().granted.claims.clone()
+        self.current(|_, claims| claims.clone())
     }
 
-    /// When the current token expires, on the server's clock.
+    /// When the current token expires, on the server's clock; for a borrowed license,
+    /// when the borrow ends.
     pub fn expires_at(&self) -> DateTime<Utc> {
-        self.shared.lock().granted.claims.exp
+        self.current(|_, claims| claims.exp)
     }
 
     pub fn product(&self) -> &str {
-        &self.shared.seat.product
+        match &self.held {
+            Held::Lease(leased) => &leased.shared.seat.product,
+            Held::Borrow(borrowed) => &borrowed.product,
+        }
     }
 
-    /// The client id this license checks out with, also when it takes its seat again.
+    /// The client id this license checks out with, also when it takes its seat again;
+    /// for a borrowed license, the one it was borrowed with.
     pub fn client_id(&self) -> &str {
-        &self.shared.seat.client_id
+        match &self.held {
+            Held::Lease(leased) => &leased.shared.seat.client_id,
+            Held::Borrow(borrowed) => &borrowed.claims.client_id,
+        }
     }
 
-    /// How often the background thread heartbeats, as the server last said.
+    /// How often the background thread heartbeats, as the server last said; zero for a
+    /// borrowed license, which does not heartbeat.
     pub fn heartbeat_interval(&self) -> Duration {
-        clamp_interval(self.shared.lock().granted.heartbeat_interval)
+        match &self.held {
+            Held::Lease(leased) => clamp_interval(leased.shared.lock().granted.heartbeat_interval),
+            Held::Borrow(_) => Duration::ZERO,
+        }
     }
 
+    /// Whether the license comes from a borrow on this computer rather than a lease.
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.held, Held::Borrow(_))
+    }
+
+    /// When a borrowed license ends; `None` for a lease, which lasts while it heartbeats.
+    pub fn until(&self) -> Option<DateTime<Utc>> {
+        match &self.held {
+            Held::Lease(_) => None,
+            Held::Borrow(borrowed) => Some(borrowed.claims.exp),
+        }
+    }
+
+    /// A borrowed license is `Held` until it ends, then `Lost`.
     pub fn status(&self) -> LicenseStatus {
-        self.shared.lock().status.clone()
+        match &self.held {
+            Held::Lease(leased) => leased.shared.lock().status.clone(),
+            Held::Borrow(_) if self.is_valid() => LicenseStatus::Held,
+            Held::Borrow(borrowed) => LicenseStatus::Lost(Arc::new(ClientError::BorrowExpired {
+                product: borrowed.product.clone(),
+                until: borrowed.claims.exp,
+                message: "check out again to take a seat online".into(),
+            })),
+        }
     }
 
     /// Whether the program may run licensed now: the seat is held, or the server is
     /// away but the last token has not expired yet. Once the token has expired while
     /// reconnecting the server has freed the seat too, so it no longer counts; the loop
-    /// keeps trying and the license becomes valid again when the seat is back.
+    /// keeps trying and the license becomes valid again when the seat is back. A borrowed
+    /// license is valid until the borrow ends by this computer's clock.
     pub fn is_valid(&self) -> bool {
-        let state = self.shared.lock();
+        let leased = match &self.held {
+            Held::Lease(leased) => leased,
+            Held::Borrow(borrowed) => return Utc::now() < borrowed.claims.exp,
+        };
+        let state = leased.shared.lock();
         match state.status {
             LicenseStatus::Held => true,
             LicenseStatus::Reconnecting { .. } => Instant::now() < state.granted.deadline,
@@ -165,11 +259,17 @@ impl License {
     }
 
     /// Stops heartbeating and returns the seat, reporting whether the server took it
-    /// back. A lease the server had already dropped counts as returned.
-    pub fn check_in(mut self) -> Result<(), ClientError> {
-        self.shutdown()
+    /// back. A lease the server had already dropped counts as returned. A borrowed
+    /// license stays borrowed (see [`Client::return_borrow`](crate::Client::return_borrow)).
+    pub fn check_in(self) -> Result<(), ClientError> {
+        match self.held {
+            Held::Lease(mut leased) => leased.shutdown(),
+            Held::Borrow(_) => Ok(()),
+        }
     }
+}
 
+impl Leased {
     fn shutdown(&mut self) -> Result<(), ClientError> {
         let Some(worker) = self.worker.take() else {
             return Ok(());
@@ -197,7 +297,7 @@ impl License {
     }
 }
 
-impl Drop for License {
+impl Drop for Leased {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }

@@ -8,9 +8,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
-use tessera_core::protocol::{CheckoutRequest, LeaseGrant};
+use tessera_core::protocol::{BorrowGrant, BorrowRequest, CheckoutRequest, LeaseGrant};
 use tessera_token::{SeatClaims, SeatKind, SigningKey, sign_seat, verify_own_seat_token};
 
 use crate::{Client, ClientConfig, ClientError, License, LicenseStatus};
@@ -42,6 +42,14 @@ struct FakeState {
     interval_s: u64,
     mode: Mode,
     leases: Vec<FakeLease>,
+    borrows: Vec<FakeLease>,
+    /// The pool's longest borrow; 0 forbids borrowing.
+    borrow_max_hours: u32,
+    /// When set, every borrow lasts this long instead of the hours asked (negative: it
+    /// has ended already).
+    borrow_length: Option<chrono::Duration>,
+    /// How far the server's clock is ahead of this computer's.
+    skew: chrono::Duration,
     log: Vec<String>,
 }
 
@@ -49,6 +57,8 @@ struct Fake {
     vendor: SigningKey,
     rogue: SigningKey,
     url: String,
+    /// The cache folder of the clients made by `client` and `client_with`.
+    cache: tempfile::TempDir,
     state: Mutex<FakeState>,
 }
 
@@ -66,11 +76,16 @@ impl Fake {
             vendor: SigningKey::generate(),
             rogue: SigningKey::generate(),
             url: format!("http://{}", listener.local_addr().unwrap()),
+            cache: tempfile::tempdir().unwrap(),
             state: Mutex::new(FakeState {
                 seats,
                 interval_s,
                 mode: Mode::Normal,
                 leases: Vec::new(),
+                borrows: Vec::new(),
+                borrow_max_hours: 24,
+                borrow_length: None,
+                skew: chrono::Duration::zero(),
                 log: Vec::new(),
             }),
         });
@@ -97,6 +112,7 @@ impl Fake {
                 .vendor_key(self.vendor.verifying_key().clone())
                 .user("anna")
                 .host("pc1")
+                .cache_dir(self.cache.path())
                 .timeout(Duration::from_secs(2))
                 .build()
                 .unwrap(),
@@ -109,6 +125,14 @@ impl Fake {
 
     fn leases(&self) -> Vec<FakeLease> {
         self.state.lock().unwrap().leases.clone()
+    }
+
+    fn borrows(&self) -> Vec<FakeLease> {
+        self.state.lock().unwrap().borrows.clone()
+    }
+
+    fn with_state(&self, change: impl FnOnce(&mut FakeState)) {
+        change(&mut self.state.lock().unwrap());
     }
 
     fn count(&self, prefix: &str) -> usize {
@@ -195,6 +219,32 @@ impl Fake {
         serde_json::to_string(&grant).unwrap()
     }
 
+    fn borrow_grant(&self, state: &FakeState, borrow: &FakeLease, until: DateTime<Utc>) -> String {
+        let now = Utc::now() + state.skew;
+        let claims = SeatClaims {
+            kind: SeatKind::Borrow,
+            jti: borrow.id.clone(),
+            sub: borrow.user.clone(),
+            host: borrow.host.clone(),
+            client_id: borrow.client_id.clone(),
+            products: vec![borrow.product.clone()],
+            pool: "p1".into(),
+            iat: now,
+            exp: until,
+        };
+        let key = if state.mode == Mode::Rogue {
+            &self.rogue
+        } else {
+            &self.vendor
+        };
+        let grant = BorrowGrant {
+            borrow_id: borrow.id.clone(),
+            token: sign_seat(key, &claims, None).unwrap(),
+            until,
+        };
+        serde_json::to_string(&grant).unwrap()
+    }
+
     fn bearer_lease(&self, request: &Request) -> Option<String> {
         let token = request
             .headers
@@ -239,7 +289,7 @@ impl Fake {
                 {
                     return (200, self.grant(&state, &lease));
                 }
-                if state.leases.len() >= state.seats {
+                if state.leases.len() + state.borrows.len() >= state.seats {
                     let message = format!("all {} seats of `acad` are in use", state.seats);
                     return Self::error(409, "no_seat_available", &message);
                 }
@@ -274,6 +324,60 @@ impl Fake {
                     (200, "{}".into())
                 }
             }
+            ("POST", ["api", "v1", "borrows"]) => {
+                let asked: BorrowRequest = serde_json::from_str(&request.body).unwrap();
+                if asked.product != "acad" {
+                    return Self::error(404, "unknown_product", "no pool covers `x`");
+                }
+                if state.borrow_max_hours == 0 {
+                    return Self::error(403, "borrow_not_allowed", "`acad` is not lent");
+                }
+                if asked.hours > state.borrow_max_hours {
+                    let message = format!(
+                        "`acad` is lent for at most {} hours",
+                        state.borrow_max_hours
+                    );
+                    return Self::error(422, "borrow_too_long", &message);
+                }
+                let length = state
+                    .borrow_length
+                    .unwrap_or(chrono::Duration::hours(i64::from(asked.hours)));
+                let until = Utc::now() + state.skew + length;
+                if let Some(borrow) = state
+                    .borrows
+                    .iter()
+                    .find(|b| b.client_id == asked.client_id && b.product == asked.product)
+                    .cloned()
+                {
+                    return (200, self.borrow_grant(&state, &borrow, until));
+                }
+                if state.leases.len() + state.borrows.len() >= state.seats {
+                    return Self::error(409, "no_seat_available", "all seats are in use");
+                }
+                let borrow = FakeLease {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    client_id: asked.client_id,
+                    product: asked.product,
+                    user: asked.user,
+                    host: asked.host,
+                };
+                state.borrows.push(borrow.clone());
+                (201, self.borrow_grant(&state, &borrow, until))
+            }
+            (method @ ("GET" | "DELETE"), ["api", "v1", "borrows", id]) => {
+                if self.bearer_lease(request).as_deref() != Some(*id) {
+                    return Self::error(401, "unauthorized", "bad token");
+                }
+                let Some(borrow) = state.borrows.iter().find(|b| b.id == *id).cloned() else {
+                    return Self::error(404, "borrow_not_found", "the borrow has ended");
+                };
+                if method == "DELETE" {
+                    state.borrows.retain(|b| b.id != *id);
+                    return (204, String::new());
+                }
+                let until = Utc::now() + chrono::Duration::hours(1);
+                (200, self.borrow_grant(&state, &borrow, until))
+            }
             (_, ["api", "v1", "admin", ..]) if !admin_ok => {
                 Self::error(401, "unauthorized", "the admin token is not valid")
             }
@@ -294,6 +398,7 @@ impl Fake {
             }
             ("DELETE", ["api", "v1", "admin", "leases", id]) => {
                 state.leases.retain(|l| l.id != *id);
+                state.borrows.retain(|b| b.id != *id);
                 (200, "{}".into())
             }
             ("POST", ["api", "v1", "admin", "activations"]) => {
@@ -528,4 +633,213 @@ fn an_unreachable_server_is_named_in_the_error() {
         text.starts_with(&format!("cannot reach the license server at {url}: ")),
         "{text}"
     );
+}
+
+#[test]
+fn a_borrowed_license_is_kept_and_used_while_the_server_is_away() {
+    let fake = Fake::start(1, 30);
+    let client = fake.client();
+    let borrow = client.borrow("acad", 8).unwrap();
+    assert!(borrow.new);
+    assert_eq!(borrow.product, "acad");
+    assert_eq!(borrow.claims.kind, SeatKind::Borrow);
+    let hours = (borrow.until - Utc::now()).num_minutes();
+    assert!((7 * 60..=8 * 60).contains(&hours), "{hours}");
+    let kept = client.borrowed("acad").unwrap();
+    assert_eq!(kept.borrow_id, borrow.borrow_id);
+    assert_eq!(kept.server, fake.url);
+    assert_eq!(kept.until, borrow.until);
+    assert_eq!(fake.borrows().len(), 1);
+
+    // The server answers, but only with errors: the borrowed license is used as it is.
+    fake.set_mode(Mode::Down);
+    let license = client.checkout("acad").unwrap();
+    assert!(license.is_borrowed());
+    assert!(license.is_valid());
+    assert!(matches!(license.status(), LicenseStatus::Held));
+    assert_eq!(license.until(), Some(borrow.until));
+    assert_eq!(license.lease_id(), borrow.borrow_id);
+    assert_eq!(license.product(), "acad");
+    assert_eq!(license.heartbeat_interval(), Duration::ZERO);
+    license.check_in().unwrap();
+    let license = client.checkout("acad").unwrap();
+    drop(license);
+    assert_eq!(
+        fake.count("DELETE"),
+        0,
+        "a borrowed license checks nothing in"
+    );
+    fake.set_mode(Mode::Normal);
+    assert_eq!(fake.borrows().len(), 1);
+    assert!(client.borrowed("acad").is_some());
+
+    // With the server there, it is still the borrowed license, and no second seat.
+    let license = client.checkout("acad").unwrap();
+    assert!(license.is_borrowed());
+    assert!(fake.leases().is_empty());
+    // The same cache on another computer (a shared home folder) does not lend it there.
+    let other = Client::new(
+        ClientConfig::builder()
+            .server(&fake.url)
+            .vendor_key(fake.vendor.verifying_key().clone())
+            .user("anna")
+            .host("pc2")
+            .cache_dir(fake.cache.path())
+            .build()
+            .unwrap(),
+    );
+    let err = other.checkout("acad").unwrap_err();
+    assert_eq!(err.code(), "no_seat_available", "pc1's borrow is not pc2's");
+}
+
+#[test]
+fn borrowing_again_returns_the_same_borrow() {
+    let fake = Fake::start(3, 30);
+    let client = fake.client();
+    let first = client.borrow("acad", 8).unwrap();
+    let again = client.borrow("acad", 8).unwrap();
+    assert_eq!(first.borrow_id, again.borrow_id);
+    assert!(!again.new);
+    assert_eq!(fake.borrows().len(), 1);
+}
+
+#[test]
+fn returning_a_borrow_frees_its_seat_and_clears_the_cache() {
+    let fake = Fake::start(1, 30);
+    let client = fake.client();
+    client.borrow("acad", 8).unwrap();
+
+    fake.set_mode(Mode::Down);
+    let err = client.return_borrow("acad").unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        client.borrowed("acad").is_some(),
+        "kept while the server is away"
+    );
+
+    fake.set_mode(Mode::Normal);
+    client.return_borrow("acad").unwrap();
+    assert!(fake.borrows().is_empty());
+    assert!(client.borrowed("acad").is_none());
+    let err = client.return_borrow("acad").unwrap_err();
+    assert!(matches!(err, ClientError::NotBorrowed { .. }), "{err:?}");
+    assert_eq!(err.code(), "not_borrowed");
+
+    // One the server no longer has is removed from the cache all the same.
+    let borrow = client.borrow("acad", 8).unwrap();
+    client.admin_remove(ADMIN, &borrow.borrow_id).unwrap();
+    client.return_borrow("acad").unwrap();
+    assert!(client.borrowed("acad").is_none());
+}
+
+#[test]
+fn a_borrow_the_admin_ended_is_dropped_at_the_next_checkout_for_a_lease() {
+    let fake = Fake::start(1, 30);
+    let client = fake.client();
+    let borrow = client.borrow("acad", 8).unwrap();
+    client.admin_remove(ADMIN, &borrow.borrow_id).unwrap();
+    let license = client.checkout("acad").unwrap();
+    assert!(!license.is_borrowed());
+    assert_eq!(license.until(), None);
+    assert!(client.borrowed("acad").is_none());
+    assert_eq!(fake.leases().len(), 1);
+}
+
+#[test]
+fn borrow_refusals_come_back_typed() {
+    let fake = Fake::start(1, 30);
+    let client = fake.client();
+    let err = client.borrow("acad", 25).unwrap_err();
+    assert!(matches!(err, ClientError::BorrowTooLong { .. }), "{err:?}");
+    assert!(err.to_string().contains("at most 24 hours"), "{err}");
+    fake.with_state(|s| s.borrow_max_hours = 0);
+    let err = client.borrow("acad", 1).unwrap_err();
+    assert_eq!(err.code(), "borrow_not_allowed");
+    assert!(client.borrowed("acad").is_none());
+
+    let nowhere = Client::new(
+        ClientConfig::builder()
+            .server(&fake.url)
+            .vendor_key(fake.vendor.verifying_key().clone())
+            .cache_dir(fake.cache.path())
+            .build()
+            .unwrap(),
+    );
+    fake.set_mode(Mode::Rogue);
+    let err = nowhere.return_borrow("acad").unwrap_err();
+    assert_eq!(err.code(), "not_borrowed");
+}
+
+#[test]
+fn an_ended_borrow_is_removed_and_without_the_server_the_error_says_it_ended() {
+    let fake = Fake::start(1, 30);
+    let client = fake.client();
+    fake.with_state(|s| s.borrow_length = Some(chrono::Duration::seconds(-1)));
+    client.borrow("acad", 1).unwrap();
+    fake.set_mode(Mode::Down);
+    let err = client.checkout("acad").unwrap_err();
+    assert!(matches!(err, ClientError::BorrowExpired { .. }), "{err:?}");
+    assert_eq!(err.code(), "borrow_expired");
+    assert!(
+        err.to_string().contains("borrowed license of `acad` ended"),
+        "{err}"
+    );
+    assert!(client.borrowed("acad").is_none());
+    // Then it is an ordinary checkout without a server.
+    let err = client.checkout("acad").unwrap_err();
+    assert_eq!(err.code(), "unavailable");
+}
+
+#[test]
+fn a_clock_turned_back_refuses_the_borrowed_license_offline_but_not_a_lease_online() {
+    let fake = Fake::start(2, 30);
+    let client = fake.client();
+    client.borrow("acad", 8).unwrap();
+    let later = Utc::now() + chrono::Duration::days(1);
+    std::fs::write(fake.cache.path().join("clock"), later.to_rfc3339()).unwrap();
+
+    fake.set_mode(Mode::Down);
+    let err = client.checkout("acad").unwrap_err();
+    assert!(
+        matches!(err, ClientError::ClockTurnedBack { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "clock_turned_back");
+    assert!(err.to_string().contains("set the clock right"), "{err}");
+    assert!(
+        client.borrowed("acad").is_some(),
+        "kept for when the clock is right"
+    );
+
+    fake.set_mode(Mode::Normal);
+    let license = client.checkout("acad").unwrap();
+    assert!(!license.is_borrowed(), "online the clock does not matter");
+    drop(license);
+
+    // Borrowing again, the server vouches for the clock and the remembered time heals.
+    client.borrow("acad", 8).unwrap();
+    fake.set_mode(Mode::Down);
+    assert!(client.checkout("acad").unwrap().is_borrowed());
+}
+
+#[test]
+fn a_borrow_issued_ahead_of_this_computers_clock_is_given_back_at_once() {
+    let fake = Fake::start(1, 30);
+    let client = fake.client();
+    fake.with_state(|s| s.skew = chrono::Duration::days(2));
+    let err = client.borrow("acad", 8).unwrap_err();
+    assert_eq!(err.code(), "clock_turned_back");
+    assert!(err.to_string().contains("clock"), "{err}");
+    assert!(fake.borrows().is_empty(), "the seat went back");
+    assert!(client.borrowed("acad").is_none());
+}
+
+#[test]
+fn an_untrusted_borrow_token_is_refused_and_given_back() {
+    let fake = Fake::start(1, 30);
+    let client = fake.client();
+    fake.set_mode(Mode::Rogue);
+    let err = client.borrow("acad", 8).unwrap_err();
+    assert_eq!(err.code(), "untrusted_token");
+    assert!(client.borrowed("acad").is_none());
 }

@@ -30,8 +30,13 @@ pub enum Command {
     Server(ServerArgs),
     /// Shows the server's pools and, with an admin token, every seat in use.
     Status(StatusArgs),
-    /// Takes a seat of PRODUCT; with --hold keeps it until Ctrl-C or SIGTERM.
+    /// Takes a seat of PRODUCT (or uses the one borrowed here); with --hold keeps it
+    /// until Ctrl-C or SIGTERM.
     Checkout(CheckoutArgs),
+    /// Borrows a seat of PRODUCT for offline use: kept on this computer for --hours.
+    Borrow(BorrowArgs),
+    /// Returns the borrowed license of PRODUCT to the server early.
+    Return(ReturnArgs),
     /// Runs the whole system on this machine with sample data.
     Demo(DemoArgs),
 }
@@ -190,6 +195,28 @@ pub struct CheckoutArgs {
 }
 
 #[derive(Args)]
+pub struct BorrowArgs {
+    pub product: String,
+    /// How many hours to keep it (at most what the license allows; never past its end).
+    #[arg(long)]
+    pub hours: u32,
+    #[command(flatten)]
+    pub server: ServerUrlArg,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
+    /// The user name (default: who you are logged in as).
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ReturnArgs {
+    pub product: String,
+    #[command(flatten)]
+    pub server: ServerUrlArg,
+}
+
+#[derive(Args)]
 pub struct DemoArgs {
     /// Where the demo keeps its keys and database.
     #[arg(long, env = "TESSERA_DEMO_DATA")]
@@ -213,6 +240,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Status(args) => client_cmd::status(args),
         Command::Checkout(args) => client_cmd::checkout(args),
+        Command::Borrow(args) => client_cmd::borrow(args),
+        Command::Return(args) => client_cmd::return_borrow(args),
         Command::Demo(args) => demo::run(args),
     }
 }

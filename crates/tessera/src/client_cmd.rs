@@ -1,4 +1,5 @@
-//! `tessera status` and `tessera checkout`: the client side, through tessera-client.
+//! `tessera status`, `tessera checkout`, `tessera borrow` and `tessera return`: the client
+//! side, through tessera-client.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -6,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tessera_client::{Client, ClientConfig, LicenseStatus};
 
-use crate::cli::{CheckoutArgs, ServerUrlArg, StatusArgs, VendorKeyArg};
+use crate::cli::{BorrowArgs, CheckoutArgs, ReturnArgs, ServerUrlArg, StatusArgs, VendorKeyArg};
 
 fn client(
     server: &ServerUrlArg,
@@ -28,6 +29,11 @@ fn client(
 
 fn date(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A borrow's end: to the second, since a borrow can end minutes after it began.
+fn until(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -116,20 +122,49 @@ pub fn checkout(args: CheckoutArgs) -> anyhow::Result<ExitCode> {
         Some(s) => client.checkout_wait(&args.product, s)?,
         None => client.checkout(&args.product)?,
     };
-    println!(
-        "checked out {} for {} on {} (lease {}, valid until {})",
-        args.product,
-        client.config().user(),
-        client.config().host(),
-        license.lease_id(),
-        date(license.expires_at())
-    );
+    let borrowed = license.until();
+    if let Some(end) = borrowed {
+        println!(
+            "using the borrowed license of {} until {} (borrow {})",
+            args.product,
+            until(end),
+            license.lease_id()
+        );
+    } else {
+        println!(
+            "checked out {} for {} on {} (lease {}, valid until {})",
+            args.product,
+            client.config().user(),
+            client.config().host(),
+            license.lease_id(),
+            date(license.expires_at())
+        );
+    }
     if !args.hold {
-        license.check_in()?;
-        println!("checked in again (use --hold to keep the seat)");
+        if borrowed.is_none() {
+            license.check_in()?;
+            println!("checked in again (use --hold to keep the seat)");
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    println!("holding the seat; press Ctrl-C to check in");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut signal = std::pin::pin!(crate::server_cmd::shutdown_signal());
+    // Polled once so the signal handlers are in place before anyone is told the license
+    // is held: a Ctrl-C or SIGTERM right after that line must not kill the process.
+    let stopped = rt.block_on(async {
+        tokio::select! {
+            biased;
+            () = &mut signal => true,
+            () = tokio::task::yield_now() => false,
+        }
+    });
+    if borrowed.is_some() {
+        println!("holding the borrowed license; press Ctrl-C to stop");
+    } else {
+        println!("holding the seat; press Ctrl-C to check in");
+    }
     let license = std::sync::Arc::new(license);
     // The watcher holds only a weak reference, so the license can be taken back for check-in.
     let watched = std::sync::Arc::downgrade(&license);
@@ -158,10 +193,9 @@ pub fn checkout(args: CheckoutArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(crate::server_cmd::shutdown_signal());
+    if !stopped {
+        rt.block_on(signal);
+    }
     let mut license = license;
     loop {
         match std::sync::Arc::try_unwrap(license) {
@@ -173,6 +207,53 @@ pub fn checkout(args: CheckoutArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!("checked in {}", args.product);
+    match borrowed {
+        Some(end) => println!(
+            "stopped using {}; it stays borrowed until {} (`tessera return {}` returns it)",
+            args.product,
+            until(end),
+            args.product
+        ),
+        None => println!("checked in {}", args.product),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn borrow(args: BorrowArgs) -> anyhow::Result<ExitCode> {
+    let client = client(&args.server, Some(&args.vendor), args.user.as_deref())?;
+    let borrow = client.borrow(&args.product, args.hours)?;
+    let config = client.config();
+    let what = if borrow.new {
+        "borrowed"
+    } else {
+        "already borrowed"
+    };
+    println!(
+        "{what} {} for {} on {} until {} (borrow {})",
+        borrow.product,
+        config.user(),
+        config.host(),
+        until(borrow.until),
+        borrow.borrow_id
+    );
+    let asked = borrow.claims.iat + chrono::Duration::hours(i64::from(args.hours));
+    if borrow.new && borrow.until + chrono::Duration::minutes(1) < asked {
+        println!("(the license itself ends then, so the borrow ends with it)");
+    }
+    println!(
+        "it works without the license server until then; `tessera return {}` returns it early",
+        borrow.product
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn return_borrow(args: ReturnArgs) -> anyhow::Result<ExitCode> {
+    let client = client(&args.server, None, None)?;
+    client.return_borrow(&args.product)?;
+    println!(
+        "returned the borrowed license of {} to {}",
+        args.product,
+        client.config().server()
+    );
     Ok(ExitCode::SUCCESS)
 }

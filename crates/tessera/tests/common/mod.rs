@@ -241,6 +241,45 @@ impl Server {
         assert!(out.status.success(), "activate failed:\n{stdout}\n{stderr}");
     }
 
+    /// `tessera server activate FILE` for a key that may be refused: the raw outcome.
+    pub fn try_activate(&self, key: &str) -> (Output, String, String) {
+        let file = self.data.join(format!("act-{}.key", rand_suffix()));
+        std::fs::write(&file, key).unwrap();
+        self.cli("activate", &[file.to_str().unwrap()])
+    }
+
+    /// `tessera server activate -` with the key on standard input.
+    pub fn activate_stdin(&self, key: &str) -> (Output, String, String) {
+        use std::io::Write;
+        let mut child = tessera()
+            .args(["server", "activate", "--data", self.data_arg(), "-"])
+            .env("TESSERA_MACHINE_ID", &self.opts.machine_id)
+            .env("TESSERA_VENDOR_PUBLIC_KEY", &self.vendor_public)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(key.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out, stdout, stderr)
+    }
+
+    /// Stops the server with SIGTERM and returns how it exited.
+    pub fn terminate_status(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+
     /// Stops the server with SIGKILL: no chance to tidy up.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -365,6 +404,38 @@ pub fn wait_for_listening(child: &mut Child) -> String {
 pub struct Api {
     pub base: String,
     agent: ureq::Agent,
+    /// Like `agent`, but never follows redirects (to see a 303 and its headers).
+    raw_agent: ureq::Agent,
+}
+
+/// Any answer with its headers and body text, for calls that are not JSON (the live
+/// page, redirects, cookies) or whose headers matter.
+pub struct Raw {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub text: String,
+}
+
+impl Raw {
+    /// The body as JSON (`Value::Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of a header (e.g. `set-cookie`).
+    pub fn header_all(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 impl Api {
@@ -374,10 +445,104 @@ impl Api {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
+        let raw_agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
         Api {
             base: base.trim_end_matches('/').to_owned(),
             agent,
+            raw_agent,
         }
+    }
+
+    /// Any method, headers and body; redirects are not followed.
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Raw {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.to_vec()).unwrap();
+        let mut resp = self.raw_agent.run(req).unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        Raw {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// Like [`Api::raw`], but the body is sent chunked, with no `Content-Length`.
+    pub fn raw_chunked(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Raw {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = ureq::SendBody::from_owned_reader(std::io::Cursor::new(body));
+        let mut resp = self.raw_agent.run(req.body(body).unwrap()).unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        Raw {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// A JSON POST that reports a failed connection (a killed server) instead of panicking.
+    pub fn try_post_json(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> Result<(u16, Value), ureq::Error> {
+        let mut req = self.agent.post(&self.url(path));
+        if let Some(t) = bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Ok(Self::finish(req.send_json(body)?))
+    }
+
+    /// `checkout` that reports a failed connection instead of panicking.
+    pub fn try_checkout(
+        &self,
+        product: &str,
+        user: &str,
+        host: &str,
+        client_id: &str,
+    ) -> Result<(u16, Value), ureq::Error> {
+        self.try_post_json(
+            "/api/v1/leases",
+            None,
+            &serde_json::json!({"product": product, "user": user, "host": host, "client_id": client_id}),
+        )
+    }
+
+    /// `checkin` that reports a failed connection instead of panicking.
+    pub fn try_checkin(&self, lease: &Value) -> Result<(u16, Value), ureq::Error> {
+        let id = lease["lease_id"].as_str().unwrap();
+        let mut req = self
+            .agent
+            .delete(&self.url(&format!("/api/v1/leases/{id}")));
+        if let Some(t) = lease["token"].as_str() {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Ok(Self::finish(req.call()?))
     }
 
     fn url(&self, path: &str) -> String {
@@ -430,7 +595,14 @@ impl Api {
     }
 
     /// A request with any method, body and content type.
-    pub fn post_raw_method(&self, method: &str, path: &str, bearer: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Value) {
+    pub fn post_raw_method(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Value) {
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(self.url(path))
@@ -439,11 +611,21 @@ impl Api {
             Some(t) => request.header("Authorization", format!("Bearer {t}")),
             None => request,
         };
-        Self::finish(self.agent.run(request.body(body.to_vec()).unwrap()).unwrap())
+        Self::finish(
+            self.agent
+                .run(request.body(body.to_vec()).unwrap())
+                .unwrap(),
+        )
     }
 
     /// A form POST with a cookie, as a browser on the live page; returns status and HTML.
-    pub fn post_raw_with_cookie(&self, path: &str, cookie: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    pub fn post_raw_with_cookie(
+        &self,
+        path: &str,
+        cookie: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, String) {
         let mut resp = self
             .agent
             .post(&self.url(path))
@@ -472,12 +654,22 @@ impl Api {
         )
     }
 
+    /// A POST with no body, as the client library sends heartbeats. (A body the server
+    /// does not read may make it close the keep-alive connection after answering, which
+    /// the pooled agent would only notice on its next call.)
+    pub fn post_empty(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.post(&self.url(path));
+        if let Some(t) = bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::finish(req.send_empty().unwrap())
+    }
+
     pub fn heartbeat(&self, lease: &Value) -> (u16, Value) {
         let id = lease["lease_id"].as_str().unwrap();
-        self.post_json(
+        self.post_empty(
             &format!("/api/v1/leases/{id}/heartbeat"),
             lease["token"].as_str(),
-            &Value::Null,
         )
     }
 
@@ -497,6 +689,21 @@ impl Api {
             .into_iter()
             .find(|p| p["id"] == id)
             .unwrap_or_else(|| panic!("no pool {id}"))
+    }
+}
+
+/// Copies a folder with its files (one level of subfolders and deeper), as an admin
+/// moving a server to another machine would.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
 
