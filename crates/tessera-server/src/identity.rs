@@ -136,16 +136,16 @@ fn write_private(path: &Path, content: &str) -> Result<(), IdentityError> {
 
 /// The stable id of the machine: `TESSERA_MACHINE_ID`, else the OS machine id.
 pub fn machine_id() -> Result<String, IdentityError> {
-    if let Ok(id) = std::env::var(MACHINE_ID_ENV) {
-        if !id.trim().is_empty() {
-            return Ok(id.trim().to_owned());
-        }
+    if let Ok(id) = std::env::var(MACHINE_ID_ENV)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_owned());
     }
     for path in ["/etc/machine-id", "/var/lib/dbus/machine-id"] {
-        if let Ok(id) = fs::read_to_string(path) {
-            if !id.trim().is_empty() {
-                return Ok(id.trim().to_owned());
-            }
+        if let Ok(id) = fs::read_to_string(path)
+            && !id.trim().is_empty()
+        {
+            return Ok(id.trim().to_owned());
         }
     }
     Err(IdentityError::NoMachineId)
