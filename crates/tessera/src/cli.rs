@@ -155,6 +155,19 @@ pub enum ServerCmd {
         #[arg(long)]
         rotate: bool,
     },
+    /// Writes a consistent backup of the data folder to DEST (a new folder), while the
+    /// server runs: keys, admin token, settings, policy, activations, leases and borrows.
+    Backup {
+        #[command(flatten)]
+        data: DataArg,
+        dest: PathBuf,
+    },
+    /// Puts a backup back into the data folder; the server must be stopped.
+    Restore {
+        #[command(flatten)]
+        data: DataArg,
+        from: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -237,6 +250,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 server_cmd::activate(data, vendor, &file)
             }
             Some(ServerCmd::AdminToken { data, rotate }) => server_cmd::admin_token(data, rotate),
+            Some(ServerCmd::Backup { data, dest }) => server_cmd::backup(data, &dest),
+            Some(ServerCmd::Restore { data, from }) => server_cmd::restore(data, &from),
         },
         Command::Status(args) => client_cmd::status(args),
         Command::Checkout(args) => client_cmd::checkout(args),

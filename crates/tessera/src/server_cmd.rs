@@ -123,3 +123,24 @@ pub fn activate(data: DataArg, vendor: VendorKeyArg, file: &str) -> anyhow::Resu
         Ok(ExitCode::SUCCESS)
     })
 }
+
+pub fn backup(data: DataArg, dest: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let config = ServerConfig::new(data_dir(&data));
+    let summary = runtime()?.block_on(tessera_server::backup::backup(&config, dest))?;
+    println!(
+        "backup written to {} ({})",
+        summary.destination.display(),
+        summary.files.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(data: DataArg, from: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let dir = data_dir(&data);
+    let restored = tessera_server::backup::restore(from, &dir)?;
+    println!("restored {} into {}", restored.join(", "), dir.display());
+    println!(
+        "start the server again; on this machine its activations, leases and borrows are back"
+    );
+    Ok(ExitCode::SUCCESS)
+}
