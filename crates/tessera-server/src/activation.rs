@@ -70,7 +70,7 @@ pub fn check(
         for p in &pool.products {
             validate::product(p).map_err(|e| ActivationError::Malformed(e.to_string()))?;
         }
-        if pool.seats > MAX_SEATS || pool.end <= pool.start {
+        if pool.seats == 0 || pool.seats > MAX_SEATS || pool.end <= pool.start {
             return Err(ActivationError::Malformed(format!(
                 "pool `{}` has impossible seats or dates",
                 pool.id

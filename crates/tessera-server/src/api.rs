@@ -152,6 +152,12 @@ async fn take_seat(
             }
             other => break other,
         }
+        if state.is_shutting_down() {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "the license server is shutting down; try again in a moment",
+            ));
+        }
     };
     if ticket.is_some() {
         drop(ticket);
@@ -238,6 +244,8 @@ pub async fn heartbeat(
     State(state): State<SharedState>,
     Path(id): Path<String>,
     Bearer(token): Bearer,
+    // Read (and ignore) any body, so the connection stays usable for the next call.
+    _body: Bytes,
 ) -> ApiResult<Json<LeaseGrant>> {
     authorize_seat(&state, &token, &id, SeatKind::Lease)?;
     let ttl = state.config.lease_ttl.as_millis() as i64;
@@ -254,6 +262,8 @@ pub async fn checkin(
     State(state): State<SharedState>,
     Path(id): Path<String>,
     Bearer(token): Bearer,
+    // Read (and ignore) any body, so the connection stays usable for the next call.
+    _body: Bytes,
 ) -> ApiResult<StatusCode> {
     authorize_seat(&state, &token, &id, SeatKind::Lease)?;
     state
@@ -322,6 +332,8 @@ pub async fn borrow_status(
     State(state): State<SharedState>,
     Path(id): Path<String>,
     Bearer(token): Bearer,
+    // Read (and ignore) any body, so the connection stays usable for the next call.
+    _body: Bytes,
 ) -> ApiResult<Json<BorrowGrant>> {
     authorize_seat(&state, &token, &id, SeatKind::Borrow)?;
     let lease = state
@@ -341,6 +353,8 @@ pub async fn return_borrow(
     State(state): State<SharedState>,
     Path(id): Path<String>,
     Bearer(token): Bearer,
+    // Read (and ignore) any body, so the connection stays usable for the next call.
+    _body: Bytes,
 ) -> ApiResult<StatusCode> {
     authorize_seat(&state, &token, &id, SeatKind::Borrow)?;
     state
@@ -388,6 +402,7 @@ pub async fn admin_remove(
     _: Admin,
     State(state): State<SharedState>,
     Path(id): Path<String>,
+    _body: Bytes,
 ) -> ApiResult<StatusCode> {
     let removed = state
         .store

@@ -87,3 +87,49 @@ impl From<tessera_core::validate::FieldError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Makes every error answer under `/api` a protocol error body, including the ones that
+/// axum's own extractors and limits produce before a handler runs (a body over the
+/// limit, a malformed path). Pages keep their own answers.
+pub async fn json_errors_for_api(
+    axum::extract::State(_): axum::extract::State<crate::SharedState>,
+    request_parts: axum::http::request::Parts,
+    response: Response,
+) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !request_parts.uri.path().starts_with("/api")
+        || is_json
+        || !(status.is_client_error() || status.is_server_error())
+    {
+        return response;
+    }
+    let code = match status.as_u16() {
+        400 | 422 => ErrorCode::InvalidRequest,
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        503 => ErrorCode::Unavailable,
+        _ if status.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::InvalidRequest,
+    };
+    let message = match code {
+        ErrorCode::PayloadTooLarge => "the request body is too large".to_owned(),
+        ErrorCode::NotFound => "no such call in the v1 protocol".to_owned(),
+        ErrorCode::Internal => "the server could not complete the request; see its log".to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("bad request")
+            .to_lowercase(),
+    };
+    let mut out = ApiError::new(code, message).into_response();
+    *out.status_mut() = status;
+    out
+}

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use tessera_core::protocol::{DEFAULT_HEARTBEAT_S, DEFAULT_LEASE_TTL_S, DEFAULT_MAX_BORROW_HOURS};
 use tessera_core::{ErrorCode, Millis};
@@ -79,6 +80,7 @@ pub struct AppState {
     /// heartbeat costs no extra query (an import clears it; a renewal imported by the
     /// CLI into a running server shows in tokens within `POOL_CACHE_TTL`).
     pool_cache: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<PoolSigning>)>>,
+    shutting_down: std::sync::atomic::AtomicBool,
     /// Held for the server's life: one server per data folder.
     _lock: Option<backup::DataLock>,
 }
@@ -130,6 +132,17 @@ impl AppState {
         tessera_core::to_millis(chrono::Utc::now())
     }
 
+    /// Tells waiting checkouts that the server is stopping.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.seats_changed.notify_waiters();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn seat_freed(&self) {
         self.seats_changed.notify_waiters();
     }
@@ -167,6 +180,27 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(live::routes())
+        .fallback(|uri: axum::http::Uri| async move {
+            if uri.path().starts_with("/api") {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    "no such call; the protocol lives under /api/v1",
+                )
+                .into_response()
+            } else {
+                (axum::http::StatusCode::NOT_FOUND, "not found").into_response()
+            }
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this path does not take that method",
+            )
+        })
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            error::json_errors_for_api,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
@@ -216,6 +250,7 @@ pub async fn open(
         policy,
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
+        shutting_down: Default::default(),
         _lock: Some(lock),
     }))
 }
@@ -228,6 +263,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let app = router(state.clone());
+    let stopping = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Checkouts waiting for a seat answer now instead of holding the shutdown up.
+        stopping.begin_shutdown();
+    };
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

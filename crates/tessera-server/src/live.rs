@@ -74,7 +74,12 @@ async fn render(
     let (mut pools, mut leases) = (Vec::new(), Vec::new());
     if signed_in {
         for u in state.store.pool_usage(&state.realm, now).await? {
-            let pct = |n: u32| (n.saturating_mul(100)).checked_div(u.pool.seats).unwrap_or(0).min(100);
+            let pct = |n: u32| {
+                (n.saturating_mul(100))
+                    .checked_div(u.pool.seats)
+                    .unwrap_or(0)
+                    .min(100)
+            };
             pools.push(PoolRow {
                 id: u.pool.id.clone(),
                 products: u.pool.products.join(" + "),

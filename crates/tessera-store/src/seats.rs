@@ -437,16 +437,19 @@ impl Store {
         let kind = req.kind.as_str();
 
         let existing: Option<LeaseRecord> = sqlx::query_as(
-            "SELECT * FROM leases WHERE realm = $1 AND kind = $2 AND client_id = $3 AND product = $4",
+            "SELECT * FROM leases WHERE realm = $1 AND kind = $2 AND client_id = $3 AND product = $4 \
+             AND user_name = $5 AND host = $6",
         )
         .bind(req.realm)
         .bind(kind)
         .bind(req.client_id)
         .bind(req.product)
+        .bind(req.user)
+        .bind(req.host)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(old) = existing {
-            if old.expires_at > now && old.user_name == req.user && old.host == req.host {
+            if old.expires_at > now {
                 let lease = if req.kind == LeaseKind::Lease {
                     let expires_at = now + req.duration_ms;
                     sqlx::query(
@@ -468,13 +471,10 @@ impl Store {
                 tx.commit().await?;
                 return Ok((lease, false));
             }
-            // Lapsed, or the client id reused by someone else: the old lease ends here.
-            let reason = if old.expires_at > now {
-                EndReason::CheckedIn
-            } else {
-                EndReason::Expired
-            };
-            end_lease(&mut tx, &old, old.expires_at.min(now), reason).await?;
+            // Lapsed: it ends here and the checkout goes on as a new one. (Another user's or
+            // host's lease with the same client id is never found, so never ended: a
+            // guessed client id cannot take someone's seat away.)
+            end_lease(&mut tx, &old, old.expires_at, EndReason::Expired).await?;
         }
 
         let pools = pools_in(&mut tx, req.realm).await?;
