@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -18,12 +18,15 @@ use tessera_token::{SeatClaims, SeatKind, sign_seat, verify_own_seat_token};
 use crate::SharedState;
 use crate::activation::{self, ActivationError};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Admin, ApiJson, Bearer};
+use crate::extract::{Admin, ApiJson, Bearer, Id, Realm};
 use crate::policy_file::PolicyFileError;
 use crate::queue::{Gate, MAX_WAIT_S};
 
-pub async fn server_info(State(state): State<SharedState>) -> ApiResult<Json<ServerInfo>> {
-    let pools = state.store.pool_usage(&state.realm, state.now()).await?;
+pub async fn server_info(
+    State(state): State<SharedState>,
+    Realm(realm): Realm,
+) -> ApiResult<Json<ServerInfo>> {
+    let pools = state.store.pool_usage(&realm, state.now()).await?;
     let products = pools
         .into_iter()
         .map(|u| {
@@ -45,10 +48,18 @@ pub async fn server_info(State(state): State<SharedState>) -> ApiResult<Json<Ser
             }
         })
         .collect();
+    // The web license server has no registration key: the vendor's key signs for it.
+    let (server_id, registration_key) = match state.identity() {
+        Some(identity) => (
+            identity.server_id.clone(),
+            identity.registration_key.to_string(),
+        ),
+        None => (realm.clone(), String::new()),
+    };
     Ok(Json(ServerInfo {
-        server_id: state.identity.server_id.clone(),
-        registration_key: state.identity.registration_key.to_string(),
-        public_key: state.identity.key.verifying_key().to_paserk(),
+        server_id,
+        registration_key,
+        public_key: state.signing_key().verifying_key().to_paserk(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         heartbeat_interval_s: state.config.heartbeat.as_secs(),
         lease_ttl_s: state.config.lease_ttl.as_secs(),
@@ -65,7 +76,7 @@ fn check_seat_fields(product: &str, user: &str, host: &str, client_id: &str) -> 
 }
 
 async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String> {
-    let signing = state.pool_signing(&lease.pool_id).await?;
+    let signing = state.pool_signing(&lease.realm, &lease.pool_id).await?;
     let pool_products = signing
         .as_ref()
         .map(|s| s.products.clone())
@@ -85,10 +96,17 @@ async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String>
         iat: from_millis(state.now()),
         exp: from_millis(lease.expires_at),
     };
-    sign_seat(&state.identity.key, &claims, activation.as_deref()).map_err(ApiError::internal)
+    sign_seat(state.signing_key(), &claims, activation.as_deref()).map_err(ApiError::internal)
 }
 
-async fn record_denial(state: &SharedState, product: &str, user: &str, host: &str, err: &ApiError) {
+async fn record_denial(
+    state: &SharedState,
+    realm: &str,
+    product: &str,
+    user: &str,
+    host: &str,
+    err: &ApiError,
+) {
     let d = DenialRecord {
         at: state.now(),
         product: product.to_owned(),
@@ -97,7 +115,7 @@ async fn record_denial(state: &SharedState, product: &str, user: &str, host: &st
         code: err.code.as_str().to_owned(),
         detail: err.message.clone(),
     };
-    if let Err(e) = state.store.record_denial(&state.realm, &d).await {
+    if let Err(e) = state.store.record_denial(realm, &d).await {
         tracing::warn!(error = %e, "could not record a denial");
     }
 }
@@ -115,8 +133,10 @@ async fn take_seat(
             "`wait_s` may be at most {MAX_WAIT_S}"
         )));
     }
+    // Each realm (organization) has its own line per product.
+    let queue_key = format!("{}\n{}", seat.realm, seat.product);
     let ticket = if wait_s > 0 {
-        Some(state.queue.join(seat.product).ok_or_else(|| {
+        Some(state.queue.join(&queue_key).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::QueueFull,
                 "too many checkouts are waiting; try again later",
@@ -131,12 +151,20 @@ async fn take_seat(
         let freed = state.seats_changed.notified();
         tokio::pin!(freed);
         freed.as_mut().enable();
-        let policy = state.policy.current();
+        let Some((enabled, policy)) = state.realm_state(seat.realm).await? else {
+            return Err(ApiError::new(ErrorCode::NotFound, "no such license server"));
+        };
+        if !enabled {
+            return Err(ApiError::new(
+                ErrorCode::DeniedByPolicy,
+                "this organization's web license server is switched off by its admin",
+            ));
+        }
         let gate = Gate {
             policy: &policy,
             waiting_ahead: state
                 .queue
-                .ahead_of(seat.product, ticket.as_ref().map(|t| t.id)),
+                .ahead_of(&queue_key, ticket.as_ref().map(|t| t.id)),
             product: seat.product,
         };
         match state.store.take_seat(seat, &gate, state.now()).await {
@@ -170,7 +198,7 @@ async fn take_seat(
             let store_failure = matches!(e, SeatError::Store(_));
             let err = ApiError::from(e);
             if !store_failure {
-                record_denial(state, seat.product, seat.user, seat.host, &err).await;
+                record_denial(state, seat.realm, seat.product, seat.user, seat.host, &err).await;
             }
             Err(err)
         }
@@ -188,6 +216,7 @@ fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> Lease
 
 pub async fn checkout(
     State(state): State<SharedState>,
+    Realm(realm): Realm,
     ApiJson(req): ApiJson<CheckoutRequest>,
 ) -> ApiResult<Response> {
     check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
@@ -195,7 +224,7 @@ pub async fn checkout(
         validate::bounded("version", v, 64)?;
     }
     let seat = SeatRequest {
-        realm: &state.realm,
+        realm: &realm,
         kind: LeaseKind::Lease,
         product: &req.product,
         user: &req.user,
@@ -216,7 +245,7 @@ pub async fn checkout(
 
 /// Checks that a bearer token is this server's own token for the seat `id` of `kind`.
 fn authorize_seat(state: &SharedState, token: &str, id: &str, kind: SeatKind) -> ApiResult<()> {
-    let claims = verify_own_seat_token(state.identity.key.verifying_key(), token)
+    let claims = verify_own_seat_token(state.signing_key().verifying_key(), token)
         .map_err(|_| ApiError::unauthorized("the bearer token is not a token of this server"))?;
     if claims.jti != id || claims.kind != kind {
         return Err(ApiError::new(
@@ -242,7 +271,8 @@ fn not_found(kind: SeatKind) -> ApiError {
 
 pub async fn heartbeat(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    Realm(realm): Realm,
+    Id(id): Id,
     Bearer(token): Bearer,
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
@@ -251,7 +281,7 @@ pub async fn heartbeat(
     let ttl = state.config.lease_ttl.as_millis() as i64;
     let lease = state
         .store
-        .heartbeat(&state.realm, &id, state.now(), ttl)
+        .heartbeat(&realm, &id, state.now(), ttl)
         .await?
         .ok_or_else(|| not_found(SeatKind::Lease))?;
     let token = sign_for(&state, &lease).await?;
@@ -260,7 +290,8 @@ pub async fn heartbeat(
 
 pub async fn checkin(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    Realm(realm): Realm,
+    Id(id): Id,
     Bearer(token): Bearer,
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
@@ -269,7 +300,7 @@ pub async fn checkin(
     state
         .store
         .end(
-            &state.realm,
+            &realm,
             &id,
             Some(LeaseKind::Lease),
             state.now(),
@@ -283,6 +314,7 @@ pub async fn checkin(
 
 pub async fn borrow(
     State(state): State<SharedState>,
+    Realm(realm): Realm,
     ApiJson(req): ApiJson<BorrowRequest>,
 ) -> ApiResult<Response> {
     check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
@@ -299,7 +331,7 @@ pub async fn borrow(
         ));
     }
     let seat = SeatRequest {
-        realm: &state.realm,
+        realm: &realm,
         kind: LeaseKind::Borrow,
         product: &req.product,
         user: &req.user,
@@ -330,7 +362,8 @@ pub async fn borrow(
 /// the server, that the admin ended its borrow early.
 pub async fn borrow_status(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    Realm(realm): Realm,
+    Id(id): Id,
     Bearer(token): Bearer,
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
@@ -338,7 +371,7 @@ pub async fn borrow_status(
     authorize_seat(&state, &token, &id, SeatKind::Borrow)?;
     let lease = state
         .store
-        .lease(&state.realm, &id, state.now())
+        .lease(&realm, &id, state.now())
         .await?
         .filter(|l| l.kind() == LeaseKind::Borrow)
         .ok_or_else(|| not_found(SeatKind::Borrow))?;
@@ -351,7 +384,8 @@ pub async fn borrow_status(
 
 pub async fn return_borrow(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    Realm(realm): Realm,
+    Id(id): Id,
     Bearer(token): Bearer,
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
@@ -360,7 +394,7 @@ pub async fn return_borrow(
     state
         .store
         .end(
-            &state.realm,
+            &realm,
             &id,
             Some(LeaseKind::Borrow),
             state.now(),
@@ -391,8 +425,9 @@ pub fn lease_view(l: LeaseRecord) -> LeaseView {
 pub async fn admin_leases(
     _: Admin,
     State(state): State<SharedState>,
+    Realm(realm): Realm,
 ) -> ApiResult<Json<LeaseList>> {
-    let leases = state.store.live_leases(&state.realm, state.now()).await?;
+    let leases = state.store.live_leases(&realm, state.now()).await?;
     Ok(Json(LeaseList {
         leases: leases.into_iter().map(lease_view).collect(),
     }))
@@ -401,12 +436,13 @@ pub async fn admin_leases(
 pub async fn admin_remove(
     _: Admin,
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    Realm(realm): Realm,
+    Id(id): Id,
     _body: Bytes,
 ) -> ApiResult<StatusCode> {
     let removed = state
         .store
-        .end(&state.realm, &id, None, state.now(), EndReason::Removed)
+        .end(&realm, &id, None, state.now(), EndReason::Removed)
         .await?
         .ok_or_else(|| not_found(SeatKind::Lease))?;
     tracing::info!(lease = %removed.id, user = %removed.user_name, host = %removed.host, "seat removed by the admin");
@@ -421,10 +457,16 @@ pub async fn admin_activate(
 ) -> ApiResult<(StatusCode, Json<ActivationImported>)> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("the activation key must be text"))?;
+    let Some(identity) = state.identity() else {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "the web license server takes no activation keys",
+        ));
+    };
     let imported = activation::import(
         &state.store,
         &state.realm,
-        &state.identity,
+        identity,
         &state.vendor_key,
         text,
         state.now(),
@@ -454,6 +496,7 @@ pub struct UsageQuery {
 pub async fn admin_usage(
     _: Admin,
     State(state): State<SharedState>,
+    Realm(realm): Realm,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<Response> {
     let to = q.to.unwrap_or_else(Utc::now);
@@ -462,8 +505,8 @@ pub async fn admin_usage(
         return Err(ApiError::invalid("`from` must not be after `to`"));
     }
     let (from, to) = (to_millis(from), to_millis(to));
-    let sessions = state.store.sessions(&state.realm, from, to).await?;
-    let denials = state.store.denials(&state.realm, from, to).await?;
+    let sessions = state.store.sessions(&realm, from, to).await?;
+    let denials = state.store.denials(&realm, from, to).await?;
     let sessions: Vec<serde_json::Value> = sessions
         .into_iter()
         .map(|s| {
@@ -538,9 +581,18 @@ pub struct PolicyQuery {
 pub async fn admin_policy(
     _: Admin,
     State(state): State<SharedState>,
+    Realm(realm): Realm,
     Query(q): Query<PolicyQuery>,
 ) -> ApiResult<Response> {
-    let text = state.policy.text();
+    let text = match state.identity() {
+        Some(_) => state.policy.text(),
+        None => state
+            .store
+            .realm(&realm)
+            .await?
+            .map(|r| r.policy)
+            .unwrap_or_default(),
+    };
     if q.format.as_deref() == Some("toml") {
         return Ok((
             [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
@@ -548,7 +600,9 @@ pub async fn admin_policy(
         )
             .into_response());
     }
-    let summary = state.policy.current().summary();
+    let summary = tessera_core::policy::Policy::parse(&text)
+        .unwrap_or_default()
+        .summary();
     Ok(Json(serde_json::json!({
         "policy": text,
         "rules": summary.rules,
@@ -563,16 +617,23 @@ pub async fn admin_policy(
 pub async fn admin_put_policy(
     _: Admin,
     State(state): State<SharedState>,
+    Realm(realm): Realm,
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("the policy must be UTF-8 text"))?;
-    let policy = state.policy.replace(text).map_err(policy_error)?;
-    tracing::info!(
-        rules = policy.rules.len(),
-        "policy replaced through the admin API"
-    );
-    state.seat_freed();
+    let policy = match state.identity() {
+        Some(_) => state.policy.replace(text).map_err(policy_error)?,
+        None => {
+            // The web license server keeps each organization's policy in its database.
+            let policy = tessera_core::policy::Policy::parse(text)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidPolicy, e.to_string()))?;
+            state.store.set_realm_policy(&realm, text).await?;
+            std::sync::Arc::new(policy)
+        }
+    };
+    tracing::info!(realm = %realm, rules = policy.rules.len(), "policy replaced through the admin API");
+    state.pools_changed();
     let summary = policy.summary();
     Ok(Json(serde_json::json!({
         "rules": summary.rules,

@@ -87,13 +87,70 @@ fn cookie_of<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Compares a presented admin token with the server's in constant time.
+/// Compares a presented admin token with the LAN server's in constant time.
 pub fn admin_token_matches(state: &SharedState, presented: &str) -> bool {
-    let expected = state.identity.admin_token.as_bytes();
+    let Some(identity) = state.identity() else {
+        return false;
+    };
+    let expected = identity.admin_token.as_bytes();
     presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected))
 }
 
-/// A request made with the admin token, as a bearer token or the live page's cookie.
+/// A named parameter of the matched path (decoded), whatever the others are.
+async fn path_param(parts: &mut Parts, name: &str) -> Option<String> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, &())
+        .await
+        .ok()?;
+    params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The realm a request is about: the LAN server's one realm, or on the web license
+/// server the organization in the path (`/w/{org}/…`), which must exist.
+pub struct Realm(pub String);
+
+impl FromRequestParts<SharedState> for Realm {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.identity().is_some() {
+            return Ok(Realm(state.realm.clone()));
+        }
+        let org = path_param(parts, "org").await.unwrap_or_default();
+        match state.realm_state(&org).await? {
+            Some(_) => Ok(Realm(org)),
+            None => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("there is no web license server for `{org}`"),
+            )),
+        }
+    }
+}
+
+/// The `{id}` of a lease or borrow path, whatever other parameters the path has.
+pub struct Id(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match path_param(parts, "id").await {
+            Some(id) if !id.is_empty() => Ok(Id(id)),
+            _ => Err(ApiError::new(
+                ErrorCode::NotFound,
+                "no such lease or borrow",
+            )),
+        }
+    }
+}
+
+/// An admin call: with the LAN server's admin token (a bearer token or the live page's
+/// cookie), or on the web license server whoever the portal's gate lets administer the realm.
 pub struct Admin;
 
 impl FromRequestParts<SharedState> for Admin {
@@ -103,6 +160,11 @@ impl FromRequestParts<SharedState> for Admin {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(gate) = &state.admin_gate {
+            let Realm(realm) = Realm::from_request_parts(parts, state).await?;
+            gate.authorize(parts, &realm).await?;
+            return Ok(Admin);
+        }
         let presented = bearer_of(parts).or_else(|| cookie_of(parts, ADMIN_COOKIE));
         match presented {
             Some(t) if admin_token_matches(state, t) => Ok(Admin),

@@ -1,6 +1,8 @@
 //! The license server: the v1 protocol over HTTP, the live page, and the background
-//! work that returns lapsed seats. The LAN server runs it on one data folder; the portal
-//! mounts the same protocol for each organization.
+//! work that returns lapsed seats. The LAN server runs it on one data folder, in one
+//! realm, signing with its own key; the portal mounts the same protocol as the web
+//! license server at `/w/{org}/api/v1`, one realm per organization, signing with the
+//! vendor's key.
 
 pub mod activation;
 pub mod api;
@@ -22,10 +24,11 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
+use tessera_core::policy::Policy;
 use tessera_core::protocol::{DEFAULT_HEARTBEAT_S, DEFAULT_LEASE_TTL_S, DEFAULT_MAX_BORROW_HOURS};
 use tessera_core::{ErrorCode, Millis};
 use tessera_store::Store;
-use tessera_token::VerifyingKey;
+use tessera_token::{SigningKey, VerifyingKey};
 use tokio::sync::Notify;
 
 use crate::error::ApiError;
@@ -65,10 +68,35 @@ impl ServerConfig {
     }
 }
 
+/// Who signs the seat tokens, and so what kind of server this is.
+pub enum Authority {
+    /// A LAN server: its own key; its tokens carry their activation in the footer.
+    Lan(ServerIdentity),
+    /// The web license server: tokens are signed by the vendor key itself.
+    Web { vendor: SigningKey },
+}
+
+/// Decides who may make admin calls on a web license server realm (the portal knows
+/// its organizations' admins). A LAN server checks its admin token instead.
+pub trait AdminGate: Send + Sync {
+    fn authorize<'a>(
+        &'a self,
+        parts: &'a axum::http::request::Parts,
+        realm: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>;
+}
+
+/// A realm's switch and policy, cached briefly.
+struct RealmCached {
+    at: std::time::Instant,
+    enabled: bool,
+    policy: Arc<Policy>,
+}
+
 /// What every handler shares.
 pub struct AppState {
     pub store: Store,
-    pub identity: ServerIdentity,
+    pub authority: Authority,
     pub vendor_key: VerifyingKey,
     pub realm: String,
     pub config: ServerConfig,
@@ -81,6 +109,9 @@ pub struct AppState {
     /// CLI into a running server shows in tokens within `POOL_CACHE_TTL`).
     pool_cache: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<PoolSigning>)>>,
     shutting_down: std::sync::atomic::AtomicBool,
+    /// The web license server's admin check (absent on a LAN server).
+    pub admin_gate: Option<Arc<dyn AdminGate>>,
+    realms: std::sync::Mutex<HashMap<String, RealmCached>>,
     /// Held for the server's life: one server per data folder.
     _lock: Option<backup::DataLock>,
 }
@@ -100,32 +131,84 @@ impl AppState {
     /// The products and activation text of `pool_id`, cached for a few seconds.
     pub async fn pool_signing(
         &self,
+        realm: &str,
         pool_id: &str,
     ) -> Result<Option<Arc<PoolSigning>>, tessera_store::StoreError> {
-        if let Some((at, info)) = self.pool_cache.lock().expect("pool cache").get(pool_id)
+        let key = format!("{realm}\n{pool_id}");
+        if let Some((at, info)) = self.pool_cache.lock().expect("pool cache").get(&key)
             && at.elapsed() < POOL_CACHE_TTL
         {
             return Ok(Some(info.clone()));
         }
-        let Some((products, activation)) = self.store.pool_signing(&self.realm, pool_id).await?
-        else {
+        let Some((products, activation)) = self.store.pool_signing(realm, pool_id).await? else {
             return Ok(None);
         };
         let info = Arc::new(PoolSigning {
             products,
-            activation,
+            // Web license server tokens carry no activation: the vendor key signs them.
+            activation: activation.filter(|a| !a.is_empty() && self.identity().is_some()),
         });
-        self.pool_cache.lock().expect("pool cache").insert(
-            pool_id.to_owned(),
-            (std::time::Instant::now(), info.clone()),
-        );
+        self.pool_cache
+            .lock()
+            .expect("pool cache")
+            .insert(key, (std::time::Instant::now(), info.clone()));
         Ok(Some(info))
     }
 
-    /// Forgets cached pool details (after an activation changed them).
+    /// Forgets cached pool and realm details (after an activation or a setting changed).
     pub fn pools_changed(&self) {
         self.pool_cache.lock().expect("pool cache").clear();
+        self.realms.lock().expect("realm cache").clear();
         self.seat_freed();
+    }
+
+    /// The LAN server's identity; `None` on the web license server.
+    pub fn identity(&self) -> Option<&ServerIdentity> {
+        match &self.authority {
+            Authority::Lan(identity) => Some(identity),
+            Authority::Web { .. } => None,
+        }
+    }
+
+    /// The key that signs this server's seat tokens.
+    pub fn signing_key(&self) -> &SigningKey {
+        match &self.authority {
+            Authority::Lan(identity) => &identity.key,
+            Authority::Web { vendor } => vendor,
+        }
+    }
+
+    /// Whether a realm takes checkouts, and its policy; `None` when there is no such realm.
+    /// A LAN server has one realm, always on, with the policy of its data folder.
+    pub async fn realm_state(
+        &self,
+        realm: &str,
+    ) -> Result<Option<(bool, Arc<Policy>)>, tessera_store::StoreError> {
+        if self.identity().is_some() {
+            return Ok((realm == self.realm).then(|| (true, self.policy.current())));
+        }
+        if let Some(c) = self.realms.lock().expect("realm cache").get(realm)
+            && c.at.elapsed() < POOL_CACHE_TTL
+        {
+            return Ok(Some((c.enabled, c.policy.clone())));
+        }
+        let Some(record) = self.store.realm(realm).await? else {
+            return Ok(None);
+        };
+        // A stored policy was checked when it was saved, so it parses.
+        let policy = Arc::new(Policy::parse(&record.policy).unwrap_or_else(|e| {
+            tracing::error!(realm, error = %e, "stored realm policy does not parse; none applies");
+            Policy::default()
+        }));
+        self.realms.lock().expect("realm cache").insert(
+            realm.to_owned(),
+            RealmCached {
+                at: std::time::Instant::now(),
+                enabled: record.enabled,
+                policy: policy.clone(),
+            },
+        );
+        Ok(Some((record.enabled, policy)))
     }
 
     pub fn now(&self) -> Millis {
@@ -148,8 +231,9 @@ impl AppState {
     }
 }
 
-/// The protocol's routes and the live page.
-pub fn router(state: SharedState) -> Router {
+/// The v1 protocol's calls. The LAN server adds the import of activation keys; the web
+/// license server's pools come from the portal's paid orders instead.
+fn protocol_routes(lan: bool) -> Router<SharedState> {
     let api = Router::new()
         .route("/server", get(api::server_info))
         .route("/leases", post(api::checkout))
@@ -162,23 +246,42 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/admin/leases", get(api::admin_leases))
         .route("/admin/leases/{id}", delete(api::admin_remove))
-        .route("/admin/activations", post(api::admin_activate))
         .route("/admin/usage", get(api::admin_usage))
         .route(
             "/admin/policy",
             get(api::admin_policy).put(api::admin_put_policy),
-        )
-        .fallback(|| async {
-            ApiError::new(ErrorCode::NotFound, "no such call in the v1 protocol")
-        })
+        );
+    let api = if lan {
+        api.route("/admin/activations", post(api::admin_activate))
+    } else {
+        api
+    };
+    api.fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such call in the v1 protocol") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 "this call does not take that method",
             )
-        });
-    Router::new()
-        .nest("/api/v1", api)
+        })
+}
+
+fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
+    router
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            error::json_errors_for_api,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
+        }))
+        .with_state(state)
+}
+
+/// The LAN server: the protocol at `/api/v1` and the live page at `/`.
+pub fn router(state: SharedState) -> Router {
+    let routes = Router::new()
+        .nest("/api/v1", protocol_routes(true))
         .merge(live::routes())
         .fallback(|uri: axum::http::Uri| async move {
             if uri.path().starts_with("/api") {
@@ -196,16 +299,74 @@ pub fn router(state: SharedState) -> Router {
                 ErrorCode::MethodNotAllowed,
                 "this path does not take that method",
             )
-        })
-        .layer(axum::middleware::map_response_with_state(
-            state.clone(),
-            error::json_errors_for_api,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
-        }))
-        .with_state(state)
+        });
+    with_edges(routes, state)
+}
+
+/// The web license server: the same protocol for each organization at `/w/{org}/api/v1`,
+/// to be merged into the portal's router.
+pub fn web_router(state: SharedState) -> Router {
+    with_edges(
+        Router::new().nest("/w/{org}/api/v1", protocol_routes(false)),
+        state,
+    )
+}
+
+/// The web license server's state: the vendor key signs; `gate` decides who administers
+/// each organization's realm.
+pub fn web_state(
+    store: Store,
+    vendor: SigningKey,
+    config: ServerConfig,
+    gate: Arc<dyn AdminGate>,
+) -> SharedState {
+    Arc::new(AppState {
+        store,
+        vendor_key: vendor.verifying_key().clone(),
+        authority: Authority::Web { vendor },
+        realm: String::new(),
+        config,
+        seats_changed: Notify::new(),
+        policy: PolicyFile::in_memory(Policy::default()),
+        queue: WaitQueue::default(),
+        pool_cache: Default::default(),
+        shutting_down: Default::default(),
+        admin_gate: Some(gate),
+        realms: Default::default(),
+        _lock: None,
+    })
+}
+
+/// Puts an organization's pools on the web license server (a paid order): the realm is
+/// made (switched on) if new, and pools with the same ids are replaced (a renewal).
+pub async fn grant_web_pools(
+    store: &Store,
+    realm: &str,
+    org_name: &str,
+    grant_id: &str,
+    pools: Vec<tessera_core::PoolSpec>,
+    now: Millis,
+) -> Result<(), tessera_store::StoreError> {
+    store.upsert_realm(realm, org_name, now).await?;
+    let expires_at = pools
+        .iter()
+        .map(|p| tessera_core::to_millis(p.end))
+        .max()
+        .unwrap_or(now);
+    store
+        .import_activation(
+            realm,
+            &tessera_store::ActivationRecord {
+                id: grant_id.to_owned(),
+                org: org_name.to_owned(),
+                token: String::new(),
+                issued_at: now,
+                expires_at,
+                pools,
+            },
+            now,
+        )
+        .await
 }
 
 /// Returns lapsed leases and ended borrows to their pools, and records them, forever.
@@ -242,7 +403,7 @@ pub async fn open(
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
     Ok(Arc::new(AppState {
         store,
-        identity,
+        authority: Authority::Lan(identity),
         vendor_key,
         realm: LAN_REALM.to_owned(),
         config,
@@ -251,6 +412,8 @@ pub async fn open(
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
         shutting_down: Default::default(),
+        admin_gate: None,
+        realms: Default::default(),
         _lock: Some(lock),
     }))
 }

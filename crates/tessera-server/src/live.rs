@@ -109,8 +109,14 @@ async fn render(
     let page = LivePage {
         signed_in,
         error,
-        server_id: state.identity.server_id.clone(),
-        registration_key: state.identity.registration_key.to_string(),
+        server_id: state
+            .identity()
+            .map(|i| i.server_id.clone())
+            .unwrap_or_default(),
+        registration_key: state
+            .identity()
+            .map(|i| i.registration_key.to_string())
+            .unwrap_or_default(),
         pools,
         leases,
     };

@@ -6,10 +6,12 @@
 //! inside one write transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL.
 
 mod error;
+mod realms;
 mod seats;
 pub mod testing;
 
 pub use error::{SeatError, StoreError};
+pub use realms::RealmRecord;
 pub use seats::{
     ActivationRecord, DenialRecord, EndReason, LeaseRecord, PoolUsage, SeatRequest, SessionRecord,
 };
@@ -107,7 +109,9 @@ impl Store {
     /// (`VACUUM INTO` reads one snapshot). PostgreSQL is backed up with its own tools.
     pub async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
         if self.backend != Backend::Sqlite {
-            return Err(StoreError::Unsupported("backups of PostgreSQL are made with pg_dump"));
+            return Err(StoreError::Unsupported(
+                "backups of PostgreSQL are made with pg_dump",
+            ));
         }
         sqlx::query("VACUUM INTO $1")
             .bind(dest.to_string_lossy().into_owned())

@@ -52,7 +52,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             })?;
         let addr = listener.local_addr()?;
         let state = tessera_server::open(config.clone(), vendor).await?;
-        print_banner(&config, &state.identity, addr);
+        let identity = state.identity().context("a LAN server has an identity")?;
+        print_banner(&config, identity, addr);
         tessera_server::serve(state, listener, shutdown_signal()).await?;
         println!("tessera server stopped");
         Ok(ExitCode::SUCCESS)
