@@ -16,12 +16,12 @@ pub const DEFAULT_LEASE_TTL_S: u64 = 120;
 pub const DEFAULT_MAX_BORROW_HOURS: u32 = 168;
 
 /// `{"error": {"code", "message"}}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
@@ -39,7 +39,7 @@ impl ErrorBody {
 }
 
 /// `POST /api/v1/leases`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
     pub product: String,
@@ -54,7 +54,7 @@ pub struct CheckoutRequest {
 }
 
 /// The answer to a checkout or a heartbeat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeaseGrant {
     pub lease_id: String,
     pub token: String,
@@ -63,7 +63,7 @@ pub struct LeaseGrant {
 }
 
 /// `POST /api/v1/borrows`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BorrowRequest {
     pub product: String,
@@ -73,7 +73,7 @@ pub struct BorrowRequest {
     pub hours: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BorrowGrant {
     pub borrow_id: String,
     pub token: String,
@@ -81,7 +81,7 @@ pub struct BorrowGrant {
 }
 
 /// One pool as `GET /api/v1/server` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PoolStatus {
     pub id: String,
     /// Set when the pool covers a single product.
@@ -113,7 +113,7 @@ impl PoolStatus {
 }
 
 /// `GET /api/v1/server`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServerInfo {
     pub server_id: String,
     pub registration_key: String,
@@ -125,7 +125,7 @@ pub struct ServerInfo {
 }
 
 /// Whether a seat is held online (a lease) or taken offline (a borrow).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaseKind {
     Lease,
@@ -150,7 +150,7 @@ impl LeaseKind {
 }
 
 /// One lease or borrow in the admin live view.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeaseView {
     pub id: String,
     pub kind: LeaseKind,
@@ -168,13 +168,13 @@ pub struct LeaseView {
 }
 
 /// `GET /api/v1/admin/leases`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeaseList {
     pub leases: Vec<LeaseView>,
 }
 
 /// `POST /api/v1/admin/activations` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivationImported {
     pub activation_id: String,
     pub org: String,

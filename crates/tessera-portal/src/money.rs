@@ -58,7 +58,7 @@ impl std::fmt::Display for Money {
         let whole = (abs / 100).to_string();
         let mut grouped = String::new();
         for (i, c) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
                 grouped.push(' ');
             }
             grouped.push(c);
@@ -80,7 +80,7 @@ mod tests {
         assert_eq!(Money::new(5, "EUR").percent_bp(1000).unwrap().minor, 1); // 0.5 → 1
         assert!(price.checked_add(&Money::new(1, "PLN")).is_none());
         assert_eq!(
-            Money::new(-1_000_000_00, "PLN").to_string(),
+            Money::new(-100_000_000, "PLN").to_string(),
             "-1 000 000.00 PLN"
         );
         assert_eq!(Money::new(7, "EUR").to_string(), "0.07 EUR");

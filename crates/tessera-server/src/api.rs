@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tessera_core::protocol::{
-    ActivationImported, BorrowGrant, BorrowRequest, CheckoutRequest, LeaseGrant, LeaseKind,
-    LeaseList, LeaseView, PoolStatus, ServerInfo,
+    ActivationImported, BorrowGrant, BorrowRequest, CheckoutRequest, ErrorBody, LeaseGrant,
+    LeaseKind, LeaseList, LeaseView, PoolStatus, ServerInfo,
 };
 use tessera_core::{ErrorCode, from_millis, to_millis, validate};
 use tessera_store::{DenialRecord, EndReason, LeaseRecord, SeatError, SeatRequest};
@@ -22,6 +22,11 @@ use crate::extract::{Admin, ApiJson, Bearer, Id, Realm};
 use crate::policy_file::PolicyFileError;
 use crate::queue::{Gate, MAX_WAIT_S};
 
+#[utoipa::path(get, path = "/api/v1/server", tag = "license server",
+    responses(
+        (status = 200, description = "The server and every pool", body = ServerInfo),
+        (status = 404, description = "No such organization (web license server)", body = ErrorBody)
+    ))]
 pub async fn server_info(
     State(state): State<SharedState>,
     Realm(realm): Realm,
@@ -214,6 +219,20 @@ fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> Lease
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/leases", tag = "leases", request_body = CheckoutRequest,
+    responses(
+        (status = 201, description = "A seat was taken", body = LeaseGrant),
+        (status = 200, description = "A retry: the same lease", body = LeaseGrant),
+        (status = 400, description = "Not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Bad fields (`invalid_request`)", body = ErrorBody),
+        (status = 403, description = "Refused by the policy (`denied_by_policy`) or not started (`license_not_started`)", body = ErrorBody),
+        (status = 404, description = "No pool covers the product (`unknown_product`)", body = ErrorBody),
+        (status = 409, description = "Every seat is taken (`no_seat_available`)", body = ErrorBody),
+        (status = 410, description = "The license has ended (`license_expired`)", body = ErrorBody),
+        (status = 503, description = "Too many waiting (`queue_full`) or shutting down (`unavailable`)", body = ErrorBody)
+    ))]
 pub async fn checkout(
     State(state): State<SharedState>,
     Realm(realm): Realm,
@@ -269,6 +288,16 @@ fn not_found(kind: SeatKind) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/leases/{id}/heartbeat", tag = "leases",
+    params(("id" = String, Path, description = "The lease id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The lease goes on; a fresh token", body = LeaseGrant),
+        (status = 401, description = "No or a foreign token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "The token of another lease (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "The lease has ended (`lease_not_found`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody)
+    ))]
 pub async fn heartbeat(
     State(state): State<SharedState>,
     Realm(realm): Realm,
@@ -288,6 +317,16 @@ pub async fn heartbeat(
     Ok(Json(lease_grant(&state, &lease, token)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/leases/{id}", tag = "leases",
+    params(("id" = String, Path, description = "The lease id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Checked in"),
+        (status = 401, description = "No or a foreign token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "The token of another lease (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "The lease has ended (`lease_not_found`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody)
+    ))]
 pub async fn checkin(
     State(state): State<SharedState>,
     Realm(realm): Realm,
@@ -312,6 +351,20 @@ pub async fn checkin(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/borrows", tag = "borrows", request_body = BorrowRequest,
+    responses(
+        (status = 201, description = "Borrowed", body = BorrowGrant),
+        (status = 200, description = "A retry: the same borrow", body = BorrowGrant),
+        (status = 400, description = "Not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Bad fields (`invalid_request`)", body = ErrorBody),
+        (status = 403, description = "The pool does not lend (`borrow_not_allowed`) or the policy refuses (`denied_by_policy`)", body = ErrorBody),
+        (status = 404, description = "No pool covers the product (`unknown_product`)", body = ErrorBody),
+        (status = 409, description = "Every seat is taken (`no_seat_available`)", body = ErrorBody),
+        (status = 410, description = "The license has ended (`license_expired`)", body = ErrorBody),
+        (status = 503, description = "Shutting down (`unavailable`)", body = ErrorBody)
+    ))]
 pub async fn borrow(
     State(state): State<SharedState>,
     Realm(realm): Realm,
@@ -360,6 +413,16 @@ pub async fn borrow(
 
 /// Whether a borrow still stands: how a client that borrowed learns, when it next reaches
 /// the server, that the admin ended its borrow early.
+#[utoipa::path(get, path = "/api/v1/borrows/{id}", tag = "borrows",
+    params(("id" = String, Path, description = "The borrow id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The borrow still stands", body = BorrowGrant),
+        (status = 401, description = "No or a foreign token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "The token of another borrow (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "The borrow has ended (`borrow_not_found`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody)
+    ))]
 pub async fn borrow_status(
     State(state): State<SharedState>,
     Realm(realm): Realm,
@@ -382,6 +445,16 @@ pub async fn borrow_status(
     }))
 }
 
+#[utoipa::path(delete, path = "/api/v1/borrows/{id}", tag = "borrows",
+    params(("id" = String, Path, description = "The borrow id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Returned early"),
+        (status = 401, description = "No or a foreign token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "The token of another borrow (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "The borrow has ended (`borrow_not_found`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody)
+    ))]
 pub async fn return_borrow(
     State(state): State<SharedState>,
     Realm(realm): Realm,
@@ -422,6 +495,14 @@ pub fn lease_view(l: LeaseRecord) -> LeaseView {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/leases", tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every lease and borrow", body = LeaseList),
+        (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not an admin of this organization (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organization", body = ErrorBody)
+    ))]
 pub async fn admin_leases(
     _: Admin,
     State(state): State<SharedState>,
@@ -433,6 +514,16 @@ pub async fn admin_leases(
     }))
 }
 
+#[utoipa::path(delete, path = "/api/v1/admin/leases/{id}", tag = "admin",
+    params(("id" = String, Path, description = "A lease or borrow id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed; the seat is free"),
+        (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not an admin of this organization (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such lease (`lease_not_found`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody)
+    ))]
 pub async fn admin_remove(
     _: Admin,
     State(state): State<SharedState>,
@@ -450,6 +541,18 @@ pub async fn admin_remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/activations", tag = "admin",
+    request_body(content = String, content_type = "text/plain", description = "The activation key"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Imported; its pools are in service", body = ActivationImported),
+        (status = 400, description = "The signature does not verify (`invalid_signature`)", body = ErrorBody),
+        (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = ErrorBody),
+        (status = 409, description = "Issued for another server (`wrong_server`)", body = ErrorBody),
+        (status = 410, description = "Expired (`expired`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 422, description = "Not an activation key (`invalid_request`)", body = ErrorBody)
+    ))]
 pub async fn admin_activate(
     _: Admin,
     State(state): State<SharedState>,
@@ -493,6 +596,22 @@ pub struct UsageQuery {
     format: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/usage", tag = "admin",
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339; 30 days before `to` by default"),
+        ("to" = Option<String>, Query, description = "RFC 3339; now by default"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions and denials", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The same as CSV", body = String, content_type = "text/csv"),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not an admin of this organization (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organization", body = ErrorBody),
+        (status = 422, description = "Bad period or format (`invalid_request`)", body = ErrorBody)
+    ))]
 pub async fn admin_usage(
     _: Admin,
     State(state): State<SharedState>,
@@ -578,6 +697,16 @@ pub struct PolicyQuery {
     format: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/policy", tag = "admin",
+    params(("format" = Option<String>, Query, description = "`toml` for the file itself")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The policy and a summary", body = serde_json::Value),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not an admin of this organization (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organization", body = ErrorBody)
+    ))]
 pub async fn admin_policy(
     _: Admin,
     State(state): State<SharedState>,
@@ -614,6 +743,17 @@ pub async fn admin_policy(
 
 /// Replaces the policy (the body is the TOML text). A bad policy is refused with its line
 /// and reason, and the running policy stays; a good one applies to the next checkout.
+#[utoipa::path(put, path = "/api/v1/admin/policy", tag = "admin",
+    request_body(content = String, content_type = "application/toml", description = "The policy (TOML)"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "In force from the next checkout", body = serde_json::Value),
+        (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not an admin of this organization (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organization", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 422, description = "Not valid; the message names the line (`invalid_policy`)", body = ErrorBody)
+    ))]
 pub async fn admin_put_policy(
     _: Admin,
     State(state): State<SharedState>,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod identity;
 mod live;
+pub mod openapi;
 pub mod policy_file;
 pub mod queue;
 
@@ -250,7 +251,8 @@ fn protocol_routes(lan: bool) -> Router<SharedState> {
         .route(
             "/admin/policy",
             get(api::admin_policy).put(api::admin_put_policy),
-        );
+        )
+        .route("/openapi.json", get(openapi_json));
     let api = if lan {
         api.route("/admin/activations", post(api::admin_activate))
     } else {
@@ -276,6 +278,16 @@ fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
         }))
         .with_state(state)
+}
+
+async fn openapi_json() -> axum::response::Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(openapi::document).clone();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc,
+    )
+        .into_response()
 }
 
 /// The LAN server: the protocol at `/api/v1` and the live page at `/`.

@@ -6,11 +6,13 @@
 //! inside one write transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL.
 
 mod error;
+mod mail_outbox;
 mod realms;
 mod seats;
 pub mod testing;
 
 pub use error::{SeatError, StoreError};
+pub use mail_outbox::{NewOutboxMessage, OutboxClaim, OutboxMessage, OutboxSummary};
 pub use realms::RealmRecord;
 pub use seats::{
     ActivationRecord, DenialRecord, EndReason, LeaseRecord, PoolUsage, SeatRequest, SessionRecord,

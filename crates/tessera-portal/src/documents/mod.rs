@@ -1,6 +1,21 @@
 //! The documents of an order, as real PDFs: the invoice (made when the order is placed),
 //! the license agreement (with "Contract and Acts") and the acceptance act (once paid).
 //! The data types are here; each document's layout is in its own module.
+//!
+//! ```no_run
+//! # fn doc() -> tessera_portal::documents::InvoiceDoc { unimplemented!() }
+//! let pdf: Vec<u8> = tessera_portal::documents::invoice_pdf(&doc()).unwrap();
+//! ```
+
+mod act;
+mod agreement;
+mod invoice;
+mod parts;
+mod pdf;
+
+pub use act::acceptance_act_pdf;
+pub use agreement::license_agreement_pdf;
+pub use invoice::{InvoiceTotals, LineAmounts, RateAmounts, invoice_pdf, invoice_totals};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
