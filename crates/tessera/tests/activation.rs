@@ -281,9 +281,15 @@ fn a_key_naming_this_registration_key_but_another_server_key_is_refused_with_wro
 fn a_pool_with_no_seats_is_refused() {
     let vendor = Vendor::new();
     let server = Server::start(&vendor, ServerOpts::default());
-    let key = vendor.activation(&server.registration_key(), vec![pool("empty", &["acad"], 0, 0)]);
-    let (status, body) = server
-        .api()
-        .post_raw("/api/v1/admin/activations", Some(&server.admin_token()), "text/plain", key.as_bytes());
+    let key = vendor.activation(
+        &server.registration_key(),
+        vec![pool("empty", &["acad"], 0, 0)],
+    );
+    let (status, body) = server.api().post_raw(
+        "/api/v1/admin/activations",
+        Some(&server.admin_token()),
+        "text/plain",
+        key.as_bytes(),
+    );
     assert_eq!((status, code(&body)), (422, "invalid_request"), "{body}");
 }

@@ -483,7 +483,11 @@ fn concurrent_retries_with_one_client_id_take_one_seat_and_one_lease() {
 #[test]
 fn a_client_id_reused_by_someone_else_never_ends_their_lease() {
     let vendor = Vendor::new();
-    let server = server_with(&vendor, ServerOpts::default(), vec![pool("p", &["acad"], 2, 0)]);
+    let server = server_with(
+        &vendor,
+        ServerOpts::default(),
+        vec![pool("p", &["acad"], 2, 0)],
+    );
     let api = server.api();
     let (status, anna) = api.checkout("acad", "anna", "pc1", "same-id");
     assert_eq!(status, 201);
