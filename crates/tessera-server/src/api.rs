@@ -604,8 +604,10 @@ pub struct UsageQuery {
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Sessions and denials", body = serde_json::Value, content_type = "application/json"),
-        (status = 200, description = "The same as CSV", body = String, content_type = "text/csv"),
+        (status = 200, description = "Sessions and denials, as JSON or (`format=csv`) CSV", content(
+            (serde_json::Value = "application/json"),
+            (String = "text/csv")
+        )),
         (status = 400, description = "Bad query", body = ErrorBody),
         (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = ErrorBody),
         (status = 403, description = "Not an admin of this organization (`forbidden`)", body = ErrorBody),
@@ -744,7 +746,7 @@ pub async fn admin_policy(
 /// Replaces the policy (the body is the TOML text). A bad policy is refused with its line
 /// and reason, and the running policy stays; a good one applies to the next checkout.
 #[utoipa::path(put, path = "/api/v1/admin/policy", tag = "admin",
-    request_body(content = String, content_type = "application/toml", description = "The policy (TOML)"),
+    request_body(content = String, content_type = "text/plain", description = "The policy (TOML text)"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "In force from the next checkout", body = serde_json::Value),
