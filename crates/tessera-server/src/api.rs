@@ -335,20 +335,7 @@ pub async fn checkin(
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
 ) -> ApiResult<StatusCode> {
-    authorize_seat(&state, &token, &id, SeatKind::Lease)?;
-    state
-        .store
-        .end(
-            &realm,
-            &id,
-            Some(LeaseKind::Lease),
-            state.now(),
-            EndReason::CheckedIn,
-        )
-        .await?
-        .ok_or_else(|| not_found(SeatKind::Lease))?;
-    state.seat_freed();
-    Ok(StatusCode::NO_CONTENT)
+    end_own_seat(&state, &realm, &id, &token, SeatKind::Lease).await
 }
 
 #[utoipa::path(post, path = "/api/v1/borrows", tag = "borrows", request_body = BorrowRequest,
@@ -463,18 +450,27 @@ pub async fn return_borrow(
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
 ) -> ApiResult<StatusCode> {
-    authorize_seat(&state, &token, &id, SeatKind::Borrow)?;
+    end_own_seat(&state, &realm, &id, &token, SeatKind::Borrow).await
+}
+
+/// Ends a lease (check-in) or a borrow (early return) on behalf of its own token.
+async fn end_own_seat(
+    state: &SharedState,
+    realm: &str,
+    id: &str,
+    token: &str,
+    kind: SeatKind,
+) -> ApiResult<StatusCode> {
+    authorize_seat(state, token, id, kind)?;
+    let (lease_kind, reason) = match kind {
+        SeatKind::Lease => (LeaseKind::Lease, EndReason::CheckedIn),
+        SeatKind::Borrow => (LeaseKind::Borrow, EndReason::Returned),
+    };
     state
         .store
-        .end(
-            &realm,
-            &id,
-            Some(LeaseKind::Borrow),
-            state.now(),
-            EndReason::Returned,
-        )
+        .end(realm, id, Some(lease_kind), state.now(), reason)
         .await?
-        .ok_or_else(|| not_found(SeatKind::Borrow))?;
+        .ok_or_else(|| not_found(kind))?;
     state.seat_freed();
     Ok(StatusCode::NO_CONTENT)
 }
