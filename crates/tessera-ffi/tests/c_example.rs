@@ -48,16 +48,35 @@ fn tessera(args: &[&str]) -> Output {
     out
 }
 
+/// Where `libtessera.so` is: beside the binaries after `cargo build`, or among the
+/// dependencies when only the tests were built; built here when neither has it.
+fn library_dir() -> PathBuf {
+    let candidates = [target_dir(), target_dir().join("deps")];
+    let found = || {
+        candidates
+            .iter()
+            .find(|d| d.join("libtessera.so").exists())
+            .cloned()
+    };
+    if let Some(dir) = found() {
+        return dir;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "tessera-ffi", "--lib"])
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    found().expect("libtessera.so is built")
+}
+
 /// Compiles examples/c/tessera_example.c once per test process.
 fn example() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let lib_dir = target_dir();
-            assert!(
-                lib_dir.join("libtessera.so").exists(),
-                "libtessera.so is built with the tests"
-            );
+            let lib_dir = library_dir();
             let out = std::env::temp_dir().join(format!("tessera_example_{}", std::process::id()));
             let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
             let status = Command::new(cc)
