@@ -78,3 +78,17 @@ test('the live page fits a phone screen', async () => {
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
   await context.close();
 });
+
+test('the usage page draws each pool against its seats and says whether it fits', async () => {
+  const context = await chrome.newContext();
+  await context.addCookies([{ name: 'tessera_admin', value: server.adminToken, url: server.url }]);
+  const page = await context.newPage();
+  await page.goto(server.url + '/');
+  await page.getByRole('link', { name: 'Usage' }).click();
+  await page.getByRole('heading', { name: /autocad/ }).waitFor();
+  const charts = page.getByRole('img');
+  assert.equal(await charts.count(), 3);
+  assert.match(await charts.first().getAttribute('aria-label'), /Peak seats in use per day over 30 days: at most \d+ of 3/);
+  assert.match(await page.locator('.advice').textContent(), /autocad(: not enough history| looks| fits)/);
+  await context.close();
+});

@@ -6,6 +6,7 @@ pub mod error;
 pub mod policy;
 pub mod pool;
 pub mod protocol;
+pub mod usage;
 pub mod validate;
 
 pub use error::ErrorCode;

@@ -14,6 +14,7 @@ mod live;
 pub mod openapi;
 pub mod policy_file;
 pub mod queue;
+mod usage_page;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub lease_ttl: Duration,
     pub heartbeat: Duration,
     pub max_borrow_hours: u32,
+    /// Days that usage sessions and denials are kept for the reports.
+    pub usage_retention_days: u32,
 }
 
 impl ServerConfig {
@@ -60,6 +63,7 @@ impl ServerConfig {
             lease_ttl: Duration::from_secs(DEFAULT_LEASE_TTL_S),
             heartbeat: Duration::from_secs(DEFAULT_HEARTBEAT_S),
             max_borrow_hours: DEFAULT_MAX_BORROW_HOURS,
+            usage_retention_days: 400,
         }
     }
 
@@ -387,8 +391,18 @@ pub async fn sweep_forever(state: SharedState) {
         (state.config.heartbeat / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
         tick.tick().await;
+        if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            last_prune = Some(std::time::Instant::now());
+            let before = state.now() - i64::from(state.config.usage_retention_days) * 86_400_000;
+            match state.store.prune_usage(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(records = n, "usage records past their retention removed"),
+                Err(e) => tracing::warn!(error = %e, "removing old usage records failed"),
+            }
+        }
         state.policy.reload_if_changed();
         match state.store.sweep_expired(state.now()).await {
             Ok(0) => {}

@@ -24,6 +24,7 @@ pub fn routes() -> axum::Router<SharedState> {
         .route("/logout", post(logout))
         .route("/leases/{id}/remove", post(remove))
         .route("/policy", get(policy_page).post(save_policy))
+        .route("/usage", get(crate::usage_page::page))
 }
 
 struct PoolRow {

@@ -740,6 +740,42 @@ impl Store {
         .await?)
     }
 
+    /// Records a finished session as it happened (imports of usage from elsewhere).
+    pub async fn record_session(&self, realm: &str, s: &SessionRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO usage_sessions (realm, lease_id, pool_id, kind, product, user_name, host, start_at, end_at, end_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(realm)
+        .bind(&s.lease_id)
+        .bind(&s.pool_id)
+        .bind(&s.kind)
+        .bind(&s.product)
+        .bind(&s.user_name)
+        .bind(&s.host)
+        .bind(s.start_at)
+        .bind(s.end_at)
+        .bind(&s.end_reason)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets usage records that ended before `before` (retention); returns how many.
+    pub async fn prune_usage(&self, before: Millis) -> Result<u64, StoreError> {
+        let sessions = sqlx::query("DELETE FROM usage_sessions WHERE end_at < $1")
+            .bind(before)
+            .execute(&self.db)
+            .await?
+            .rows_affected();
+        let denials = sqlx::query("DELETE FROM denials WHERE at < $1")
+            .bind(before)
+            .execute(&self.db)
+            .await?
+            .rows_affected();
+        Ok(sessions + denials)
+    }
+
     /// Denials in `[from, to)`, oldest first.
     pub async fn denials(
         &self,

@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub lease_ttl_s: Option<u64>,
     pub heartbeat_s: Option<u64>,
     pub max_borrow_hours: Option<u32>,
+    pub usage_retention_days: Option<u32>,
 }
 
 impl FileConfig {
@@ -103,6 +104,9 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
     }
     if let Some(h) = run.max_borrow_hours.or(file.max_borrow_hours) {
         config.max_borrow_hours = h;
+    }
+    if let Some(d) = file.usage_retention_days {
+        config.usage_retention_days = d;
     }
     if config.heartbeat.is_zero() || config.heartbeat >= config.lease_ttl {
         bail!(
