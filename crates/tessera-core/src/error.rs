@@ -41,6 +41,8 @@ pub enum ErrorCode {
     InvalidPolicy,
     /// Too many checkouts are waiting already.
     QueueFull,
+    /// This client sends more requests than the server takes from one client.
+    RateLimited,
     /// An activation key's signature does not verify against the vendor key.
     InvalidSignature,
     /// An activation key names another server.
@@ -79,6 +81,7 @@ impl ErrorCode {
             Forbidden => 403,
             InvalidPolicy => 422,
             QueueFull => 503,
+            RateLimited => 429,
             InvalidSignature => 400,
             WrongServer => 409,
             Expired => 410,
@@ -110,6 +113,7 @@ impl ErrorCode {
             Forbidden => "forbidden",
             InvalidPolicy => "invalid_policy",
             QueueFull => "queue_full",
+            RateLimited => "rate_limited",
             InvalidSignature => "invalid_signature",
             WrongServer => "wrong_server",
             Expired => "expired",

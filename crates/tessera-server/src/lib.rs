@@ -10,6 +10,7 @@ pub mod backup;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod limits;
 mod live;
 pub mod openapi;
 pub mod policy_file;
@@ -53,6 +54,8 @@ pub struct ServerConfig {
     pub max_borrow_hours: u32,
     /// Days that usage sessions and denials are kept for the reports.
     pub usage_retention_days: u32,
+    /// Requests per second one client address may send (0: no limit); twice that in a burst.
+    pub rate_limit: u32,
 }
 
 impl ServerConfig {
@@ -64,6 +67,7 @@ impl ServerConfig {
             heartbeat: Duration::from_secs(DEFAULT_HEARTBEAT_S),
             max_borrow_hours: DEFAULT_MAX_BORROW_HOURS,
             usage_retention_days: 400,
+            rate_limit: 200,
         }
     }
 
@@ -114,6 +118,7 @@ pub struct AppState {
     /// CLI into a running server shows in tokens within `POOL_CACHE_TTL`).
     pool_cache: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<PoolSigning>)>>,
     shutting_down: std::sync::atomic::AtomicBool,
+    pub limiter: limits::RateLimiter,
     /// The web license server's admin check (absent on a LAN server).
     pub admin_gate: Option<Arc<dyn AdminGate>>,
     realms: std::sync::Mutex<HashMap<String, RealmCached>>,
@@ -277,6 +282,10 @@ fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
             state.clone(),
             error::json_errors_for_api,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
@@ -336,6 +345,7 @@ pub fn web_state(
     config: ServerConfig,
     gate: Arc<dyn AdminGate>,
 ) -> SharedState {
+    let rate_limit = config.rate_limit;
     Arc::new(AppState {
         store,
         vendor_key: vendor.verifying_key().clone(),
@@ -347,6 +357,7 @@ pub fn web_state(
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
         shutting_down: Default::default(),
+        limiter: limits::RateLimiter::new(rate_limit, rate_limit.saturating_mul(2)),
         admin_gate: Some(gate),
         realms: Default::default(),
         _lock: None,
@@ -427,6 +438,7 @@ pub async fn open(
     let store = Store::open_sqlite(&config.database_path()).await?;
     let now = tessera_core::to_millis(chrono::Utc::now());
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
+    let rate_limit = config.rate_limit;
     Ok(Arc::new(AppState {
         store,
         authority: Authority::Lan(identity),
@@ -438,6 +450,7 @@ pub async fn open(
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
         shutting_down: Default::default(),
+        limiter: limits::RateLimiter::new(rate_limit, rate_limit.saturating_mul(2)),
         admin_gate: None,
         realms: Default::default(),
         _lock: Some(lock),

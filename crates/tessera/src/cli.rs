@@ -133,6 +133,9 @@ pub struct RunArgs {
     /// Longest borrow this server allows, in hours (default 168).
     #[arg(long)]
     pub max_borrow_hours: Option<u32>,
+    /// Requests per second one client address may send, twice that in a burst (default 200; 0: no limit).
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
 }
 
 #[derive(Subcommand)]

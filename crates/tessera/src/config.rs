@@ -24,6 +24,7 @@ pub struct FileConfig {
     pub heartbeat_s: Option<u64>,
     pub max_borrow_hours: Option<u32>,
     pub usage_retention_days: Option<u32>,
+    pub rate_limit: Option<u32>,
 }
 
 impl FileConfig {
@@ -104,6 +105,9 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
     }
     if let Some(h) = run.max_borrow_hours.or(file.max_borrow_hours) {
         config.max_borrow_hours = h;
+    }
+    if let Some(r) = run.rate_limit.or(file.rate_limit) {
+        config.rate_limit = r;
     }
     if let Some(d) = file.usage_retention_days {
         config.usage_retention_days = d;

@@ -1,0 +1,91 @@
+//! Limits: one client flooding the server is slowed with 429 `rate_limited` while every
+//! other client keeps being answered.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A GET from a chosen loopback source address (127.0.0.2 and 127.0.0.3 are two clients).
+fn get_from(source: &str, server: &str, path: &str) -> u16 {
+    let addr: SocketAddr = server.trim_start_matches("http://").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&format!("{source}:0").parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket
+        .connect_timeout(&addr.into(), Duration::from_secs(5))
+        .unwrap();
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_flooding_client_is_slowed_while_others_are_answered() {
+    let vendor = Vendor::new();
+    let opts = ServerOpts {
+        extra: vec!["--rate-limit".into(), "20".into()],
+        ..Default::default()
+    };
+    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 5, 0)]);
+    let url = server.url.clone();
+    let flood = std::thread::spawn(move || {
+        let (mut ok, mut limited) = (0, 0);
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end {
+            match get_from("127.0.0.2", &url, "/api/v1/server") {
+                200 => ok += 1,
+                429 => limited += 1,
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        (ok, limited)
+    });
+    // Meanwhile another client is answered every time.
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..15 {
+        assert_eq!(get_from("127.0.0.3", &server.url, "/api/v1/server"), 200);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, limited) = flood.join().unwrap();
+    assert!(limited > 0, "the flood was never limited ({ok} answered)");
+    // 40 in the first burst, then about 20 a second for the rest of the 3 seconds.
+    assert!(ok <= 40 + 3 * 20 + 10, "the flood got {ok} answers");
+    let (status, body) = server.api().get("/api/v1/server", None);
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn the_limit_answer_says_when_to_try_again() {
+    let vendor = Vendor::new();
+    let opts = ServerOpts {
+        extra: vec!["--rate-limit".into(), "1".into()],
+        ..Default::default()
+    };
+    let server = Server::start(&vendor, opts);
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| get_from("127.0.0.4", &server.url, "/api/v1/server"))
+        .collect();
+    assert_eq!(&statuses[..2], &[200, 200], "a burst of twice the rate");
+    assert!(statuses[2..].contains(&429), "{statuses:?}");
+    let r = server.api().raw("GET", "/api/v1/server", &[], b"");
+    // The test's own client is 127.0.0.1: its bucket is its own.
+    assert_eq!(r.status, 200);
+}
