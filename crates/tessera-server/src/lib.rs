@@ -282,11 +282,13 @@ fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
             state.clone(),
             error::json_errors_for_api,
         ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::drain_oversized))
+        // Outermost, so a flooding client is turned away before any of its body is read.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::limit,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
         }))

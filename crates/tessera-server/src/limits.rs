@@ -91,6 +91,28 @@ pub async fn limit(State(state): State<SharedState>, request: Request, next: Nex
     next.run(request).await
 }
 
+/// Bodies larger than this are refused without being read (the connection closes).
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// A body over the limit but not absurdly so is read and thrown away before the 413, so
+/// the client, still sending it, gets the answer instead of a reset connection, and its
+/// connection stays usable.
+pub async fn drain_oversized(request: Request, next: Next) -> Response {
+    let length = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(n) if n > crate::MAX_BODY_BYTES as u64 && n <= DRAIN_LIMIT => {
+            let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT as usize).await;
+            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+                .into_response()
+        }
+        _ => next.run(request).await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
