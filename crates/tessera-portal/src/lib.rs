@@ -1,6 +1,152 @@
 //! The vendor's portal: web shop, customer accounts, orders paid by bank transfer,
-//! documents and e-mail, the back office, and (later) the hosted web license server.
+//! documents and e-mail, the back office, and the hosted web license server.
+//!
+//! Its words are those of the purchase procedure customers follow: Buy → Corporate
+//! subscription → Add to Cart → Go to checkout → Payment: Bank transfer, Add company
+//! info, Contract and Acts → Checkout; an order is Pending until staff mark it Paid.
 
+pub mod accounts;
+pub mod config;
 pub mod documents;
+pub mod error;
 pub mod mail;
 pub mod money;
+pub mod ordering;
+pub mod pages;
+pub mod security;
+pub mod session;
+pub mod shop;
+pub mod state;
+pub mod web;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use config::PortalConfig;
+pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
+
+use pages::{account, orders, shop as shop_pages, staff};
+
+/// Every page of the portal, behind the session and CSRF layer, with the web license
+/// server's protocol beside them at `/w/{org}/api/v1`.
+pub fn router(portal: Portal) -> Router {
+    let pages = Router::new()
+        .route("/", get(shop_pages::home))
+        .route("/buy", get(shop_pages::catalog))
+        .route(
+            "/buy/{product}",
+            get(shop_pages::subscription_page).post(shop_pages::add_to_cart),
+        )
+        .route("/registration-key/check", get(shop_pages::check_key))
+        .route("/cart", get(shop_pages::cart_page))
+        .route("/cart/{item}/remove", post(shop_pages::remove_from_cart))
+        .route(
+            "/checkout",
+            get(shop_pages::checkout_page).post(shop_pages::checkout),
+        )
+        .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/confirm", get(account::confirm))
+        .route("/confirm/resend", post(account::resend_confirmation))
+        .route("/signin", get(account::signin_page).post(account::signin))
+        .route("/signout", post(account::signout))
+        .route(
+            "/password/forgot",
+            get(account::forgot_page).post(account::forgot),
+        )
+        .route(
+            "/password/reset",
+            get(account::reset_page).post(account::reset),
+        )
+        .route(
+            "/account/company",
+            get(account::company_page).post(account::save_company),
+        )
+        .route(
+            "/account",
+            get(|| async { pages::see_other("/account/orders") }),
+        )
+        .route("/account/orders", get(orders::orders_page))
+        .route(
+            "/account/orders/{number}/documents/{kind}",
+            get(orders::download_document),
+        )
+        .route(
+            "/account/orders/{number}/activation-key",
+            get(orders::download_activation_key),
+        )
+        .route(
+            "/staff",
+            get(|| async { pages::see_other("/staff/orders") }),
+        )
+        .route("/staff/orders", get(staff::orders_page))
+        .route("/staff/orders/{number}", get(staff::order_page))
+        .route("/staff/orders/{number}/paid", post(staff::mark_paid))
+        .route("/staff/orders/{number}/cancel", post(staff::cancel))
+        .route(
+            "/staff/orders/{number}/documents/{kind}",
+            get(staff::download_document),
+        )
+        .route(
+            "/staff/orders/{number}/activation-key",
+            get(staff::download_activation_key),
+        )
+        .route("/w/{org}/", get(orders::web_server_page))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            portal.clone(),
+            session::middleware,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(error::PortalError::internal(
+                "a page handler panicked",
+            ))
+        }))
+        .with_state(portal.clone());
+    tessera_server::web_router(portal.web.clone()).merge(pages)
+}
+
+/// Forgets expired sessions and one-time tokens, and sign-in failures older than a day,
+/// every ten minutes (each node does it; the deletes are idempotent).
+async fn tidy_forever(portal: Portal) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = portal.now();
+        if let Err(e) = portal
+            .store
+            .purge_expired_sessions(now, now - 24 * 3600 * 1000)
+            .await
+        {
+            tracing::warn!(error = %e, "tidying expired sessions failed; will retry");
+        }
+    }
+}
+
+/// Serves the portal (and the web license server) until `shutdown` resolves.
+pub async fn serve(
+    portal: Portal,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(tessera_server::sweep_forever(portal.web.clone()));
+    let tidy = tokio::spawn(tidy_forever(portal.clone()));
+    let app = router(portal.clone());
+    let web = portal.web.clone();
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        web.begin_shutdown();
+    })
+    .await;
+    sweeper.abort();
+    tidy.abort();
+    // Whatever is still in the outbox is delivered on the next start; give it a moment.
+    let _ = portal.mailer.flush(std::time::Duration::from_secs(2)).await;
+    result
+}

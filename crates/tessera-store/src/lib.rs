@@ -7,6 +7,7 @@
 
 mod error;
 mod mail_outbox;
+pub mod portal;
 mod realms;
 mod seats;
 pub mod testing;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{client_cmd, demo, server_cmd, vendor_cmd};
+use crate::{client_cmd, demo, portal_cmd, server_cmd, vendor_cmd};
 
 #[derive(Parser)]
 #[command(
@@ -37,8 +37,33 @@ pub enum Command {
     Borrow(BorrowArgs),
     /// Returns the borrowed license of PRODUCT to the server early.
     Return(ReturnArgs),
+    /// Runs the vendor's portal (shop, accounts, orders, back office) and the web
+    /// license server.
+    Portal(PortalArgs),
     /// Runs the whole system on this machine with sample data.
     Demo(DemoArgs),
+}
+
+#[derive(Args)]
+pub struct PortalArgs {
+    /// The portal's data folder (portal.toml, portal.db, outbox/, vendor.secret).
+    #[arg(long, env = "TESSERA_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080, or `listen` in portal.toml).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// postgres://… for several portal nodes; SQLite in the data folder by default.
+    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// smtp://host:port (or smtps://…); without it e-mail is written to DATA/outbox as .eml files.
+    #[arg(long, env = "TESSERA_SMTP", hide_env_values = true)]
+    pub smtp: Option<String>,
+    /// The address customers use (links in e-mails; https makes cookies Secure).
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The vendor's secret key (k4.secret) that signs activation keys.
+    #[arg(long, env = "TESSERA_VENDOR_SECRET_KEY")]
+    pub vendor_secret_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -240,6 +265,9 @@ pub struct DemoArgs {
     /// Address of the demo's license server.
     #[arg(long, default_value = "127.0.0.1:27080")]
     pub listen: String,
+    /// Address of the demo's portal.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub portal_listen: String,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -260,6 +288,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Checkout(args) => client_cmd::checkout(args),
         Command::Borrow(args) => client_cmd::borrow(args),
         Command::Return(args) => client_cmd::return_borrow(args),
+        Command::Portal(args) => portal_cmd::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

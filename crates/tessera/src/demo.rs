@@ -1,5 +1,6 @@
 //! `tessera demo`: the whole system on this machine with sample data — a vendor key, a
-//! LAN license server activated with sample pools — and how to try it.
+//! LAN license server activated with sample pools, the portal with the sample catalog
+//! and a staff and a customer sign-in — and how to try it.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -50,6 +51,88 @@ fn vendor_key(dir: &Path) -> anyhow::Result<SigningKey> {
         format!("{}\n", key.verifying_key().to_paserk()),
     )?;
     Ok(key)
+}
+
+/// The demo portal's sign-ins: (e-mail, password).
+const DEMO_STAFF: (&str, &str) = ("staff@tessera.example", "staff-demo-password");
+const DEMO_CUSTOMER: (&str, &str) = ("buyer@office.example", "buyer-demo-password");
+
+struct DemoPortal {
+    url: String,
+    outbox: std::path::PathBuf,
+}
+
+/// Starts the portal on `root/portal` with the sample catalog, the demo's vendor key
+/// and its two accounts; it serves in the background until Ctrl-C.
+async fn start_portal(
+    root: &Path,
+    vendor_dir: &Path,
+    vendor: &SigningKey,
+    listen: &str,
+) -> anyhow::Result<DemoPortal> {
+    let mut config = tessera_portal::PortalConfig::load_or_create(&root.join("portal"))?;
+    config.vendor_secret_key_file = vendor_dir.join("vendor.secret");
+    config.listen = listen.to_owned();
+    if !config.staff_accounts.iter().any(|s| s == DEMO_STAFF.0) {
+        config.staff_accounts.push(DEMO_STAFF.0.to_owned());
+    }
+    let listen: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("`{listen}` is not an address like 127.0.0.1:8080"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen} for the portal (pass --portal-listen ADDR)")
+        })?;
+    let addr = listener.local_addr()?;
+    config.public_url = format!("http://{addr}");
+    let outbox = config.outbox_dir();
+    let portal = tessera_portal::open(config, vendor.clone()).await?;
+    let staff_role = tessera_store::portal::Role::Staff;
+    let customer_role = tessera_store::portal::Role::Customer;
+    let (staff, customer) = (DEMO_STAFF, DEMO_CUSTOMER);
+    tessera_portal::accounts::ensure_account(
+        &portal,
+        staff.0,
+        staff.1,
+        "Tessera Software",
+        staff_role,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let buyer = tessera_portal::accounts::ensure_account(
+        &portal,
+        customer.0,
+        customer.1,
+        "Demo Office",
+        customer_role,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let org = portal.store.organization(&buyer.organization_id).await?;
+    if org.is_some_and(|o| !o.company_saved) {
+        portal
+            .store
+            .save_company(
+                &buyer.organization_id,
+                &tessera_store::portal::CompanyInfo {
+                    name: "Demo Office Sp. z o.o.".into(),
+                    address: vec!["ul. Przykładowa 1".into(), "00-001 Warszawa, Poland".into()],
+                    tax_id: "PL1234567890".into(),
+                    billing_email: customer.0.into(),
+                },
+            )
+            .await?;
+    }
+    tokio::spawn(async move {
+        if let Err(e) = tessera_portal::serve(portal, listener, shutdown_signal()).await {
+            tracing::error!(error = %e, "the demo portal stopped");
+        }
+    });
+    Ok(DemoPortal {
+        url: format!("http://{addr}"),
+        outbox,
+    })
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -115,6 +198,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             )
             .await?;
         }
+        let portal = start_portal(&root, &vendor_dir, &vendor, &args.portal_listen).await?;
         let url = format!("http://{addr}");
         let public = vendor_dir.join("vendor.public");
         println!("Tessera demo is running.");
@@ -125,6 +209,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("  sample licenses     autocad: 5 seats, borrowable 72 h");
         println!("                      revit: 3 seats, not borrowable");
         println!("                      autocad + revit bundle: 2 seats, borrowable 24 h");
+        println!(
+            "  portal              {}/   (shop, Orders, back office)",
+            portal.url
+        );
+        println!("  staff sign-in       {} / {}", DEMO_STAFF.0, DEMO_STAFF.1);
+        println!(
+            "  customer sign-in    {} / {}",
+            DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
+        );
+        println!("  portal e-mail       {}", portal.outbox.display());
         println!("  demo data           {}", root.display());
         println!();
         println!("Try it from another terminal:");

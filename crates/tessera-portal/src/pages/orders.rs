@@ -1,0 +1,300 @@
+//! The account's Orders section: every order with its status and documents, and once
+//! Paid the activation key (copy, download) or "Use Web License Server".
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tessera_store::portal::{
+    DocumentKind, OrderRecord, OrderStatus, OrganizationRecord, ServerKind,
+};
+
+use super::{Layout, page};
+use crate::error::{PortalError, PortalResult};
+use crate::money::Money;
+use crate::ordering::{self, activation_filename, has_document};
+use crate::session::SignedIn;
+use crate::shop::server_text;
+use crate::state::{Portal, PortalState};
+
+pub struct DocumentLink {
+    pub label: String,
+    pub href: String,
+    pub id: String,
+}
+
+/// An order as the pages show it.
+pub struct OrderView {
+    pub number: String,
+    pub invoice_number: String,
+    pub placed: String,
+    pub status: String,
+    pub product: String,
+    pub option: String,
+    pub seats: u32,
+    pub start: String,
+    pub end: String,
+    pub server: String,
+    pub registration_key: String,
+    pub net: String,
+    pub tax: String,
+    pub gross: String,
+    pub contract_and_acts: bool,
+    pub customer_email: String,
+    pub company_name: String,
+    pub company_address: Vec<String>,
+    pub company_tax_id: String,
+    pub company_email: String,
+    pub documents: Vec<DocumentLink>,
+    /// The activation key, once Paid (LAN).
+    pub activation_key: Option<String>,
+    pub activation_href: String,
+    /// "Use Web License Server", once Paid (web).
+    pub web_url: Option<String>,
+    pub pending: bool,
+    pub paid_at: String,
+}
+
+fn document_label(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::Invoice => "Invoice",
+        DocumentKind::Agreement => "License agreement",
+        DocumentKind::Act => "Acceptance act",
+    }
+}
+
+/// The view of an order; `base` is where its downloads live (`/account/orders` or
+/// `/staff/orders`).
+pub fn order_view(order: &OrderRecord, org: Option<&OrganizationRecord>, base: &str) -> OrderView {
+    let money = |minor| Money::new(minor, order.currency.clone()).to_string();
+    let documents = [
+        DocumentKind::Invoice,
+        DocumentKind::Agreement,
+        DocumentKind::Act,
+    ]
+    .into_iter()
+    .filter(|k| has_document(order, *k))
+    .map(|k| DocumentLink {
+        label: document_label(k).to_owned(),
+        href: format!("{base}/{}/documents/{}", order.number, k.as_str()),
+        id: format!("{}-{}", k.as_str(), order.number),
+    })
+    .collect();
+    let paid = order.status == OrderStatus::Paid;
+    OrderView {
+        number: order.number.clone(),
+        invoice_number: order.invoice_number.clone(),
+        placed: tessera_core::from_millis(order.created_at)
+            .format("%Y-%m-%d")
+            .to_string(),
+        status: order.status.as_str().to_owned(),
+        product: order.product_name.clone(),
+        option: order.option_name.clone(),
+        seats: order.seats,
+        start: order.start_date.clone(),
+        end: order.end_date.clone(),
+        server: server_text(order.server_kind, None),
+        registration_key: order.registration_key.clone().unwrap_or_default(),
+        net: money(order.net_minor),
+        tax: money(order.tax_minor),
+        gross: money(order.gross_minor),
+        contract_and_acts: order.contract_and_acts,
+        customer_email: order.customer_email.clone(),
+        company_name: order.company.name.clone(),
+        company_address: order.company.address.clone(),
+        company_tax_id: order.company.tax_id.clone(),
+        company_email: order.company.billing_email.clone(),
+        documents,
+        activation_key: order.activation_key.clone().filter(|_| paid),
+        activation_href: format!("{base}/{}/activation-key", order.number),
+        web_url: (paid && order.server_kind == ServerKind::Web)
+            .then(|| org.map(|o| format!("/w/{}/", o.slug)))
+            .flatten(),
+        pending: order.status == OrderStatus::Pending,
+        paid_at: order
+            .paid_at
+            .map(|p| tessera_core::from_millis(p).format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    layout: Layout,
+    orders: Vec<OrderView>,
+    company_name: String,
+    web_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct OrdersQuery {
+    placed: Option<String>,
+}
+
+pub async fn orders_page(
+    State(state): State<Portal>,
+    SignedIn(user, visitor): SignedIn,
+    Query(q): Query<OrdersQuery>,
+) -> PortalResult<Response> {
+    let org = state.store.organization(&user.organization_id).await?;
+    let orders = state
+        .store
+        .orders_of_organization(&user.organization_id)
+        .await?;
+    let views: Vec<OrderView> = orders
+        .iter()
+        .map(|o| order_view(o, org.as_ref(), "/account/orders"))
+        .collect();
+    let web_url = views.iter().find_map(|v| v.web_url.clone());
+    let notice = q.placed.filter(|p| !p.is_empty()).map(|p| {
+        format!(
+            "Thank you. Your order {} is Pending: the invoice was e-mailed to {}. Pay it by bank transfer; once it is Paid, the license is yours.",
+            p.replace(',', ", "),
+            user.email
+        )
+    });
+    let layout = Layout::build(&state, &visitor, "Orders", true)
+        .await?
+        .with_notice(notice);
+    page(
+        StatusCode::OK,
+        &OrdersPage {
+            layout,
+            orders: views,
+            company_name: org.map(|o| o.name).unwrap_or_default(),
+            web_url,
+        },
+    )
+}
+
+/// An order of the signed-in user's organization.
+async fn own_order(
+    state: &PortalState,
+    user: &tessera_store::portal::UserRecord,
+    number: &str,
+) -> PortalResult<OrderRecord> {
+    match state.store.order_by_number(number).await? {
+        Some(o) if o.organization_id == user.organization_id => Ok(o),
+        _ => Err(PortalError::NotFound),
+    }
+}
+
+/// A document as a download.
+pub async fn document_response(
+    state: &PortalState,
+    order: &OrderRecord,
+    kind: &str,
+) -> PortalResult<Response> {
+    let kind = DocumentKind::parse(kind).ok_or(PortalError::NotFound)?;
+    let doc = ordering::document(state, order, kind).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, doc.content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", doc.filename),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".into()),
+        ],
+        doc.content,
+    )
+        .into_response())
+}
+
+/// The activation key as a file.
+pub fn activation_response(order: &OrderRecord) -> PortalResult<Response> {
+    let key = order
+        .activation_key
+        .as_deref()
+        .filter(|_| order.status == OrderStatus::Paid)
+        .ok_or(PortalError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", activation_filename(order)),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".into()),
+        ],
+        format!("{key}\n"),
+    )
+        .into_response())
+}
+
+pub async fn download_document(
+    State(state): State<Portal>,
+    SignedIn(user, _): SignedIn,
+    Path((number, kind)): Path<(String, String)>,
+) -> PortalResult<Response> {
+    let order = own_order(&state, &user, &number).await?;
+    document_response(&state, &order, &kind).await
+}
+
+pub async fn download_activation_key(
+    State(state): State<Portal>,
+    SignedIn(user, _): SignedIn,
+    Path(number): Path<String>,
+) -> PortalResult<Response> {
+    let order = own_order(&state, &user, &number).await?;
+    activation_response(&order)
+}
+
+#[derive(Template)]
+#[template(path = "web_server.html")]
+struct WebServerPage {
+    layout: Layout,
+    org_name: String,
+    server_url: String,
+    pools: Vec<PoolView>,
+}
+
+struct PoolView {
+    products: String,
+    seats: u32,
+    in_use: u32,
+    borrowed: u32,
+    end: String,
+}
+
+/// Where "Use Web License Server" leads: the organization's web license server (its
+/// full administration panel comes with the next part of the portal).
+pub async fn web_server_page(
+    State(state): State<Portal>,
+    SignedIn(user, visitor): SignedIn,
+    Path(slug): Path<String>,
+) -> PortalResult<Response> {
+    let org = state
+        .store
+        .organization_by_slug(&slug)
+        .await?
+        .ok_or(PortalError::NotFound)?;
+    if org.id != user.organization_id && user.role != tessera_store::portal::Role::Staff {
+        return Err(PortalError::NotFound);
+    }
+    let pools = state
+        .store
+        .pool_usage(&org.slug, state.now())
+        .await?
+        .into_iter()
+        .map(|u| PoolView {
+            products: u.pool.products.join(" + "),
+            seats: u.pool.seats,
+            in_use: u.in_use,
+            borrowed: u.borrowed,
+            end: u.pool.end.format("%Y-%m-%d").to_string(),
+        })
+        .collect();
+    let layout = Layout::build(&state, &visitor, "Web License Server", true).await?;
+    page(
+        StatusCode::OK,
+        &WebServerPage {
+            layout,
+            org_name: org.name.clone(),
+            server_url: state.url(&format!("/w/{}", org.slug)),
+            pools,
+        },
+    )
+}

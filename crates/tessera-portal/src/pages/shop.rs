@@ -1,0 +1,437 @@
+//! The shop's pages in the order a buyer meets them: Buy (the catalog) → Corporate
+//! subscription (the license's details) → Add to Cart (the cart dialog: Go to checkout,
+//! edit, return to site) → Checkout (Payment: Bank transfer, Add company info, Contract
+//! and Acts, Checkout).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tessera_store::portal::{CatalogProduct, NewCartItem, ServerKind};
+
+use super::account::CompanyView;
+use super::{CartView, Layout, page, see_other};
+use crate::error::{PortalError, PortalResult};
+use crate::money::Money;
+use crate::ordering;
+use crate::session::{SignedIn, Visitor};
+use crate::shop::{
+    FieldError, MAX_USERS, SubscriptionForm, cart_lines, cart_total, check_registration_key,
+    check_subscription,
+};
+use crate::state::{Portal, PortalState};
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+}
+
+pub async fn home(State(state): State<Portal>, visitor: Visitor) -> PortalResult<Response> {
+    let layout = Layout::build(&state, &visitor, "Licenses for organizations", false).await?;
+    page(StatusCode::OK, &HomePage { layout })
+}
+
+struct OptionView {
+    id: String,
+    name: String,
+    price: String,
+    borrow_max_hours: u32,
+    checked: bool,
+}
+
+struct ProductView {
+    id: String,
+    name: String,
+    description: String,
+    options: Vec<OptionView>,
+}
+
+fn product_view(c: &CatalogProduct, selected: &str) -> ProductView {
+    ProductView {
+        id: c.product.id.clone(),
+        name: c.product.name.clone(),
+        description: c.product.description.clone(),
+        options: c
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| OptionView {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                price: Money::new(o.price_minor, o.currency.clone()).to_string(),
+                borrow_max_hours: o.borrow_max_hours,
+                checked: if selected.is_empty() {
+                    i == 0
+                } else {
+                    o.id == selected
+                },
+            })
+            .collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "catalog.html")]
+struct CatalogPage {
+    layout: Layout,
+    products: Vec<ProductView>,
+    tax_rate: String,
+}
+
+fn tax_rate(state: &PortalState) -> String {
+    let bp = state.config.tax_rate_bp;
+    if bp % 100 == 0 {
+        format!("{} %", bp / 100)
+    } else {
+        format!("{}.{:02} %", bp / 100, bp % 100)
+    }
+}
+
+pub async fn catalog(State(state): State<Portal>, visitor: Visitor) -> PortalResult<Response> {
+    let layout = Layout::build(&state, &visitor, "Corporate subscription", false).await?;
+    let products = state
+        .store
+        .catalog()
+        .await?
+        .iter()
+        .map(|c| product_view(c, ""))
+        .collect();
+    page(
+        StatusCode::OK,
+        &CatalogPage {
+            layout,
+            products,
+            tax_rate: tax_rate(&state),
+        },
+    )
+}
+
+/// The form's values as shown again.
+struct FormView {
+    start: String,
+    users: String,
+    registration_key: String,
+    web: bool,
+}
+
+#[derive(Template)]
+#[template(path = "subscription.html")]
+struct SubscriptionPage {
+    layout: Layout,
+    product: ProductView,
+    form: FormView,
+    error: Option<String>,
+    error_field: String,
+    edit: String,
+    today: String,
+    max_users: u32,
+    tax_rate: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SubscriptionQuery {
+    option: Option<String>,
+    edit: Option<String>,
+    added: Option<String>,
+}
+
+async fn product_of(state: &PortalState, product_id: &str) -> PortalResult<CatalogProduct> {
+    state
+        .store
+        .catalog()
+        .await?
+        .into_iter()
+        .find(|c| c.product.id == product_id)
+        .ok_or(PortalError::NotFound)
+}
+
+pub async fn subscription_page(
+    State(state): State<Portal>,
+    visitor: Visitor,
+    Path(product_id): Path<String>,
+    Query(q): Query<SubscriptionQuery>,
+) -> PortalResult<Response> {
+    let product = product_of(&state, &product_id).await?;
+    let today = state.today().format("%Y-%m-%d").to_string();
+    let mut form = FormView {
+        start: today.clone(),
+        users: "1".into(),
+        registration_key: String::new(),
+        web: false,
+    };
+    let mut selected = q.option.clone().unwrap_or_default();
+    let mut edit = String::new();
+    if let (Some(item_id), Some(owner)) = (q.edit.as_deref(), visitor.cart_owner()) {
+        let item = state
+            .store
+            .cart_items(&owner)
+            .await?
+            .into_iter()
+            .find(|i| i.id == item_id)
+            .ok_or(PortalError::NotFound)?;
+        selected = item.option_id.clone();
+        form = FormView {
+            start: item.start_date.clone(),
+            users: item.seats.to_string(),
+            registration_key: item.registration_key.clone().unwrap_or_default(),
+            web: item.server_kind == ServerKind::Web.as_str(),
+        };
+        edit = item.id;
+    }
+    let mut layout = Layout::build(&state, &visitor, "Corporate subscription", true).await?;
+    if q.added.is_some() {
+        layout.cart_open = true;
+        layout.notice = Some("Added to the cart.".into());
+    }
+    page(
+        StatusCode::OK,
+        &SubscriptionPage {
+            layout,
+            product: product_view(&product, &selected),
+            form,
+            error: None,
+            error_field: String::new(),
+            edit,
+            today,
+            max_users: MAX_USERS,
+            tax_rate: tax_rate(&state),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AddToCartForm {
+    #[serde(flatten)]
+    subscription: SubscriptionForm,
+    #[serde(default)]
+    edit: String,
+}
+
+/// Add to Cart (or, from the cart's edit link, change the item).
+pub async fn add_to_cart(
+    State(state): State<Portal>,
+    visitor: Visitor,
+    Path(product_id): Path<String>,
+    Form(form): Form<AddToCartForm>,
+) -> PortalResult<Response> {
+    let product = product_of(&state, &product_id).await?;
+    let today = state.today();
+    let checked = check_subscription(&state, &product_id, &form.subscription, today).await?;
+    let sub = match checked {
+        Ok(sub) => sub,
+        Err(FieldError { field, message }) => {
+            let layout = Layout::build(&state, &visitor, "Corporate subscription", true).await?;
+            let f = &form.subscription;
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &SubscriptionPage {
+                    layout,
+                    product: product_view(&product, &f.option),
+                    form: FormView {
+                        start: f.start.clone(),
+                        users: f.users.clone(),
+                        registration_key: f.registration_key.clone(),
+                        web: f.web.is_some(),
+                    },
+                    error: Some(message),
+                    error_field: field.to_owned(),
+                    edit: form.edit.clone(),
+                    today: today.format("%Y-%m-%d").to_string(),
+                    max_users: MAX_USERS,
+                    tax_rate: tax_rate(&state),
+                },
+            );
+        }
+    };
+    let session = visitor.ensure(&state).await?;
+    let owner = visitor
+        .cart_owner()
+        .ok_or_else(|| PortalError::internal(format!("no cart for {}", session.token_hash)))?;
+    let start = sub.start.format("%Y-%m-%d").to_string();
+    let item = NewCartItem {
+        option_id: &sub.option.id,
+        start_date: &start,
+        seats: sub.seats,
+        server_kind: sub.server_kind.as_str(),
+        registration_key: sub.registration_key.as_deref(),
+    };
+    if form.edit.is_empty() {
+        state
+            .store
+            .add_cart_item(&owner, &item, state.now())
+            .await?;
+    } else if !state
+        .store
+        .update_cart_item(&owner, &form.edit, &item)
+        .await?
+    {
+        return Err(PortalError::conflict(
+            "That item is no longer in your cart (was the order placed meanwhile?).",
+        ));
+    }
+    Ok(see_other(&format!("/buy/{}?added=1", sub.product.id)))
+}
+
+#[derive(Deserialize)]
+pub struct KeyQuery {
+    #[serde(default)]
+    key: String,
+}
+
+/// Checks a registration key as it is typed (the subscription page asks on entry).
+pub async fn check_key(Query(q): Query<KeyQuery>) -> Response {
+    let body = match check_registration_key(&q.key) {
+        Ok(key) => {
+            serde_json::json!({"valid": true, "key": key, "message": "Registration key OK."})
+        }
+        Err(message) => serde_json::json!({"valid": false, "message": message}),
+    };
+    axum::Json(body).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "cart.html")]
+struct CartPage {
+    layout: Layout,
+}
+
+/// The cart as a page: what the cart button opens where there is no script.
+pub async fn cart_page(State(state): State<Portal>, visitor: Visitor) -> PortalResult<Response> {
+    let layout = Layout::build(&state, &visitor, "Cart", true).await?;
+    page(StatusCode::OK, &CartPage { layout })
+}
+
+pub async fn remove_from_cart(
+    State(state): State<Portal>,
+    visitor: Visitor,
+    Path(item_id): Path<String>,
+) -> PortalResult<Response> {
+    if let Some(owner) = visitor.cart_owner() {
+        state.store.remove_cart_item(&owner, &item_id).await?;
+    }
+    Ok(see_other("/cart"))
+}
+
+#[derive(Template)]
+#[template(path = "checkout.html")]
+struct CheckoutPage {
+    layout: Layout,
+    lines: Vec<CartView>,
+    net: String,
+    tax: String,
+    gross: String,
+    tax_rate: String,
+    company_saved: bool,
+    company: CompanyView,
+    bank_checked: bool,
+    contract_checked: bool,
+    error: Option<String>,
+}
+
+async fn render_checkout(
+    state: &PortalState,
+    user: &tessera_store::portal::UserRecord,
+    visitor: &Visitor,
+    status: StatusCode,
+    error: Option<String>,
+    bank_checked: bool,
+    contract_checked: bool,
+) -> PortalResult<Response> {
+    let org = state
+        .store
+        .organization(&user.organization_id)
+        .await?
+        .ok_or(PortalError::NotFound)?;
+    let owner = visitor.cart_owner().unwrap_or_default();
+    let lines = cart_lines(state, &owner).await?;
+    let zero = Money::zero(state.config.currency.clone());
+    let sum = |f: fn(&crate::shop::CartLine) -> &Money| {
+        lines
+            .iter()
+            .try_fold(zero.clone(), |acc, l| acc.checked_add(f(l)))
+            .unwrap_or_else(|| zero.clone())
+            .to_string()
+    };
+    let mut company = org.company();
+    if company.billing_email.is_empty() {
+        company.billing_email = user.email.clone();
+    }
+    let layout = Layout::build(state, visitor, "Checkout", true).await?;
+    page(
+        status,
+        &CheckoutPage {
+            layout,
+            lines: lines.iter().map(CartView::from_line).collect(),
+            net: sum(|l| &l.net),
+            tax: sum(|l| &l.tax),
+            gross: cart_total(state, &lines).to_string(),
+            tax_rate: tax_rate(state),
+            company_saved: org.company_saved,
+            company: CompanyView::of(&company),
+            bank_checked,
+            contract_checked,
+            error,
+        },
+    )
+}
+
+pub async fn checkout_page(
+    State(state): State<Portal>,
+    SignedIn(user, visitor): SignedIn,
+) -> PortalResult<Response> {
+    render_checkout(&state, &user, &visitor, StatusCode::OK, None, false, false).await
+}
+
+#[derive(Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    payment: String,
+    contract_and_acts: Option<String>,
+}
+
+pub async fn checkout(
+    State(state): State<Portal>,
+    SignedIn(user, visitor): SignedIn,
+    Form(form): Form<CheckoutForm>,
+) -> PortalResult<Response> {
+    let contract = form.contract_and_acts.is_some();
+    let bank = form.payment == "bank_transfer";
+    let result = if !bank {
+        Err(PortalError::invalid(
+            "Payment: choose Bank transfer (the only way to pay for now).",
+        ))
+    } else {
+        let org = state
+            .store
+            .organization(&user.organization_id)
+            .await?
+            .ok_or(PortalError::NotFound)?;
+        let owner = visitor.cart_owner().unwrap_or_default();
+        ordering::checkout(&state, &user, &org, &owner, contract).await
+    };
+    match result {
+        Ok(orders) => {
+            let numbers: Vec<&str> = orders.iter().map(|o| o.number.as_str()).collect();
+            Ok(see_other(&format!(
+                "/account/orders?placed={}",
+                numbers.join(",")
+            )))
+        }
+        Err(e) if e.is_user_error() => {
+            render_checkout(
+                &state,
+                &user,
+                &visitor,
+                e.status(),
+                Some(e.message()),
+                bank,
+                contract,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}

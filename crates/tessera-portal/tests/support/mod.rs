@@ -1,0 +1,387 @@
+//! A portal in-process for tests: its router driven through `tower::ServiceExt::oneshot`
+//! by a small browser (one cookie, forms with their CSRF secret, no redirects followed),
+//! on SQLite or PostgreSQL, with the mail it sent read back from the outbox folder.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use mail_parser::{MessageParser, MimeHeaders};
+use tessera_portal::{Portal, PortalConfig};
+use tessera_store::testing::TestDatabase;
+use tessera_token::SigningKey;
+use tower::ServiceExt;
+
+pub struct TestPortal {
+    pub portal: Portal,
+    pub app: Router,
+    pub dir: tempfile::TempDir,
+    pub vendor: SigningKey,
+    _db: Option<TestDatabase>,
+}
+
+pub const STAFF_EMAIL: &str = "staff@tessera.example";
+pub const PASSWORD: &str = "a long enough password";
+
+impl TestPortal {
+    async fn open(db: Option<TestDatabase>) -> TestPortal {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = PortalConfig::load_or_create(dir.path()).unwrap();
+        config.public_url = "http://portal.test".into();
+        config.sign_in.per_address = 1000;
+        if let Some(db) = &db {
+            config.database_url = db.url.clone();
+        }
+        let vendor = SigningKey::generate();
+        let portal = tessera_portal::open(config, vendor.clone()).await.unwrap();
+        let app = tessera_portal::router(portal.clone());
+        TestPortal {
+            portal,
+            app,
+            dir,
+            vendor,
+            _db: db,
+        }
+    }
+
+    pub async fn sqlite() -> TestPortal {
+        Self::open(None).await
+    }
+
+    pub async fn postgres() -> Option<TestPortal> {
+        Some(Self::open(Some(TestDatabase::create().await?)).await)
+    }
+
+    /// SQLite, and PostgreSQL when reachable.
+    pub async fn every_backend() -> Vec<TestPortal> {
+        let mut out = vec![Self::sqlite().await];
+        if let Some(pg) = Self::postgres().await {
+            out.push(pg);
+        }
+        out
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            app: self.app.clone(),
+            cookie: None,
+            csrf: None,
+        }
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.portal.config.outbox_dir()
+    }
+
+    /// Every message delivered so far (after waiting for the outbox to empty).
+    pub async fn mails(&self) -> Vec<Mail> {
+        self.portal
+            .mailer
+            .flush(Duration::from_secs(20))
+            .await
+            .unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.outbox())
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files.iter().map(|p| Mail::read(p)).collect()
+    }
+
+    /// Messages to `address`, oldest first.
+    pub async fn mails_to(&self, address: &str) -> Vec<Mail> {
+        self.mails()
+            .await
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)))
+            .collect()
+    }
+
+    /// Signs up, confirms from the e-mail and signs in: a browser of a new customer.
+    pub async fn customer(&self, email: &str, organization: &str) -> Browser {
+        let mut b = self.browser();
+        b.get("/signup").await.ok();
+        let page = b
+            .submit(
+                "/signup",
+                &[
+                    ("email", email),
+                    ("organization", organization),
+                    ("password", PASSWORD),
+                    ("password_again", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let link = self.link_in_last_mail(email, "/confirm?token=").await;
+        b.get(&link).await.ok();
+        b.sign_in(email, PASSWORD).await;
+        b
+    }
+
+    /// The staff member's browser (their e-mail is staff by the settings).
+    pub async fn staff(&self) -> Browser {
+        self.customer(STAFF_EMAIL, "Tessera Software").await
+    }
+
+    /// The path of the link in the newest message to `email` that contains `marker`.
+    pub async fn link_in_last_mail(&self, email: &str, marker: &str) -> String {
+        let mails = self.mails_to(email).await;
+        let mail = mails
+            .iter()
+            .rev()
+            .find(|m| m.text.contains(marker))
+            .unwrap_or_else(|| panic!("no mail to {email} with {marker}: {mails:?}"));
+        let start = mail.text.find("http://portal.test").unwrap();
+        let rest = &mail.text[start + "http://portal.test".len()..];
+        rest.split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Company details for checkout, saved through the "Add company info" form.
+    pub async fn add_company_info(b: &mut Browser, name: &str, email: &str) {
+        b.get("/checkout").await.ok();
+        let r = b
+            .submit(
+                "/account/company",
+                &[
+                    ("name", name),
+                    ("address", "ul. Długa 1\n00-001 Warszawa"),
+                    ("tax_id", "PL1234567890"),
+                    ("billing_email", email),
+                    ("next", "/checkout"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    }
+}
+
+/// An answer.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub content_type: String,
+    pub disposition: String,
+    pub bytes: Vec<u8>,
+    pub text: String,
+}
+
+impl Page {
+    /// `Ok(self)` when 2xx, for chaining in setup.
+    pub fn ok(self) -> Page {
+        assert!(
+            self.status.is_success() || self.status.is_redirection(),
+            "{}: {}",
+            self.status,
+            self.text
+        );
+        self
+    }
+
+    pub fn has(&self, needle: &str) -> bool {
+        self.text.contains(needle)
+    }
+}
+
+/// The value of the first `name="csrf" value="…"` in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")?;
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+pub struct Browser {
+    pub app: Router,
+    pub cookie: Option<String>,
+    /// The CSRF secret of the last page that had a form.
+    pub csrf: Option<String>,
+}
+
+impl Browser {
+    pub async fn request(&mut self, method: &str, path: &str, form: Option<String>) -> Page {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, format!("tessera_session={c}"));
+        }
+        let body = match form {
+            Some(f) => {
+                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(f)
+            }
+            None => Body::empty(),
+        };
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        for v in resp.headers().get_all(header::SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let value = v
+                .strip_prefix("tessera_session=")
+                .and_then(|r| r.split(';').next())
+                .unwrap_or("");
+            self.cookie = (!value.is_empty() && !v.contains("Max-Age=0")).then(|| value.to_owned());
+        }
+        let status = resp.status();
+        let (content_type, disposition) = {
+            let header_text = |h| {
+                resp.headers()
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            (
+                header_text(header::CONTENT_TYPE),
+                header_text(header::CONTENT_DISPOSITION),
+            )
+        };
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20)
+            .await
+            .unwrap()
+            .to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(c) = csrf_in(&text) {
+            self.csrf = Some(c);
+        }
+        Page {
+            status,
+            location,
+            content_type,
+            disposition,
+            bytes,
+            text,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.request("GET", path, None).await
+    }
+
+    /// A form POST with the CSRF secret of the last page shown.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf.clone().unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&all).unwrap();
+        self.request("POST", path, Some(body)).await
+    }
+
+    /// A form POST exactly as given (no CSRF secret added).
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.request("POST", path, Some(body)).await
+    }
+
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.get("/signin").await;
+        let page = self
+            .submit("/signin", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text);
+        page
+    }
+
+    /// Fills the Corporate subscription form and presses Add to Cart.
+    pub async fn add_to_cart(
+        &mut self,
+        product: &str,
+        option: &str,
+        users: &str,
+        registration_key: Option<&str>,
+    ) -> Page {
+        self.get(&format!("/buy/{product}")).await;
+        let mut fields = vec![("option", option), ("start", ""), ("users", users)];
+        match registration_key {
+            Some(k) => fields.push(("registration_key", k)),
+            None => fields.push(("web", "on")),
+        }
+        self.submit(&format!("/buy/{product}"), &fields).await
+    }
+
+    /// Presses Checkout with Bank transfer (and Contract and Acts when asked).
+    pub async fn checkout(&mut self, contract_and_acts: bool) -> Page {
+        self.get("/checkout").await;
+        let mut fields = vec![("payment", "bank_transfer")];
+        if contract_and_acts {
+            fields.push(("contract_and_acts", "on"));
+        }
+        self.submit("/checkout", &fields).await
+    }
+}
+
+/// A delivered message.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<(String, Vec<u8>)>,
+}
+
+impl Mail {
+    pub fn read(path: &std::path::Path) -> Mail {
+        let raw = std::fs::read(path).unwrap();
+        let msg = MessageParser::default().parse(&raw).unwrap();
+        Mail {
+            to: msg
+                .to()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.address().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            subject: msg.subject().unwrap_or("").to_owned(),
+            text: msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+            attachments: msg
+                .attachments()
+                .map(|a| {
+                    (
+                        a.attachment_name().unwrap_or("").to_owned(),
+                        a.contents().to_vec(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The order numbers in a page, in the order they appear.
+pub fn order_numbers(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("id=\"order-ORD-") {
+        let s = &rest[i + "id=\"order-".len()..];
+        let end = s.find('"').unwrap();
+        out.push(s[..end].to_owned());
+        rest = &s[end..];
+    }
+    out
+}
+
+/// The text of the element with this id (`<tag id="ID" …>TEXT<`), unescaped lightly.
+pub fn text_of(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find('>')? + 1;
+    let end = rest[start..].find('<')?;
+    Some(
+        rest[start..start + end]
+            .replace("&#43;", "+")
+            .replace("&#x2b;", "+")
+            .replace("&amp;", "&")
+            .replace("&#61;", "=")
+            .replace("&#x3d;", "="),
+    )
+}

@@ -1,0 +1,46 @@
+//! The portal's tables: organizations and their users, browser sessions and one-time
+//! tokens, sign-in failures, the catalog and carts, and orders with their documents.
+//! Each aggregate has its own file; every query serves SQLite and PostgreSQL alike.
+
+mod accounts;
+mod carts;
+mod catalog;
+mod orders;
+mod sessions;
+
+pub use accounts::{CompanyInfo, NewAccount, OrganizationRecord, Role, UserRecord};
+pub use carts::{CartItemRecord, NewCartItem};
+pub use catalog::{CatalogProduct, LicenseOptionRecord, ProductRecord};
+pub use orders::{
+    DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus, PaidOrder, ServerKind,
+};
+pub use sessions::{OneTimePurpose, SessionRow};
+
+use sqlx::{Any, Transaction};
+
+use crate::{Backend, Store, StoreError};
+
+pub(crate) type Tx<'a> = Transaction<'a, Any>;
+
+fn json_list(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+fn count(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+impl Store {
+    /// A transaction that writes: on SQLite it takes the write lock at once, so that two
+    /// of them never read the same counter and then both write.
+    pub(crate) async fn portal_write_tx(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.db.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.db.begin().await?,
+        })
+    }
+}
