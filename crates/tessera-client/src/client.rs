@@ -148,7 +148,7 @@ impl Client {
             .inner
             .agent
             .get(self.url("/api/v1/admin/leases"))
-            .header("authorization", bearer(admin_token))
+            .header("authorization", admin_bearer(admin_token)?)
             .call();
         self.json(self.expect_ok(sent)?)
     }
@@ -159,7 +159,7 @@ impl Client {
             .inner
             .agent
             .delete(self.url(&format!("/api/v1/admin/leases/{}", path_segment(id))))
-            .header("authorization", bearer(admin_token))
+            .header("authorization", admin_bearer(admin_token)?)
             .call();
         self.expect_ok(sent).map(drop)
     }
@@ -174,7 +174,7 @@ impl Client {
             .inner
             .agent
             .post(self.url("/api/v1/admin/activations"))
-            .header("authorization", bearer(admin_token))
+            .header("authorization", admin_bearer(admin_token)?)
             .content_type("text/plain; charset=utf-8")
             .send(text.trim());
         self.json(self.expect_ok(sent)?)
@@ -374,6 +374,20 @@ pub(crate) fn bearer(token: &str) -> String {
     format!("Bearer {}", token.trim())
 }
 
+/// The `Authorization` value for an admin token, refusing one that cannot be a token
+/// (a line break or space pasted with it) with a message that says so.
+fn admin_bearer(token: &str) -> Result<String, ClientError> {
+    let token = token.trim();
+    if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ClientError::Config(
+            "the admin token is not valid: it is empty or has spaces or line breaks in it \
+             (see `tessera server admin-token`)"
+                .into(),
+        ));
+    }
+    Ok(bearer(token))
+}
+
 /// Percent-encodes one path segment so an id can never change the path it is sent to.
 pub(crate) fn path_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -395,5 +409,19 @@ mod tests {
     fn ids_cannot_escape_their_path_segment() {
         assert_eq!(path_segment("a1-b_c.d~"), "a1-b_c.d~");
         assert_eq!(path_segment("../x y/?"), "..%2Fx%20y%2F%3F");
+    }
+}
+
+#[cfg(test)]
+mod admin_token_tests {
+    use super::admin_bearer;
+
+    #[test]
+    fn an_admin_token_with_a_line_break_in_it_is_refused_with_a_clear_message() {
+        assert_eq!(admin_bearer("  tsa_abc\n").unwrap(), "Bearer tsa_abc");
+        let err = admin_bearer("server\ntsa_abc").unwrap_err();
+        assert_eq!(err.code(), "config");
+        assert!(err.to_string().contains("line breaks"), "{err}");
+        assert!(admin_bearer("").is_err());
     }
 }
