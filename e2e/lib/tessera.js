@@ -1,7 +1,7 @@
 // Test harness for browser tests: the real `tessera` binary as processes on loopback,
 // and Debian's chromium driven by playwright-core (never a downloaded browser).
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,3 +87,91 @@ export async function unlabelledControls(page) {
 }
 
 export { readFileSync, writeFileSync, join };
+
+/** Decodes quoted-printable text: soft line breaks (`=\r\n`) go, `=3D` and the like become bytes. */
+export function decodeQuotedPrintable(text) {
+  const bytes = [];
+  const s = text.replace(/=\r?\n/g, '');
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(s[i], 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function decodeWords(value) {
+  return value.replace(/\?=\s+=\?/g, '?==?').replace(/=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g, (_, _charset, enc, data) =>
+    (enc.toUpperCase() === 'B' ? Buffer.from(data, 'base64').toString('utf8') : decodeQuotedPrintable(data.replace(/_/g, ' '))));
+}
+
+function mimeHeaders(block) {
+  const headers = {};
+  for (const line of block.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const at = line.indexOf(':');
+    if (at > 0) headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+  }
+  return headers;
+}
+
+function mimePart(raw, out) {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = split < 0 ? raw : raw.slice(0, split);
+  const body = split < 0 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
+  const h = mimeHeaders(head);
+  const type = h['content-type'] || 'text/plain';
+  const boundary = type.match(/boundary="?([^";]+)"?/i);
+  if (/^multipart\//i.test(type) && boundary) {
+    const parts = body.split(`--${boundary[1]}`).slice(1);
+    for (const part of parts) {
+      if (part.startsWith('--')) break;
+      mimePart(part.replace(/^\r?\n/, ''), out);
+    }
+    return h;
+  }
+  const name = ((h['content-disposition'] || '').match(/filename="?([^";]+)"?/i)
+    || type.match(/name="?([^";]+)"?/i) || [])[1];
+  const encoding = (h['content-transfer-encoding'] || '').toLowerCase();
+  if (name) {
+    out.attachments.push(decodeWords(name));
+  } else if (/^text\/plain/i.test(type)) {
+    out.text += encoding === 'quoted-printable' ? decodeQuotedPrintable(body)
+      : encoding === 'base64' ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8') : body;
+  }
+  return h;
+}
+
+/** One .eml file: { file, to: [addresses], subject, text (decoded), attachments: [filenames], raw }. */
+export function readMail(file) {
+  const raw = readFileSync(file, 'utf8');
+  const out = { file, text: '', attachments: [], raw };
+  const h = mimePart(raw, out);
+  out.subject = decodeWords(h.subject || '');
+  out.to = (h.to || '').match(/[^\s<>,"]+@[^\s<>,"]+/g) || [];
+  return out;
+}
+
+/** Every message in the outbox folder, oldest first. */
+export function outbox(dir) {
+  let names = [];
+  try { names = readdirSync(dir).filter((n) => n.endsWith('.eml')); } catch { return []; }
+  return names.map((n) => join(dir, n))
+    .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs || a.localeCompare(b))
+    .map(readMail);
+}
+
+/** Waits for the newest message in the outbox that `match(mail)` accepts. */
+export async function waitForMail(dir, match, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = outbox(dir).reverse().find(match);
+    if (found) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`no such mail in ${dir}: ${JSON.stringify(outbox(dir).map((m) => [m.to, m.subject, m.attachments]))}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -378,11 +378,19 @@ async fn render_checkout(
     )
 }
 
+#[derive(Deserialize)]
+pub struct CheckoutQuery {
+    payment: Option<String>,
+}
+
+/// `?payment=bank_transfer` keeps the payment chosen before "Add company info".
 pub async fn checkout_page(
     State(state): State<Portal>,
     SignedIn(user, visitor): SignedIn,
+    axum::extract::Query(q): axum::extract::Query<CheckoutQuery>,
 ) -> PortalResult<Response> {
-    render_checkout(&state, &user, &visitor, StatusCode::OK, None, false, false).await
+    let bank = q.payment.as_deref() == Some("bank_transfer");
+    render_checkout(&state, &user, &visitor, StatusCode::OK, None, bank, false).await
 }
 
 #[derive(Deserialize)]
