@@ -1,0 +1,368 @@
+//! The systems under test: server processes started from the real binaries, on loopback,
+//! each with what the load needs (an activated pool for the license server).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::http::Conn;
+
+/// Which license server the load is driven against. Each variant knows how to set up a
+/// fresh instance with one large pool of `PRODUCT` and how to crash and restart it; the
+/// phases only see the resulting [`Server`] (an address, a process and a product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The LAN license server (`tessera server`) on its embedded SQLite database, in a
+    /// fresh data folder.
+    Lan,
+}
+
+impl Target {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Target::Lan => "LAN license server (tessera server, SQLite, synchronous=FULL)",
+        }
+    }
+}
+
+/// The product of the benchmark's pool.
+pub const PRODUCT: &str = "bench-cad";
+
+/// How to start the system under test.
+pub struct SetupOpts {
+    pub tessera: PathBuf,
+    pub work_dir: Option<PathBuf>,
+    pub seats: u32,
+    /// More pools, one product each (product, seats), each from its own activation key.
+    pub extra_pools: Vec<(String, u32)>,
+    pub lease_ttl_s: u64,
+    pub heartbeat_s: u64,
+}
+
+/// A server process on a loopback port: what the phases drive and measure.
+pub struct Server {
+    pub addr: SocketAddr,
+    child: Child,
+    restart: RestartSpec,
+    /// The server's standard error, kept for when something goes wrong.
+    pub log: PathBuf,
+    /// The database's write-ahead log, when the server has one.
+    pub wal: Option<PathBuf>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// How a server is started again on the same state and port after a crash.
+enum RestartSpec {
+    Command {
+        program: PathBuf,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server log's warnings and errors, grouped by what they say (without their
+    /// timestamps and details), most frequent first, with how often each came.
+    pub fn log_problems(&self, max: usize) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for line in text.lines() {
+            let line = strip_ansi(line);
+            if !(line.contains("ERROR") || line.contains("WARN")) {
+                continue;
+            }
+            let rest = line
+                .split_once(' ')
+                .map_or(line.as_str(), |(_, r)| r)
+                .trim();
+            let key: String = rest
+                .split(" db.statement=")
+                .next()
+                .unwrap_or(rest)
+                .chars()
+                .take(160)
+                .collect();
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key, 1)),
+            }
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        counts
+            .into_iter()
+            .take(max)
+            .map(|(k, n)| format!("{n} × {k}"))
+            .collect()
+    }
+
+    /// Stops the server with SIGKILL: no chance to tidy up, as in a crash or a power cut
+    /// (for the process; the disk keeps what was synced).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same state and port; returns how long it took
+    /// until `GET /api/v1/server` answered 200.
+    pub async fn restart_timed(&mut self) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let RestartSpec::Command { program, args, env } = &self.restart;
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let (child, addr) = spawn_listening(cmd, &self.log)?;
+        if addr != self.addr {
+            bail!("the server came back on {addr}, not {}", self.addr);
+        }
+        self.child = child;
+        let deadline = started + Duration::from_secs(60);
+        let mut conn = Conn::new(self.addr);
+        loop {
+            if let Ok(r) = conn.request("GET", "/api/v1/server", &[], None).await
+                && r.status == 200
+            {
+                return Ok(started.elapsed());
+            }
+            if Instant::now() > deadline {
+                bail!("the server did not answer within 60 s of its restart");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds the `tessera` binary: `--tessera`, else next to this program (the same target
+/// folder), else one folder up (for test binaries in `deps/`).
+pub fn find_tessera(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    let me = std::env::current_exe().context("cannot find this program's path")?;
+    let name = format!("tessera{}", std::env::consts::EXE_SUFFIX);
+    for dir in me.ancestors().skip(1).take(2) {
+        let candidate = dir.join(&name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "no `tessera` binary next to {}; build it (cargo build --release -p tessera) or pass --tessera PATH",
+        me.display()
+    )
+}
+
+/// A command of the tessera binary with no Tessera settings from the environment.
+fn tessera_cmd(bin: &Path) -> Command {
+    let mut c = Command::new(bin);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TESSERA_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("TESSERA_MACHINE_ID", MACHINE_ID);
+    c
+}
+
+const MACHINE_ID: &str = "tessera-bench-machine";
+
+fn run_ok(mut cmd: Command, what: &str) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Sets up and starts a fresh instance of `target`.
+pub fn start(target: Target, opts: &SetupOpts) -> anyhow::Result<Server> {
+    match target {
+        Target::Lan => start_lan(opts),
+    }
+}
+
+/// A LAN server as an office sets one up: vendor keys, the server's registration key,
+/// an activation key with one pool of `seats` seats, imported with `tessera server
+/// activate`, then `tessera server` on 127.0.0.1 with a free port.
+fn start_lan(opts: &SetupOpts) -> anyhow::Result<Server> {
+    let dir = match &opts.work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            tempfile::Builder::new()
+                .prefix("tessera-bench-")
+                .tempdir_in(d)?
+        }
+        None => tempfile::Builder::new()
+            .prefix("tessera-bench-")
+            .tempdir()?,
+    };
+    let vendor = dir.path().join("vendor");
+    let data = dir.path().join("server");
+    let bin = &opts.tessera;
+
+    let mut c = tessera_cmd(bin);
+    c.args(["vendor", "keygen", "--out"]).arg(&vendor);
+    run_ok(c, "tessera vendor keygen")?;
+    let vendor_public = vendor.join("vendor.public");
+
+    let mut c = tessera_cmd(bin);
+    c.args(["server", "registration-key", "--data"]).arg(&data);
+    let registration_key = run_ok(c, "tessera server registration-key")?;
+
+    let pools = std::iter::once((PRODUCT.to_owned(), opts.seats)).chain(opts.extra_pools.clone());
+    for (n, (product, seats)) in pools.enumerate() {
+        let key_file = dir.path().join(format!("activation-{n}.key"));
+        let mut c = tessera_cmd(bin);
+        c.args(["vendor", "issue", "--secret-key"])
+            .arg(vendor.join("vendor.secret"))
+            .args(["--registration-key", &registration_key])
+            .args(["--org", "Benchmark Office", "--product", &product])
+            .args(["--pool-id", &format!("pool-{product}")])
+            .args(["--seats", &seats.to_string(), "--days", "30", "--out"])
+            .arg(&key_file);
+        run_ok(c, "tessera vendor issue")?;
+
+        let mut c = tessera_cmd(bin);
+        c.args(["server", "activate", "--data"])
+            .arg(&data)
+            .arg("--vendor-public-key")
+            .arg(&vendor_public)
+            .arg(&key_file);
+        run_ok(c, "tessera server activate")?;
+    }
+
+    let log = dir.path().join("server.log");
+    let mut args: Vec<String> = vec![
+        "server".into(),
+        "--data".into(),
+        data.to_string_lossy().into_owned(),
+        "--vendor-public-key".into(),
+        vendor_public.to_string_lossy().into_owned(),
+        "--lease-ttl".into(),
+        opts.lease_ttl_s.to_string(),
+        "--heartbeat".into(),
+        opts.heartbeat_s.to_string(),
+        // Every simulated client comes from 127.0.0.1: the per-address limit is for
+        // offices' networks, not for one load generator standing in for thousands.
+        "--rate-limit".into(),
+        "0".into(),
+        "--listen".into(),
+    ];
+    let mut first = tessera_cmd(bin);
+    first.args(&args).arg("127.0.0.1:0");
+    let (child, addr) = spawn_listening(first, &log)?;
+    args.push(addr.to_string());
+    Ok(Server {
+        addr,
+        child,
+        restart: RestartSpec::Command {
+            program: bin.clone(),
+            args,
+            env: vec![("TESSERA_MACHINE_ID".into(), MACHINE_ID.into())],
+        },
+        log,
+        wal: Some(data.join("tessera.db-wal")),
+        _dir: Some(dir),
+    })
+}
+
+/// Starts the trivial HTTP server (`tessera-bench trivial-server`), the ceiling.
+pub fn start_trivial(log: &Path) -> anyhow::Result<Server> {
+    let me = std::env::current_exe()?;
+    let mut cmd = Command::new(&me);
+    cmd.args(["trivial-server", "--listen", "127.0.0.1:0"]);
+    let (child, addr) = spawn_listening(cmd, log)?;
+    Ok(Server {
+        addr,
+        child,
+        restart: RestartSpec::Command {
+            program: me,
+            args: vec!["trivial-server".into(), "--listen".into(), addr.to_string()],
+            env: Vec::new(),
+        },
+        log: log.to_owned(),
+        wal: None,
+        _dir: None,
+    })
+}
+
+/// Spawns `cmd` with its standard error appended to `log`, and waits for its
+/// `listening on http://ADDR` line; keeps draining its standard output after.
+fn spawn_listening(mut cmd: Command, log: &Path) -> anyhow::Result<(Child, SocketAddr)> {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file));
+    let mut child = cmd.spawn().context("cannot start the server process")?;
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !sent && let Some(url) = line.strip_prefix("listening on http://") {
+                let _ = tx.send(url.trim().parse::<SocketAddr>().ok());
+                sent = true;
+            }
+        }
+        if !sent {
+            let _ = tx.send(None);
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Some(addr)) => Ok((child, addr)),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            bail!(
+                "the server did not start listening; its log ends:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        }
+    }
+}
+
+/// The text of a log line without its terminal colours.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ … final byte in @..~
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
