@@ -1,5 +1,6 @@
 //! The portal's tables: organizations and their users, browser sessions and one-time
-//! tokens, sign-in failures, the catalog and carts, and orders with their documents.
+//! tokens, sign-in failures, the catalog and carts, orders with their documents, and
+//! teams with their named-user seats.
 //! Each aggregate has its own file; every query serves SQLite and PostgreSQL alike.
 
 mod accounts;
@@ -7,6 +8,7 @@ mod carts;
 mod catalog;
 mod orders;
 mod sessions;
+mod teams;
 
 pub use accounts::{CompanyInfo, NewAccount, OrganizationRecord, Role, UserRecord};
 pub use carts::{CartItemRecord, NewCartItem};
@@ -15,6 +17,11 @@ pub use orders::{
     DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus, PaidOrder, ServerKind,
 };
 pub use sessions::{OneTimePurpose, SessionRow};
+pub use teams::{
+    AssigneeRecord, BatchRow, InvitationRecord, Invited, MemberRecord, MemberRole,
+    NamedSessionRecord, NamedSubscriptionRecord, NewInvitation, NewNamedSubscription,
+    RoleChangeRecord, RowOutcome, SeatRecord, TeamError, TeamRecord,
+};
 
 use sqlx::{Any, Transaction};
 
@@ -39,8 +46,8 @@ impl Store {
     /// of them never read the same counter and then both write.
     pub(crate) async fn portal_write_tx(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.db.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.db.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 }
