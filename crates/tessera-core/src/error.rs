@@ -57,6 +57,10 @@ pub enum ErrorCode {
     Internal,
     /// The server is not ready (for example shutting down).
     Unavailable,
+    /// A named user signed in on another device; this one stops until they sign in here again.
+    Superseded,
+    /// The named user holds no seat of the product (any more).
+    SeatUnassigned,
 }
 
 impl ErrorCode {
@@ -89,6 +93,8 @@ impl ErrorCode {
             MethodNotAllowed => 405,
             Internal => 500,
             Unavailable => 503,
+            Superseded => 409,
+            SeatUnassigned => 403,
         }
     }
 
@@ -121,6 +127,8 @@ impl ErrorCode {
             MethodNotAllowed => "method_not_allowed",
             Internal => "internal",
             Unavailable => "unavailable",
+            Superseded => "superseded",
+            SeatUnassigned => "seat_unassigned",
         }
     }
 
@@ -149,6 +157,8 @@ mod tests {
             ErrorCode::WrongServer,
             ErrorCode::BorrowTooLong,
             ErrorCode::Internal,
+            ErrorCode::Superseded,
+            ErrorCode::SeatUnassigned,
         ] {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json.as_str().unwrap(), code.as_str());

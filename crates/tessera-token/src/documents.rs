@@ -89,7 +89,7 @@ pub struct VerifiedSeat {
     pub activation: Option<ActivationClaims>,
 }
 
-fn sign_json<T: Serialize>(
+pub(crate) fn sign_json<T: Serialize>(
     key: &SigningKey,
     claims: &T,
     footer: Option<&[u8]>,
@@ -98,11 +98,11 @@ fn sign_json<T: Serialize>(
     PublicToken::sign(key.inner(), &message, footer, None).map_err(|_| TokenError::Signing)
 }
 
-fn parse_untrusted(token: &str) -> Result<UntrustedToken<Public, V4>, TokenError> {
+pub(crate) fn parse_untrusted(token: &str) -> Result<UntrustedToken<Public, V4>, TokenError> {
     UntrustedToken::<Public, V4>::try_from(token.trim()).map_err(|_| TokenError::Malformed)
 }
 
-fn verify_json(
+pub(crate) fn verify_json(
     key: &VerifyingKey,
     token: &UntrustedToken<Public, V4>,
 ) -> Result<serde_json::Value, TokenError> {
@@ -111,7 +111,7 @@ fn verify_json(
     serde_json::from_str(trusted.payload()).map_err(|e| TokenError::BadClaims(e.to_string()))
 }
 
-fn check_kind(claims: &serde_json::Value, expected: &'static str) -> Result<(), TokenError> {
+pub(crate) fn check_kind(claims: &serde_json::Value, expected: &'static str) -> Result<(), TokenError> {
     let found = claims.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     if found != expected {
         return Err(TokenError::WrongKind {
