@@ -72,6 +72,27 @@ impl Default for SignInLimits {
     }
 }
 
+/// Rate limits of the web license server, in requests per second (0: no limit); twice
+/// that in a burst. Beyond them a client gets 429 `rate_limited` with `Retry-After`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebRateLimits {
+    /// From one client address.
+    pub per_client: u32,
+    /// To one organization, from all its clients together: one organization cannot
+    /// starve the others.
+    pub per_organization: u32,
+}
+
+impl Default for WebRateLimits {
+    fn default() -> Self {
+        WebRateLimits {
+            per_client: tessera_server::limits::DEFAULT_RATE_LIMIT,
+            per_organization: tessera_server::limits::DEFAULT_ORG_RATE_LIMIT,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortalConfig {
@@ -107,6 +128,8 @@ pub struct PortalConfig {
     pub payment_days: i64,
     #[serde(default)]
     pub sign_in: SignInLimits,
+    #[serde(default)]
+    pub web_rate_limits: WebRateLimits,
     pub vendor: VendorDetails,
     pub products: Vec<ProductConfig>,
 }
@@ -154,6 +177,7 @@ impl PortalConfig {
             tax_rate_bp: 2300,
             payment_days: 14,
             sign_in: SignInLimits::default(),
+            web_rate_limits: WebRateLimits::default(),
             vendor: VendorDetails {
                 name: "Tessera Software Ltd.".into(),
                 address: vec!["12 Example Street".into(), "00-001 Warsaw, Poland".into()],

@@ -158,10 +158,13 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
         },
     )
     .await?;
+    let mut web_config = tessera_server::ServerConfig::new(config.data_dir.clone());
+    web_config.rate_limit = config.web_rate_limits.per_client;
+    web_config.org_rate_limit = config.web_rate_limits.per_organization;
     let web = tessera_server::web_state(
         store.clone(),
         vendor.clone(),
-        tessera_server::ServerConfig::new(config.data_dir.clone()),
+        web_config,
         Arc::new(crate::web::PortalGate {
             store: store.clone(),
         }),

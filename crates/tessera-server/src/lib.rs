@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub usage_retention_days: u32,
     /// Requests per second one client address may send (0: no limit); twice that in a burst.
     pub rate_limit: u32,
+    /// Requests per second to one organization of the web license server, from all its
+    /// clients together (0: no limit); twice that in a burst. A LAN server has no use for it.
+    pub org_rate_limit: u32,
 }
 
 impl ServerConfig {
@@ -67,7 +70,8 @@ impl ServerConfig {
             heartbeat: Duration::from_secs(DEFAULT_HEARTBEAT_S),
             max_borrow_hours: DEFAULT_MAX_BORROW_HOURS,
             usage_retention_days: 400,
-            rate_limit: 200,
+            rate_limit: limits::DEFAULT_RATE_LIMIT,
+            org_rate_limit: limits::DEFAULT_ORG_RATE_LIMIT,
         }
     }
 
@@ -118,7 +122,7 @@ pub struct AppState {
     /// CLI into a running server shows in tokens within `POOL_CACHE_TTL`).
     pool_cache: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<PoolSigning>)>>,
     shutting_down: std::sync::atomic::AtomicBool,
-    pub limiter: limits::RateLimiter,
+    pub limiter: limits::Limits,
     /// The web license server's admin check (absent on a LAN server).
     pub admin_gate: Option<Arc<dyn AdminGate>>,
     realms: std::sync::Mutex<HashMap<String, RealmCached>>,
@@ -347,7 +351,7 @@ pub fn web_state(
     config: ServerConfig,
     gate: Arc<dyn AdminGate>,
 ) -> SharedState {
-    let rate_limit = config.rate_limit;
+    let (rate_limit, org_rate_limit) = (config.rate_limit, config.org_rate_limit);
     Arc::new(AppState {
         store,
         vendor_key: vendor.verifying_key().clone(),
@@ -359,7 +363,7 @@ pub fn web_state(
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
         shutting_down: Default::default(),
-        limiter: limits::RateLimiter::new(rate_limit, rate_limit.saturating_mul(2)),
+        limiter: limits::Limits::new(rate_limit, org_rate_limit),
         admin_gate: Some(gate),
         realms: Default::default(),
         _lock: None,
@@ -440,7 +444,7 @@ pub async fn open(
     let store = Store::open_sqlite(&config.database_path()).await?;
     let now = tessera_core::to_millis(chrono::Utc::now());
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
-    let rate_limit = config.rate_limit;
+    let (rate_limit, org_rate_limit) = (config.rate_limit, config.org_rate_limit);
     Ok(Arc::new(AppState {
         store,
         authority: Authority::Lan(identity),
@@ -452,7 +456,7 @@ pub async fn open(
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
         shutting_down: Default::default(),
-        limiter: limits::RateLimiter::new(rate_limit, rate_limit.saturating_mul(2)),
+        limiter: limits::Limits::new(rate_limit, org_rate_limit),
         admin_gate: None,
         realms: Default::default(),
         _lock: Some(lock),

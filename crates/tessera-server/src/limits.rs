@@ -1,8 +1,11 @@
 //! Rate limits: a token bucket per client address, so that one client flooding the
 //! server (a loop gone wrong, or an attack) is slowed while every other keeps being
-//! answered. Beyond its bucket a client gets 429 `rate_limited` with `Retry-After`.
+//! answered; and on the web license server a bucket per organization too, so that one
+//! organization's clients together (many machines, or a fleet gone wrong) cannot starve
+//! the others. Beyond a bucket a client gets 429 `rate_limited` with `Retry-After`.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -15,22 +18,33 @@ use tessera_core::ErrorCode;
 use crate::SharedState;
 use crate::error::ApiError;
 
-/// The most addresses tracked at once; the idlest are forgotten first.
+/// Requests per second one client address may send, by default.
+pub const DEFAULT_RATE_LIMIT: u32 = 200;
+/// Requests per second to one organization of the web license server, by default: room
+/// for a few thousand seats' heartbeats and checkouts at once.
+pub const DEFAULT_ORG_RATE_LIMIT: u32 = 1000;
+
+/// The most clients (or organizations) tracked at once; the idlest are forgotten first.
 const MAX_CLIENTS: usize = 100_000;
+
+/// The longest organization name a bucket is kept under; longer ones share the bucket of
+/// their first bytes (no organization's name is that long).
+const MAX_ORG_KEY: usize = 128;
 
 struct Bucket {
     tokens: f64,
     at: Instant,
 }
 
-/// Requests per second and burst per client address; `rate == 0` turns limits off.
-pub struct RateLimiter {
+/// Requests per second and burst per key (a client address, an organization);
+/// `rate == 0` turns limits off.
+pub struct RateLimiter<K = IpAddr> {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub fn new(per_second: u32, burst: u32) -> Self {
         RateLimiter {
             rate: f64::from(per_second),
@@ -39,19 +53,19 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token for `ip`; `Err(seconds to wait)` when it has none.
-    pub fn take(&self, ip: IpAddr) -> Result<(), u64> {
+    /// Takes one token for `key`; `Err(seconds to wait)` when it has none.
+    pub fn take(&self, key: &K) -> Result<(), u64> {
         if self.rate <= 0.0 {
             return Ok(());
         }
         let now = Instant::now();
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
-        if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(&ip) {
-            // Forget clients whose buckets are full again: they are idle.
+        if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(key) {
+            // Forget keys whose buckets are full again: they are idle.
             let (rate, burst) = (self.rate, self.burst);
             buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
         }
-        let bucket = buckets.entry(ip).or_insert(Bucket {
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
             tokens: self.burst,
             at: now,
         });
@@ -67,26 +81,71 @@ impl RateLimiter {
     }
 }
 
-/// The middleware: requests without a known peer (in-process tests) are not limited.
+/// Every bucket of a server: per client address, and per organization (web license
+/// server; a LAN server serves one organization and has no such bucket).
+pub struct Limits {
+    pub clients: RateLimiter<IpAddr>,
+    pub organizations: RateLimiter<String>,
+}
+
+impl Limits {
+    /// Each rate in requests per second (0: no limit), twice that in a burst.
+    pub fn new(per_client: u32, per_organization: u32) -> Self {
+        Limits {
+            clients: RateLimiter::new(per_client, per_client.saturating_mul(2)),
+            organizations: RateLimiter::new(per_organization, per_organization.saturating_mul(2)),
+        }
+    }
+}
+
+/// The organization a web license server request is for: `{org}` of `/w/{org}/…`.
+fn organization_of(path: &str) -> Option<&str> {
+    let org = path.strip_prefix("/w/")?.split('/').next()?;
+    if org.is_empty() {
+        return None;
+    }
+    let mut end = org.len().min(MAX_ORG_KEY);
+    while !org.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&org[..end])
+}
+
+fn rate_limited(message: String, wait: u64) -> Response {
+    let mut response = ApiError::new(ErrorCode::RateLimited, message).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// The middleware: the client's bucket first (requests without a known peer, in-process
+/// tests, have none), then the organization's, so that a client already over its own
+/// limit spends nothing of its organization's.
 pub async fn limit(State(state): State<SharedState>, request: Request, next: Next) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     if let Some(ip) = peer
-        && let Err(wait) = state.limiter.take(ip)
+        && let Err(wait) = state.limiter.clients.take(&ip)
     {
-        let mut response = ApiError::new(
-            ErrorCode::RateLimited,
+        return rate_limited(
             format!("too many requests from {ip}; try again in {wait} s"),
-        )
-        .into_response();
-        if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, v);
-        }
-        return response;
+            wait,
+        );
+    }
+    if let Some(org) = organization_of(request.uri().path())
+        && let Err(wait) = state.limiter.organizations.take(&org.to_owned())
+    {
+        return rate_limited(
+            format!(
+                "too many requests for this organization's web license server; try again in {wait} s"
+            ),
+            wait,
+        );
     }
     next.run(request).await
 }
@@ -123,12 +182,33 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..20 {
-            assert!(limiter.take(a).is_ok());
+            assert!(limiter.take(&a).is_ok());
         }
-        assert_eq!(limiter.take(a), Err(1));
-        assert!(limiter.take(b).is_ok(), "another client is not slowed");
+        assert_eq!(limiter.take(&a), Err(1));
+        assert!(limiter.take(&b).is_ok(), "another client is not slowed");
         std::thread::sleep(std::time::Duration::from_millis(150));
-        assert!(limiter.take(a).is_ok(), "tokens come back at the rate");
-        assert!(RateLimiter::new(0, 0).take(a).is_ok(), "0 turns limits off");
+        assert!(limiter.take(&a).is_ok(), "tokens come back at the rate");
+        assert!(
+            RateLimiter::new(0, 0).take(&a).is_ok(),
+            "0 turns limits off"
+        );
+    }
+
+    #[test]
+    fn the_organization_is_read_from_the_web_license_servers_path() {
+        assert_eq!(
+            organization_of("/w/kowalski/api/v1/leases"),
+            Some("kowalski")
+        );
+        assert_eq!(organization_of("/w/kowalski"), Some("kowalski"));
+        assert_eq!(
+            organization_of("/api/v1/leases"),
+            None,
+            "a LAN server's path"
+        );
+        assert_eq!(organization_of("/w//api/v1/server"), None);
+        let long = format!("/w/{}/api/v1/server", "ż".repeat(100));
+        let org = organization_of(&long).unwrap();
+        assert!(org.len() <= MAX_ORG_KEY && org.starts_with('ż'));
     }
 }

@@ -64,6 +64,14 @@ pub struct PortalArgs {
     /// The vendor's secret key (k4.secret) that signs activation keys.
     #[arg(long, env = "TESSERA_VENDOR_SECRET_KEY")]
     pub vendor_secret_key: Option<PathBuf>,
+    /// Web license server: requests per second one client address may send, twice that in
+    /// a burst (default 200, or `web_rate_limits.per_client` in portal.toml; 0: no limit).
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Web license server: requests per second to one organization from all its clients,
+    /// twice that in a burst (default 1000, or `web_rate_limits.per_organization`; 0: no limit).
+    #[arg(long)]
+    pub org_rate_limit: Option<u32>,
 }
 
 #[derive(Subcommand)]

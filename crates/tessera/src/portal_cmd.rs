@@ -35,6 +35,12 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
     if let Some(key) = &args.vendor_secret_key {
         config.vendor_secret_key_file = key.clone();
     }
+    if let Some(rate) = args.rate_limit {
+        config.web_rate_limits.per_client = rate;
+    }
+    if let Some(rate) = args.org_rate_limit {
+        config.web_rate_limits.per_organization = rate;
+    }
     Ok(config)
 }
 
