@@ -388,6 +388,13 @@ pub trait SeatPolicy: Send + Sync {
         shares: bool,
         holders: &[Holder],
     ) -> Result<(), Refusal>;
+
+    /// Whether `admit` looks at who holds the pool's seats. When it does not, the store
+    /// counts them instead of loading every one (a checkout then costs the same with
+    /// five leases in the pool or five thousand).
+    fn needs_holders(&self, _pool: &PoolSpec) -> bool {
+        true
+    }
 }
 
 impl SeatPolicy for Policy {
@@ -401,6 +408,11 @@ impl SeatPolicy for Policy {
         holders: &[Holder],
     ) -> Result<(), Refusal> {
         Policy::admit(self, pool, user, host, borrow, shares, holders)
+    }
+
+    /// With no rule for the pool, `admit` grants whatever the holders.
+    fn needs_holders(&self, pool: &PoolSpec) -> bool {
+        self.rules.iter().any(|r| r.applies_to(pool))
     }
 }
 

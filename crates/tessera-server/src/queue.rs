@@ -92,4 +92,8 @@ impl SeatPolicy for Gate<'_> {
         }
         self.policy.admit(pool, user, host, borrow, shares, holders)
     }
+
+    fn needs_holders(&self, pool: &PoolSpec) -> bool {
+        self.policy.needs_holders(pool)
+    }
 }

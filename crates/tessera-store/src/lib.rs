@@ -35,7 +35,13 @@ pub enum Backend {
 /// The database behind a license server or a portal.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, everything).
     pub(crate) db: AnyPool,
+    /// Writes. On SQLite a pool of one connection: writers queue here, in order, instead
+    /// of several connections contending for SQLite's one write lock and sleeping in its
+    /// busy handler (which left the lock idle while they slept, and past `busy_timeout`
+    /// failed with `database is locked`). On PostgreSQL the same pool as `db`.
+    pub(crate) writer: AnyPool,
     pub(crate) backend: Backend,
 }
 
@@ -95,17 +101,44 @@ impl Store {
                     Ok(())
                 })
             });
-        let options = match backend {
-            Backend::Sqlite => options.max_connections(8).min_connections(1),
-            Backend::Postgres => options.max_connections(16),
+        let (db, writer) = match backend {
+            Backend::Sqlite => {
+                // The writer first: it creates the file and switches it to WAL before
+                // any reader opens it.
+                let writer = options
+                    .clone()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .connect(&url)
+                    .await
+                    .map_err(StoreError::Database)?;
+                let db = options
+                    .max_connections(8)
+                    .min_connections(1)
+                    .connect(&url)
+                    .await
+                    .map_err(StoreError::Database)?;
+                (db, writer)
+            }
+            Backend::Postgres => {
+                let db = options
+                    .max_connections(16)
+                    .connect(&url)
+                    .await
+                    .map_err(StoreError::Database)?;
+                (db.clone(), db)
+            }
         };
-        let db = options.connect(&url).await.map_err(StoreError::Database)?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.run(&db).await.map_err(StoreError::Migration)?;
-        Ok(Store { db, backend })
+        migrator.run(&writer).await.map_err(StoreError::Migration)?;
+        Ok(Store {
+            db,
+            writer,
+            backend,
+        })
     }
 
     /// Writes a consistent copy of a SQLite database to `dest` while it is in use
@@ -129,6 +162,7 @@ impl Store {
 
     /// Closes every connection, after pending writes.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.db.close().await;
     }
 }

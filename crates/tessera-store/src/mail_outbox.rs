@@ -115,7 +115,7 @@ impl Store {
         .bind(message.subject)
         .bind(message.message.to_vec())
         .bind(now)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(id)
     }
@@ -153,7 +153,7 @@ impl Store {
         .bind(&token)
         .bind(id)
         .bind(now)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         if claimed != 1 {
@@ -189,7 +189,7 @@ impl Store {
         .bind(now)
         .bind(via)
         .bind(id)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -211,7 +211,7 @@ impl Store {
         .bind(next_attempt_at)
         .bind(&claim.message.id)
         .bind(&claim.token)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -283,7 +283,7 @@ impl Store {
             "DELETE FROM mail_outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
         )
         .bind(before)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }

@@ -41,7 +41,7 @@ impl Store {
             .bind(realm)
             .bind(name)
             .bind(now)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -74,7 +74,7 @@ impl Store {
         let done = sqlx::query(sql)
             .bind(self.bool_param(enabled))
             .bind(realm)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -84,7 +84,7 @@ impl Store {
         let done = sqlx::query("UPDATE realms SET policy = $1 WHERE realm = $2")
             .bind(policy)
             .bind(realm)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }

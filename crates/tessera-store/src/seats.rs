@@ -180,6 +180,25 @@ async fn holders(
         .collect()
 }
 
+/// How many distinct (user, host) hold a seat of the pool now.
+async fn seats_taken(
+    tx: &mut Tx<'_>,
+    realm: &str,
+    pool_id: &str,
+    now: Millis,
+) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 AS one FROM leases \
+         WHERE realm = $1 AND pool_id = $2 AND expires_at > $3 GROUP BY user_name, host) AS seats",
+    )
+    .bind(realm)
+    .bind(pool_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 async fn holds_seat(
     tx: &mut Tx<'_>,
     req: &SeatRequest<'_>,
@@ -243,8 +262,8 @@ impl Store {
         Ok(match self.backend {
             // IMMEDIATE takes the write lock up front, so two checkouts never both read
             // the same count and then both insert.
-            Backend::Sqlite => self.db.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.db.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 
@@ -531,7 +550,11 @@ impl Store {
         };
         for pool in &candidates {
             if holds_seat(&mut tx, req, &pool.id, now).await? {
-                let held = holders(&mut tx, req.realm, &pool.id, now).await?;
+                let held = if policy.needs_holders(pool) {
+                    holders(&mut tx, req.realm, &pool.id, now).await?
+                } else {
+                    Vec::new()
+                };
                 match policy.admit(pool, req.user, req.host, borrow, true, &held) {
                     Ok(()) => {
                         chosen = Some(pool);
@@ -543,10 +566,18 @@ impl Store {
         }
         if chosen.is_none() {
             for pool in &candidates {
-                let held = holders(&mut tx, req.realm, &pool.id, now).await?;
-                if held.len() as u32 >= pool.seats {
-                    continue;
-                }
+                let held = if policy.needs_holders(pool) {
+                    let held = holders(&mut tx, req.realm, &pool.id, now).await?;
+                    if held.len() as u32 >= pool.seats {
+                        continue;
+                    }
+                    held
+                } else {
+                    if seats_taken(&mut tx, req.realm, &pool.id, now).await? >= pool.seats {
+                        continue;
+                    }
+                    Vec::new()
+                };
                 match policy.admit(pool, req.user, req.host, borrow, false, &held) {
                     Ok(()) => {
                         chosen = Some(pool);
@@ -623,7 +654,7 @@ impl Store {
         .bind(realm)
         .bind(lease_id)
         .bind(now)
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.writer)
         .await?)
     }
 
@@ -717,7 +748,7 @@ impl Store {
             .bind(&d.host)
             .bind(&d.code)
             .bind(&d.detail)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -756,7 +787,7 @@ impl Store {
         .bind(s.start_at)
         .bind(s.end_at)
         .bind(&s.end_reason)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -765,12 +796,12 @@ impl Store {
     pub async fn prune_usage(&self, before: Millis) -> Result<u64, StoreError> {
         let sessions = sqlx::query("DELETE FROM usage_sessions WHERE end_at < $1")
             .bind(before)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         let denials = sqlx::query("DELETE FROM denials WHERE at < $1")
             .bind(before)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         Ok(sessions + denials)

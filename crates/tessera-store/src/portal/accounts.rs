@@ -249,7 +249,7 @@ impl Store {
         sqlx::query("UPDATE users SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
             .bind(now)
             .bind(user_id)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -258,7 +258,7 @@ impl Store {
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(user_id)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -267,7 +267,7 @@ impl Store {
         sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role.as_str())
             .bind(user_id)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -310,7 +310,7 @@ impl Store {
         .bind(company.tax_id.trim())
         .bind(company.billing_email.trim())
         .bind(organization_id)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -65,7 +65,7 @@ impl Store {
         .bind(item.server_kind)
         .bind(item.registration_key)
         .bind(now)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(id)
     }
@@ -88,7 +88,7 @@ impl Store {
         .bind(item.registration_key)
         .bind(owner)
         .bind(id)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -97,7 +97,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM cart_items WHERE owner = $1 AND id = $2")
             .bind(owner)
             .bind(id)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -116,7 +116,7 @@ impl Store {
         sqlx::query("UPDATE cart_items SET owner = $1 WHERE owner = $2")
             .bind(to)
             .bind(from)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -434,7 +434,7 @@ impl Store {
         .bind(paid.activation_key)
         .bind(now)
         .bind(order_id)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -446,7 +446,7 @@ impl Store {
         )
         .bind(now)
         .bind(order_id)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -469,7 +469,7 @@ impl Store {
         .bind(&doc.content_type)
         .bind(doc.content.clone())
         .bind(doc.created_at)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -46,7 +46,7 @@ impl Store {
         .bind(&row.csrf_secret)
         .bind(row.created_at)
         .bind(row.expires_at)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -80,7 +80,7 @@ impl Store {
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -89,7 +89,7 @@ impl Store {
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }
@@ -102,15 +102,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         sqlx::query("DELETE FROM one_time_tokens WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         sqlx::query("DELETE FROM login_failures WHERE at < $1")
             .bind(failures_before)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -132,7 +132,7 @@ impl Store {
         .bind(user_id)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -152,7 +152,7 @@ impl Store {
         .bind(token_hash)
         .bind(purpose.as_str())
         .bind(now)
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(user)
     }
@@ -186,7 +186,7 @@ impl Store {
             sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
                 .bind(*subject)
                 .bind(now)
-                .execute(&self.db)
+                .execute(&self.writer)
                 .await?;
         }
         Ok(())
@@ -212,7 +212,7 @@ impl Store {
     pub async fn clear_login_failures(&self, subject: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_failures WHERE subject = $1")
             .bind(subject)
-            .execute(&self.db)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
