@@ -151,6 +151,7 @@ pub fn checkout_body_of(product: &str, user: &str, host: &str, client_id: &str) 
         host: host.to_owned(),
         client_id: client_id.to_owned(),
         version: Some("bench-1.0".to_owned()),
+        email: None,
         wait_s: None,
     })
     .expect("serializable")

@@ -93,6 +93,7 @@ impl Client {
             host: config.host().to_owned(),
             client_id: client_id.clone(),
             hours,
+            email: config.email().map(str::to_owned),
         };
         let sent = self
             .agent()

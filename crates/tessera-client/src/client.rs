@@ -194,6 +194,7 @@ impl Client {
             host: config.host().to_owned(),
             client_id: seat.client_id.clone(),
             version: config.version().map(str::to_owned),
+            email: config.email().map(str::to_owned),
             wait_s,
         };
         let mut request = self.inner.agent.post(self.url("/api/v1/leases"));

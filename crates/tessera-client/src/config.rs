@@ -20,6 +20,9 @@ pub const ENV_SERVER: &str = "TESSERA_SERVER";
 pub const ENV_VENDOR_PUBLIC_KEY: &str = "TESSERA_VENDOR_PUBLIC_KEY";
 /// The environment variable naming the folder that keeps borrowed licenses.
 pub const ENV_CACHE_DIR: &str = "TESSERA_CACHE_DIR";
+/// The environment variable holding the person's e-mail address, sent with checkouts
+/// (the web license server's panel shows it and may admit by its domain).
+pub const ENV_EMAIL: &str = "TESSERA_EMAIL";
 /// How long one call may take unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -34,6 +37,7 @@ pub struct ClientConfig {
     host: String,
     client_id: Option<String>,
     version: Option<String>,
+    email: Option<String>,
     timeout: Duration,
     /// Absent only when no home folder is known; borrowing then needs one set explicitly.
     cache_dir: Option<PathBuf>,
@@ -90,6 +94,11 @@ impl ClientConfig {
         self.version.as_deref()
     }
 
+    /// The person's e-mail address sent with checkouts and borrows, if known.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+
     /// The longest one call may take (a checkout that waits for a seat adds its wait).
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -121,6 +130,7 @@ pub struct ClientConfigBuilder {
     host: Option<String>,
     client_id: Option<String>,
     version: Option<String>,
+    email: Option<String>,
     timeout: Option<Duration>,
     config_file: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
@@ -174,6 +184,12 @@ impl ClientConfigBuilder {
 
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
+        self
+    }
+
+    /// The person's e-mail address (else `TESSERA_EMAIL`, else none).
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
         self
     }
 
@@ -277,6 +293,7 @@ impl ClientConfigBuilder {
             host: self.host.unwrap_or_else(|| default_host(env)),
             client_id: self.client_id,
             version: self.version,
+            email: self.email.or_else(|| env(ENV_EMAIL)),
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             cache_dir: self.cache_dir.or_else(|| default_cache_dir(env)),
         })

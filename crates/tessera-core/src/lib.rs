@@ -2,6 +2,7 @@
 //! license protocol (v1). No I/O lives here; the store, the server and the client all
 //! speak in these types.
 
+pub mod access;
 pub mod error;
 pub mod policy;
 pub mod pool;

@@ -48,6 +48,10 @@ pub struct CheckoutRequest {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The person's e-mail address, when the program knows it: the web license server's
+    /// panel shows it and its allowed e-mail domains are checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// Wait up to this many seconds for a seat to free instead of failing at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_s: Option<u64>,
@@ -71,6 +75,9 @@ pub struct BorrowRequest {
     pub host: String,
     pub client_id: String,
     pub hours: u32,
+    /// As in a checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -161,6 +168,12 @@ pub struct LeaseView {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The e-mail address the program sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The client's address as the server saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     pub since: DateTime<Utc>,
     pub last_heartbeat: DateTime<Utc>,
     /// When the lease lapses without a heartbeat, or when the borrow ends.

@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 pub use config::PortalConfig;
 pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
 
-use pages::{account, orders, shop as shop_pages, staff};
+use pages::{account, orders, shop as shop_pages, staff, web_server};
 
 /// Every page of the portal, behind the session and CSRF layer, with the web license
 /// server's protocol beside them at `/w/{org}/api/v1`.
@@ -92,7 +92,11 @@ pub fn router(portal: Portal) -> Router {
             "/staff/orders/{number}/activation-key",
             get(staff::download_activation_key),
         )
-        .route("/w/{org}/", get(orders::web_server_page))
+        .route("/w/{org}/", get(web_server::panel))
+        .route("/w/{org}/seats/{id}/remove", post(web_server::remove_seat))
+        .route("/w/{org}/policy", post(web_server::save_policy))
+        .route("/w/{org}/switch", post(web_server::switch))
+        .route("/w/{org}/access", post(web_server::save_access))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -125,6 +129,18 @@ async fn tidy_forever(portal: Portal) {
     }
 }
 
+/// Every minute (and at start), announces orders that a stop left without their
+/// e-mails (`ordering::announce_pending`).
+async fn announce_forever(portal: Portal) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = ordering::announce_pending(&portal, 60_000).await {
+            tracing::warn!(error = %e, "announcing unannounced orders failed; will retry");
+        }
+    }
+}
+
 /// Serves the portal (and the web license server) until `shutdown` resolves.
 pub async fn serve(
     portal: Portal,
@@ -133,6 +149,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(tessera_server::sweep_forever(portal.web.clone()));
     let tidy = tokio::spawn(tidy_forever(portal.clone()));
+    let announce = tokio::spawn(announce_forever(portal.clone()));
     let app = router(portal.clone());
     let web = portal.web.clone();
     let result = axum::serve(
@@ -146,6 +163,7 @@ pub async fn serve(
     .await;
     sweeper.abort();
     tidy.abort();
+    announce.abort();
     // Whatever is still in the outbox is delivered on the next start; give it a moment.
     let _ = portal.mailer.flush(std::time::Duration::from_secs(2)).await;
     result

@@ -12,7 +12,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use tessera_core::{LicenseModel, PoolSpec};
 use tessera_store::portal::{
-    CompanyInfo, DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus,
+    Announcement, CompanyInfo, DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus,
     OrganizationRecord, PaidOrder, ServerKind, UserRecord,
 };
 use tessera_token::{RegistrationKey, issue_activation};
@@ -114,16 +114,70 @@ pub async fn checkout(
                 "Your cart changed while you were checking out (was Checkout pressed twice?). See Orders before you try again.",
             )
         })?;
+    let mut announced = Vec::with_capacity(placed.len());
     for order in &placed {
-        if let Err(e) = announce_order(state, order).await {
-            // The order stands; its documents are made again when asked for.
-            tracing::error!(order = %order.number, error = %e, "the new order's documents or e-mail failed");
+        match announce_order(state, order).await {
+            Ok(()) => announced.push(order.clone()),
+            // The order stands; the recovery task announces it later
+            // (`announce_pending`), and its documents are made again when asked for.
+            Err(e) => {
+                tracing::error!(order = %order.number, error = %e, "the new order's documents or e-mail failed; will retry")
+            }
         }
     }
-    if let Err(e) = notify_staff(state, &placed).await {
-        tracing::error!(error = %e, "the staff notification of new orders failed");
+    match notify_staff(state, &announced).await {
+        Ok(()) => {
+            for order in &announced {
+                state
+                    .store
+                    .mark_order_announced(&order.id, Announcement::Placed, state.now())
+                    .await?;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the staff notification of new orders failed; will retry")
+        }
     }
     Ok(placed)
+}
+
+/// Announces the orders whose e-mails were never stored because the portal stopped
+/// (a crash, a kill) between an order's commit and its e-mails, or the e-mails failed:
+/// orders placed or marked Paid more than `grace_ms` ago and still unannounced. Returns
+/// how many were announced. At least once: a crash right after the e-mails and before
+/// the mark sends them again.
+pub async fn announce_pending(state: &PortalState, grace_ms: i64) -> PortalResult<usize> {
+    let pending = state
+        .store
+        .unannounced_orders(state.now() - grace_ms)
+        .await?;
+    let mut done = 0;
+    for (order, which) in pending {
+        let sent = match which {
+            Announcement::Placed => match announce_order(state, &order).await {
+                Ok(()) => notify_staff(state, std::slice::from_ref(&order)).await,
+                Err(e) => Err(e),
+            },
+            Announcement::Paid => match state.store.organization(&order.organization_id).await? {
+                Some(organization) => announce_paid(state, &order, &organization).await,
+                None => Err(PortalError::internal("the order's organization is missing")),
+            },
+        };
+        match sent {
+            Ok(()) => {
+                state
+                    .store
+                    .mark_order_announced(&order.id, which, state.now())
+                    .await?;
+                tracing::info!(order = %order.number, ?which, "announced an order a stop had left unannounced");
+                done += 1;
+            }
+            Err(e) => {
+                tracing::error!(order = %order.number, error = %e, "announcing the order failed; will retry")
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// The invoice (and agreement) of a new order, mailed to the customer.
@@ -498,8 +552,16 @@ pub async fn mark_paid(
         .order_by_number(&order.number)
         .await?
         .ok_or(PortalError::NotFound)?;
-    if let Err(e) = announce_paid(state, &paid, &organization).await {
-        tracing::error!(order = %paid.number, error = %e, "the Paid order's e-mail failed");
+    match announce_paid(state, &paid, &organization).await {
+        Ok(()) => {
+            state
+                .store
+                .mark_order_announced(&paid.id, Announcement::Paid, state.now())
+                .await?
+        }
+        Err(e) => {
+            tracing::error!(order = %paid.number, error = %e, "the Paid order's e-mail failed; will retry")
+        }
     }
     Ok(paid)
 }

@@ -9,13 +9,29 @@ use axum::http::request::Parts;
 use tessera_core::ErrorCode;
 use tessera_server::AdminGate;
 use tessera_server::error::ApiError;
-use tessera_store::Store;
-use tessera_store::portal::Role;
+use tessera_store::portal::{OrganizationRecord, Role, UserRecord};
+use tessera_store::{Store, StoreError};
 
 use crate::security::token_hash;
 use crate::session::SESSION_COOKIE;
 
-/// Lets a signed-in member of the organization (or staff) administer its realm.
+/// The one rule of who administers an organization's web license server (its panel
+/// and its admin API): for now every member of the organization, and the vendor's
+/// staff. Team roles will narrow it to the organization's admins, here and nowhere else.
+/// `None` when `user` may not, or there is no such organization.
+pub async fn administered_by(
+    store: &Store,
+    user: &UserRecord,
+    slug: &str,
+) -> Result<Option<OrganizationRecord>, StoreError> {
+    let Some(org) = store.organization_by_slug(slug).await? else {
+        return Ok(None);
+    };
+    let may = user.role == Role::Staff || org.id == user.organization_id;
+    Ok(may.then_some(org))
+}
+
+/// Lets whoever [`administered_by`] allows call the admin API of a realm.
 pub struct PortalGate {
     pub store: Store,
 }
@@ -57,13 +73,9 @@ impl AdminGate for PortalGate {
                     "sign in to the portal to administer this web license server",
                 ));
             };
-            if user.role == Role::Staff {
-                return Ok(());
-            }
-            let org = self.store.organization(&user.organization_id).await?;
-            match org {
-                Some(org) if org.slug == realm => Ok(()),
-                _ => Err(ApiError::new(
+            match administered_by(&self.store, &user, realm).await? {
+                Some(_) => Ok(()),
+                None => Err(ApiError::new(
                     ErrorCode::Forbidden,
                     "this web license server belongs to another organization",
                 )),

@@ -18,7 +18,7 @@ use tessera_token::{SeatClaims, SeatKind, sign_seat, verify_own_seat_token};
 use crate::SharedState;
 use crate::activation::{self, ActivationError};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Admin, ApiJson, Bearer, Id, Realm};
+use crate::extract::{Admin, ApiJson, Bearer, ClientAddress, Id, Realm};
 use crate::policy_file::PolicyFileError;
 use crate::queue::{Gate, MAX_WAIT_S};
 
@@ -78,6 +78,27 @@ fn check_seat_fields(product: &str, user: &str, host: &str, client_id: &str) -> 
     validate::name("host", host)?;
     validate::name("client_id", client_id)?;
     Ok(())
+}
+
+/// The optional e-mail of a checkout or a borrow: an address, or nothing when empty.
+fn check_email(email: Option<&str>) -> ApiResult<Option<&str>> {
+    let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    validate::bounded("email", email, 254)?;
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(Some(email))
+        }
+        _ => Err(ApiError::invalid(
+            "`email` must be an e-mail address such as anna@example.com",
+        )),
+    }
 }
 
 async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String> {
@@ -156,17 +177,25 @@ async fn take_seat(
         let freed = state.seats_changed.notified();
         tokio::pin!(freed);
         freed.as_mut().enable();
-        let Some((enabled, policy)) = state.realm_state(seat.realm).await? else {
+        let Some(realm_now) = state.realm_state(seat.realm).await? else {
             return Err(ApiError::new(ErrorCode::NotFound, "no such license server"));
         };
-        if !enabled {
+        if !realm_now.enabled {
             return Err(ApiError::new(
                 ErrorCode::DeniedByPolicy,
                 "this organization's web license server is switched off by its admin",
             ));
         }
+        if let Err(refused) = realm_now.access.admit(seat.user, seat.email) {
+            let err = ApiError::new(
+                ErrorCode::DeniedByPolicy,
+                format!("{} (rule: {})", refused.message, refused.rule),
+            );
+            record_denial(state, seat.realm, seat.product, seat.user, seat.host, &err).await;
+            return Err(err);
+        }
         let gate = Gate {
-            policy: &policy,
+            policy: &realm_now.policy,
             waiting_ahead: state
                 .queue
                 .ahead_of(&queue_key, ticket.as_ref().map(|t| t.id)),
@@ -236,9 +265,11 @@ fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> Lease
 pub async fn checkout(
     State(state): State<SharedState>,
     Realm(realm): Realm,
+    ClientAddress(address): ClientAddress,
     ApiJson(req): ApiJson<CheckoutRequest>,
 ) -> ApiResult<Response> {
     check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
+    let email = check_email(req.email.as_deref())?;
     if let Some(v) = &req.version {
         validate::bounded("version", v, 64)?;
     }
@@ -250,6 +281,8 @@ pub async fn checkout(
         host: &req.host,
         client_id: &req.client_id,
         version: req.version.as_deref(),
+        email,
+        address: address.as_deref(),
         duration_ms: state.config.lease_ttl.as_millis() as i64,
     };
     let (lease, new) = take_seat(&state, &seat, req.wait_s.unwrap_or(0)).await?;
@@ -355,9 +388,11 @@ pub async fn checkin(
 pub async fn borrow(
     State(state): State<SharedState>,
     Realm(realm): Realm,
+    ClientAddress(address): ClientAddress,
     ApiJson(req): ApiJson<BorrowRequest>,
 ) -> ApiResult<Response> {
     check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
+    let email = check_email(req.email.as_deref())?;
     if req.hours == 0 {
         return Err(ApiError::invalid("`hours` must be at least 1"));
     }
@@ -378,6 +413,8 @@ pub async fn borrow(
         host: &req.host,
         client_id: &req.client_id,
         version: None,
+        email,
+        address: address.as_deref(),
         duration_ms: i64::from(req.hours) * 3_600_000,
     };
     let (lease, new) = take_seat(&state, &seat, 0).await?;
@@ -485,6 +522,8 @@ pub fn lease_view(l: LeaseRecord) -> LeaseView {
         host: l.host,
         client_id: l.client_id,
         version: l.version,
+        email: l.email,
+        address: l.address,
         since: from_millis(l.created_at),
         last_heartbeat: from_millis(l.heartbeat_at),
         until: from_millis(l.expires_at),
@@ -527,14 +566,21 @@ pub async fn admin_remove(
     Id(id): Id,
     _body: Bytes,
 ) -> ApiResult<StatusCode> {
+    remove_seat(&state, &realm, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An admin removes a user's seat (a lease or a borrow): it frees at once, and the
+/// program learns on its next heartbeat (`lease_not_found`).
+pub async fn remove_seat(state: &SharedState, realm: &str, id: &str) -> ApiResult<LeaseRecord> {
     let removed = state
         .store
-        .end(&realm, &id, None, state.now(), EndReason::Removed)
+        .end(realm, id, None, state.now(), EndReason::Removed)
         .await?
         .ok_or_else(|| not_found(SeatKind::Lease))?;
-    tracing::info!(lease = %removed.id, user = %removed.user_name, host = %removed.host, "seat removed by the admin");
+    tracing::info!(realm, lease = %removed.id, user = %removed.user_name, host = %removed.host, "seat removed by the admin");
     state.seat_freed();
-    Ok(StatusCode::NO_CONTENT)
+    Ok(removed)
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/activations", tag = "admin",
@@ -760,24 +806,37 @@ pub async fn admin_put_policy(
 ) -> ApiResult<Json<serde_json::Value>> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("the policy must be UTF-8 text"))?;
-    let policy = match state.identity() {
-        Some(_) => state.policy.replace(text).map_err(policy_error)?,
-        None => {
-            // The web license server keeps each organization's policy in its database.
-            let policy = tessera_core::policy::Policy::parse(text)
-                .map_err(|e| ApiError::new(ErrorCode::InvalidPolicy, e.to_string()))?;
-            state.store.set_realm_policy(&realm, text).await?;
-            std::sync::Arc::new(policy)
-        }
-    };
-    tracing::info!(realm = %realm, rules = policy.rules.len(), "policy replaced through the admin API");
-    state.pools_changed();
+    let policy = replace_policy(&state, &realm, text).await?;
     let summary = policy.summary();
     Ok(Json(serde_json::json!({
         "rules": summary.rules,
         "user_groups": summary.user_groups,
         "host_groups": summary.host_groups,
     })))
+}
+
+/// Replaces a realm's policy with `text`, in force from the next checkout. A bad policy
+/// is refused (`invalid_policy`, with its line and reason) and the old one stays.
+pub async fn replace_policy(
+    state: &SharedState,
+    realm: &str,
+    text: &str,
+) -> ApiResult<std::sync::Arc<tessera_core::policy::Policy>> {
+    let policy = match state.identity() {
+        Some(_) => state.policy.replace(text).map_err(policy_error)?,
+        None => {
+            // The web license server keeps each organization's policy in its database.
+            let policy = tessera_core::policy::Policy::parse(text)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidPolicy, e.to_string()))?;
+            if !state.store.set_realm_policy(realm, text).await? {
+                return Err(ApiError::new(ErrorCode::NotFound, "no such license server"));
+            }
+            std::sync::Arc::new(policy)
+        }
+    };
+    tracing::info!(realm, rules = policy.rules.len(), "policy replaced");
+    state.pools_changed();
+    Ok(policy)
 }
 
 pub fn policy_error(e: PolicyFileError) -> ApiError {

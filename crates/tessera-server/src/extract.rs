@@ -191,3 +191,20 @@ impl FromRequestParts<SharedState> for MaybeAdmin {
         ))
     }
 }
+
+/// The client's address as this server saw it (the peer of the connection); `None` for
+/// requests without one (in-process tests).
+pub struct ClientAddress(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}

@@ -17,6 +17,8 @@ pub mod policy_file;
 pub mod queue;
 mod usage_page;
 
+pub use usage_page::{PoolUsageView, usage_views};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
+use tessera_core::access::{AccessLists, parse_list};
 use tessera_core::policy::Policy;
 use tessera_core::protocol::{DEFAULT_HEARTBEAT_S, DEFAULT_LEASE_TTL_S, DEFAULT_MAX_BORROW_HOURS};
 use tessera_core::{ErrorCode, Millis};
@@ -99,11 +102,19 @@ pub trait AdminGate: Send + Sync {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>;
 }
 
-/// A realm's switch and policy, cached briefly.
+/// A realm's switch, policy and access lists, cached briefly.
 struct RealmCached {
     at: std::time::Instant,
-    enabled: bool,
-    policy: Arc<Policy>,
+    now: RealmNow,
+}
+
+/// What a realm allows now: whether it takes checkouts, its policy, and (on the web
+/// license server) the panel's allow and deny lists.
+#[derive(Clone)]
+pub struct RealmNow {
+    pub enabled: bool,
+    pub policy: Arc<Policy>,
+    pub access: Arc<AccessLists>,
 }
 
 /// What every handler shares.
@@ -192,19 +203,25 @@ impl AppState {
         }
     }
 
-    /// Whether a realm takes checkouts, and its policy; `None` when there is no such realm.
-    /// A LAN server has one realm, always on, with the policy of its data folder.
+    /// Whether a realm takes checkouts, its policy and access lists; `None` when there is
+    /// no such realm. A LAN server has one realm, always on, with the policy of its data
+    /// folder and no lists. On the web license server each node caches this for up to
+    /// `POOL_CACHE_TTL`, so a change made through another node applies within that time.
     pub async fn realm_state(
         &self,
         realm: &str,
-    ) -> Result<Option<(bool, Arc<Policy>)>, tessera_store::StoreError> {
+    ) -> Result<Option<RealmNow>, tessera_store::StoreError> {
         if self.identity().is_some() {
-            return Ok((realm == self.realm).then(|| (true, self.policy.current())));
+            return Ok((realm == self.realm).then(|| RealmNow {
+                enabled: true,
+                policy: self.policy.current(),
+                access: Arc::new(AccessLists::default()),
+            }));
         }
         if let Some(c) = self.realms.lock().expect("realm cache").get(realm)
             && c.at.elapsed() < POOL_CACHE_TTL
         {
-            return Ok(Some((c.enabled, c.policy.clone())));
+            return Ok(Some(c.now.clone()));
         }
         let Some(record) = self.store.realm(realm).await? else {
             return Ok(None);
@@ -214,15 +231,23 @@ impl AppState {
             tracing::error!(realm, error = %e, "stored realm policy does not parse; none applies");
             Policy::default()
         }));
+        let now = RealmNow {
+            enabled: record.enabled,
+            policy,
+            access: Arc::new(AccessLists {
+                allow_domains: parse_list(&record.allow_domains),
+                allow: parse_list(&record.allow_list),
+                deny: parse_list(&record.deny_list),
+            }),
+        };
         self.realms.lock().expect("realm cache").insert(
             realm.to_owned(),
             RealmCached {
                 at: std::time::Instant::now(),
-                enabled: record.enabled,
-                policy: policy.clone(),
+                now: now.clone(),
             },
         );
-        Ok(Some((record.enabled, policy)))
+        Ok(Some(now))
     }
 
     pub fn now(&self) -> Millis {

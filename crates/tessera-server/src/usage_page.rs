@@ -63,15 +63,18 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-struct PoolUsageView {
-    products: String,
-    seats: u32,
-    advice: String,
-    daily_chart: String,
-    hourly_chart: String,
-    denials_chart: String,
-    denials_total: u64,
-    top: Vec<(String, String)>,
+/// One pool's usage as the usage pages show it (the LAN server's and the web license
+/// server's panel): charts as inline SVG, the sizing advice in plain words, top users.
+pub struct PoolUsageView {
+    pub products: String,
+    pub seats: u32,
+    pub advice: String,
+    pub daily_chart: String,
+    pub hourly_chart: String,
+    pub denials_chart: String,
+    pub denials_total: u64,
+    /// The most active users and their hours over 30 days.
+    pub top: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -87,18 +90,32 @@ pub async fn page(
     if !signed_in {
         return Ok(Redirect::to("/").into_response());
     }
-    let now = state.now();
+    let pools = usage_views(&state.store, &state.realm, state.now()).await?;
+    let html = UsagePage { pools }.render().map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// Every pool of `realm` with its usage over the last 30 days (hours over 7).
+pub async fn usage_views(
+    store: &tessera_store::Store,
+    realm: &str,
+    now: Millis,
+) -> Result<Vec<PoolUsageView>, tessera_store::StoreError> {
     // Whole days and hours, so that bars line up with the calendar (UTC).
     let today = now - now.rem_euclid(DAY);
     let month_from = today - 29 * DAY;
     let this_hour = now - now.rem_euclid(HOUR);
     let week_from = this_hour - 167 * HOUR;
-    let realm = state.realm.clone();
-    let sessions = state.store.sessions(&realm, month_from, now + 1).await?;
-    let live = state.store.live_leases(&realm, now).await?;
-    let denials = state.store.denials(&realm, month_from, now + 1).await?;
+    let sessions = store.sessions(realm, month_from, now + 1).await?;
+    let live = store.live_leases(realm, now).await?;
+    let denials = store.denials(realm, month_from, now + 1).await?;
     let mut pools = Vec::new();
-    for usage in state.store.pool_usage(&realm, now).await? {
+    for usage in store.pool_usage(realm, now).await? {
         let pool = &usage.pool;
         let uses: Vec<SeatUse> = sessions
             .iter()
@@ -179,11 +196,5 @@ pub async fn page(
             seats: pool.seats,
         });
     }
-    let html = UsagePage { pools }.render().map_err(ApiError::internal)?;
-    Ok((
-        StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(html),
-    )
-        .into_response())
+    Ok(pools)
 }

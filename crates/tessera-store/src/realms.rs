@@ -13,6 +13,10 @@ pub struct RealmRecord {
     pub name: String,
     pub enabled: bool,
     pub policy: String,
+    /// The panel's allowed e-mail domains, allow list and deny list: one entry a line.
+    pub allow_domains: String,
+    pub allow_list: String,
+    pub deny_list: String,
 }
 
 impl Store {
@@ -48,8 +52,8 @@ impl Store {
 
     pub async fn realm(&self, realm: &str) -> Result<Option<RealmRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT realm, name, CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT) AS on_off, policy \
-             FROM realms WHERE realm = $1",
+            "SELECT realm, name, CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT) AS on_off, policy, \
+             allow_domains, allow_list, deny_list FROM realms WHERE realm = $1",
         )
         .bind(realm)
         .fetch_optional(&self.db)
@@ -60,6 +64,9 @@ impl Store {
                 name: r.try_get("name")?,
                 enabled: r.try_get::<i64, _>("on_off")? != 0,
                 policy: r.try_get("policy")?,
+                allow_domains: r.try_get("allow_domains")?,
+                allow_list: r.try_get("allow_list")?,
+                deny_list: r.try_get("deny_list")?,
             })
         })
         .transpose()
@@ -86,6 +93,26 @@ impl Store {
             .bind(realm)
             .execute(&self.writer)
             .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores the panel's lists (checked by the caller); `false` when there is no such realm.
+    pub async fn set_realm_access(
+        &self,
+        realm: &str,
+        allow_domains: &str,
+        allow_list: &str,
+        deny_list: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE realms SET allow_domains = $1, allow_list = $2, deny_list = $3 WHERE realm = $4",
+        )
+        .bind(allow_domains)
+        .bind(allow_list)
+        .bind(deny_list)
+        .bind(realm)
+        .execute(&self.db)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 }

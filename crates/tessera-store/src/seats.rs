@@ -38,6 +38,10 @@ pub struct LeaseRecord {
     pub created_at: Millis,
     pub heartbeat_at: Millis,
     pub expires_at: Millis,
+    /// The e-mail address the program sent, if any.
+    pub email: Option<String>,
+    /// The client's address as the server saw it (none on rows from before it was kept).
+    pub address: Option<String>,
 }
 
 impl LeaseRecord {
@@ -56,6 +60,9 @@ pub struct SeatRequest<'a> {
     pub host: &'a str,
     pub client_id: &'a str,
     pub version: Option<&'a str>,
+    pub email: Option<&'a str>,
+    /// The client's address as the server saw it.
+    pub address: Option<&'a str>,
     /// For a lease: how long it lives without a heartbeat. For a borrow: its length.
     pub duration_ms: Millis,
 }
@@ -614,10 +621,12 @@ impl Store {
             created_at: now,
             heartbeat_at: now,
             expires_at: now + duration,
+            email: req.email.map(str::to_owned),
+            address: req.address.map(str::to_owned),
         };
         sqlx::query(
-            "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, client_id, version, created_at, heartbeat_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, client_id, version, created_at, heartbeat_at, expires_at, email, address) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&lease.id)
         .bind(&lease.realm)
@@ -631,6 +640,8 @@ impl Store {
         .bind(lease.created_at)
         .bind(lease.heartbeat_at)
         .bind(lease.expires_at)
+        .bind(&lease.email)
+        .bind(&lease.address)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

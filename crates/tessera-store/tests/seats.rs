@@ -74,6 +74,8 @@ fn req<'a>(product: &'a str, user: &'a str, host: &'a str, client: &'a str) -> S
         host,
         client_id: client,
         version: None,
+        email: None,
+        address: None,
         duration_ms: 120_000,
     }
 }

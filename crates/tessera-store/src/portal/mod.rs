@@ -14,7 +14,8 @@ pub use accounts::{CompanyInfo, NewAccount, OrganizationRecord, Role, UserRecord
 pub use carts::{CartItemRecord, NewCartItem};
 pub use catalog::{CatalogProduct, LicenseOptionRecord, ProductRecord};
 pub use orders::{
-    DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus, PaidOrder, ServerKind,
+    Announcement, DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus, PaidOrder,
+    ServerKind,
 };
 pub use sessions::{OneTimePurpose, SessionRow};
 pub use teams::{

@@ -132,6 +132,15 @@ pub struct OrderRecord {
     pub cancelled_at: Option<Millis>,
 }
 
+/// Which of an order's e-mails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// The invoice to the customer and the note to staff.
+    Placed,
+    /// The Paid e-mail (with the activation key for a LAN server).
+    Paid,
+}
+
 /// What marking an order Paid sets.
 #[derive(Debug, Clone)]
 pub struct PaidOrder<'a> {
@@ -437,6 +446,55 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that an order's e-mails for `which` are in the outbox.
+    pub async fn mark_order_announced(
+        &self,
+        order_id: &str,
+        which: Announcement,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let sql = match which {
+            Announcement::Placed => "UPDATE orders SET announced_at = $1 WHERE id = $2",
+            Announcement::Paid => "UPDATE orders SET paid_announced_at = $1 WHERE id = $2",
+        };
+        sqlx::query(sql)
+            .bind(now)
+            .bind(order_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Orders placed (or marked Paid) before `before` whose e-mails were never stored:
+    /// what a crash between the order's commit and its e-mails left behind. Oldest first.
+    pub async fn unannounced_orders(
+        &self,
+        before: Millis,
+    ) -> Result<Vec<(OrderRecord, Announcement)>, StoreError> {
+        let mut out = Vec::new();
+        let placed = sqlx::query(
+            "SELECT * FROM orders WHERE announced_at IS NULL AND created_at < $1 \
+             ORDER BY created_at, number LIMIT 100",
+        )
+        .bind(before)
+        .fetch_all(&self.db)
+        .await?;
+        for row in &placed {
+            out.push((order_from_row(row)?, Announcement::Placed));
+        }
+        let paid = sqlx::query(
+            "SELECT * FROM orders WHERE status = 'Paid' AND paid_announced_at IS NULL \
+             AND paid_at < $1 ORDER BY paid_at, number LIMIT 100",
+        )
+        .bind(before)
+        .fetch_all(&self.db)
+        .await?;
+        for row in &paid {
+            out.push((order_from_row(row)?, Announcement::Paid));
+        }
+        Ok(out)
     }
 
     /// Pending → Cancelled; `false` when the order is not Pending (any more).
