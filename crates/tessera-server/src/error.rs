@@ -88,9 +88,19 @@ impl From<tessera_core::validate::FieldError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Makes every error answer under `/api` a protocol error body, including the ones that
-/// axum's own extractors and limits produce before a handler runs (a body over the
-/// limit, a malformed path). Pages keep their own answers.
+/// Whether a path is the protocol's: `/api…` on a LAN server, `/w/{org}/api…` on the
+/// web license server.
+fn is_protocol_path(path: &str) -> bool {
+    let path = match path.strip_prefix("/w/") {
+        Some(rest) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => path,
+    };
+    path.starts_with("/api")
+}
+
+/// Makes every error answer under `/api` (`/w/{org}/api` on the web) a protocol error
+/// body, including the ones that axum's own extractors and limits produce before a
+/// handler runs (a body over the limit, a malformed path). Pages keep their own answers.
 pub async fn json_errors_for_api(
     axum::extract::State(_): axum::extract::State<crate::SharedState>,
     request_parts: axum::http::request::Parts,
@@ -102,7 +112,7 @@ pub async fn json_errors_for_api(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !request_parts.uri.path().starts_with("/api")
+    if !is_protocol_path(request_parts.uri.path())
         || is_json
         || !(status.is_client_error() || status.is_server_error())
     {

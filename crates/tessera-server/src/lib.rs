@@ -324,9 +324,17 @@ fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
         .with_state(state)
 }
 
-async fn openapi_json() -> axum::response::Response {
+/// The protocol's OpenAPI document; on the web license server, the organization's.
+async fn openapi_json(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    extract::Realm(realm): extract::Realm,
+) -> axum::response::Response {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let doc = DOC.get_or_init(openapi::document).clone();
+    let doc = if state.identity().is_some() {
+        DOC.get_or_init(openapi::document).clone()
+    } else {
+        openapi::web_document(&realm)
+    };
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         doc,

@@ -1,7 +1,14 @@
 //! The OpenAPI document of the v1 protocol, generated from the handlers' annotations and
 //! the wire types, served at `/api/v1/openapi.json`.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::server::Server;
+use utoipa::openapi::{ContentBuilder, Header, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::api;
@@ -47,11 +54,100 @@ impl Modify for BearerAuth {
         api::admin_policy,
         api::admin_put_policy,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &RateLimited)
 )]
 pub struct ProtocolDoc;
 
-/// The document as JSON.
+/// Every call may be turned away by the rate limits (per client, and on the web license
+/// server per organization).
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let answer = ResponseBuilder::new()
+            .description("Too many requests (`rate_limited`); `Retry-After` says when to try again")
+            .header(
+                "Retry-After",
+                Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                op.responses
+                    .responses
+                    .entry("429".into())
+                    .or_insert_with(|| answer.clone().into());
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The LAN server's document as JSON.
 pub fn document() -> String {
     ProtocolDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// The name of the portal's session cookie, which authorizes the web license server's
+/// admin calls (the portal owns sessions; the name is part of its contract).
+pub const PORTAL_SESSION_COOKIE: &str = "tessera_session";
+
+/// The document of one organization's web license server: the same calls under
+/// `/w/{org}`, without the import of activation keys (its pools come from paid orders),
+/// and admin calls authorized by a signed-in portal session instead of an admin token.
+pub fn web_document(org: &str) -> String {
+    static BASE: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    let mut doc = BASE
+        .get_or_init(|| {
+            let mut doc = ProtocolDoc::openapi();
+            doc.paths.paths.remove("/api/v1/admin/activations");
+            let components = doc.components.get_or_insert_with(Default::default);
+            components.add_security_scheme(
+                "portal_session",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                    PORTAL_SESSION_COOKIE,
+                    "A portal session of someone of the organization (or the vendor's staff).",
+                ))),
+            );
+            for (path, item) in doc.paths.paths.iter_mut() {
+                if !path.starts_with("/api/v1/admin/") {
+                    continue;
+                }
+                for op in operations(item) {
+                    op.security = Some(vec![SecurityRequirement::new(
+                        "portal_session",
+                        Vec::<String>::new(),
+                    )]);
+                    if let Some(r) = op.responses.responses.get_mut("401")
+                        && let RefOr::T(r) = r
+                    {
+                        r.description = "Not signed in to the portal (`unauthorized`)".into();
+                    }
+                }
+            }
+            doc.info.description = Some(
+                "The web license server of one organization: the protocol of the LAN license server under https://PORTAL/w/ORG, tokens signed by the vendor key, pools from paid orders. Errors are {\"error\": {\"code\", \"message\"}} with stable codes.".into(),
+            );
+            doc
+        })
+        .clone();
+    doc.servers = Some(vec![Server::new(format!("/w/{org}"))]);
+    doc.to_pretty_json().unwrap_or_default()
 }
