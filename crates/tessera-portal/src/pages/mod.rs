@@ -123,10 +123,19 @@ pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-/// Keeps a return address inside the portal.
+/// Keeps a return address inside the portal. No control characters: a browser drops tabs
+/// and line breaks from a Location (`/<TAB>/elsewhere` would become `//elsewhere`, another
+/// site), and others make no header at all.
 pub fn local_path(next: Option<&str>, default: &str) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
         _ => default.to_owned(),
     }
 }
