@@ -112,9 +112,11 @@ pub async fn check_subscription(
     )
 }
 
-type Fields = (NaiveDate, u32, ServerKind, Option<String>);
+pub type Fields = (NaiveDate, u32, ServerKind, Option<String>);
 
-fn check_fields(form: &SubscriptionForm, today: NaiveDate) -> Result<Fields, FieldError> {
+/// The form's own fields (start, number of users, license server), before the catalog
+/// is consulted.
+pub fn check_fields(form: &SubscriptionForm, today: NaiveDate) -> Result<Fields, FieldError> {
     let start = if form.start.trim().is_empty() {
         today
     } else {
