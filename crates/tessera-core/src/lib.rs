@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod error;
+pub mod named;
 pub mod policy;
 pub mod pool;
 pub mod protocol;

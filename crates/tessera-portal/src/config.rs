@@ -48,7 +48,38 @@ pub struct ProductConfig {
     pub description: String,
     /// The product ids its license pools cover, as licensed programs ask for them.
     pub licensed: Vec<String>,
+    /// `floating` (seats on a license server, the default) or `named` (seats assigned
+    /// to people in a team, who sign in).
+    #[serde(default, skip_serializing_if = "is_floating")]
+    pub model: tessera_core::LicenseModel,
     pub options: Vec<OptionConfig>,
+}
+
+fn is_floating(model: &tessera_core::LicenseModel) -> bool {
+    *model == tessera_core::LicenseModel::Floating
+}
+
+/// Named-user sign-ins: how long a token lives, how often a running program refreshes
+/// it, and how long it keeps working with no connection to the portal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamedSettings {
+    /// A token's life (at most 24 hours: a program re-checks at least daily).
+    pub token_minutes: u32,
+    /// How often a running program asks for a new token.
+    pub refresh_seconds: u32,
+    /// How long a program keeps working offline after the portal last vouched for it.
+    pub offline_days: u32,
+}
+
+impl Default for NamedSettings {
+    fn default() -> Self {
+        NamedSettings {
+            token_minutes: 24 * 60,
+            refresh_seconds: 3600,
+            offline_days: 30,
+        }
+    }
 }
 
 /// Limits on failed sign-ins (shared by every node through the database).
@@ -129,6 +160,8 @@ pub struct PortalConfig {
     #[serde(default)]
     pub sign_in: SignInLimits,
     #[serde(default)]
+    pub named: NamedSettings,
+    #[serde(default)]
     pub web_rate_limits: WebRateLimits,
     pub vendor: VendorDetails,
     pub products: Vec<ProductConfig>,
@@ -177,6 +210,7 @@ impl PortalConfig {
             tax_rate_bp: 2300,
             payment_days: 14,
             sign_in: SignInLimits::default(),
+            named: NamedSettings::default(),
             web_rate_limits: WebRateLimits::default(),
             vendor: VendorDetails {
                 name: "Tessera Software Ltd.".into(),
@@ -193,6 +227,7 @@ impl PortalConfig {
                     name: "AutoCAD plugins".into(),
                     description: "Every plugin for AutoCAD.".into(),
                     licensed: vec!["autocad".into()],
+                    model: Default::default(),
                     options: options("autocad", [9_000, 30_000, 80_000], 72),
                 },
                 ProductConfig {
@@ -200,6 +235,7 @@ impl PortalConfig {
                     name: "Revit plugins".into(),
                     description: "Every plugin for Revit.".into(),
                     licensed: vec!["revit".into()],
+                    model: Default::default(),
                     options: options("revit", [9_000, 30_000, 80_000], 72),
                 },
                 ProductConfig {
@@ -208,7 +244,16 @@ impl PortalConfig {
                     description: "Every plugin for AutoCAD and for Revit, one seat for both."
                         .into(),
                     licensed: vec!["autocad".into(), "revit".into()],
+                    model: Default::default(),
                     options: options("all", [15_000, 50_000, 130_000], 72),
+                },
+                ProductConfig {
+                    id: "share".into(),
+                    name: "Share (named user)".into(),
+                    description: "Share licenses for named people in your team: assign them to anyone in the office at any time; each person signs in on the computer they work at.".into(),
+                    licensed: vec!["share".into()],
+                    model: tessera_core::LicenseModel::Named,
+                    options: options("share", [6_000, 20_000, 54_000], 0),
                 },
             ],
         }

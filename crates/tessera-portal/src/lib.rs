@@ -11,12 +11,14 @@ pub mod documents;
 pub mod error;
 pub mod mail;
 pub mod money;
+pub mod named;
 pub mod ordering;
 pub mod pages;
 pub mod security;
 pub mod session;
 pub mod shop;
 pub mod state;
+pub mod teams;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -27,7 +29,7 @@ use axum::routing::{get, post};
 pub use config::PortalConfig;
 pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
 
-use pages::{account, orders, shop as shop_pages, staff, web_server};
+use pages::{account, orders, shop as shop_pages, staff, team, web_server};
 
 /// Every page of the portal, behind the session and CSRF layer, with the web license
 /// server's protocol beside them at `/w/{org}/api/v1`.
@@ -97,6 +99,52 @@ pub fn router(portal: Portal) -> Router {
         .route("/w/{org}/policy", post(web_server::save_policy))
         .route("/w/{org}/switch", post(web_server::switch))
         .route("/w/{org}/access", post(web_server::save_access))
+        .route("/account/teams", get(team::teams_page))
+        .route("/account/teams/{team}", get(team::team_page))
+        .route("/account/teams/{team}/invite", post(team::invite))
+        .route(
+            "/account/teams/{team}/members/{user}/remove",
+            post(team::remove_member),
+        )
+        .route(
+            "/account/teams/{team}/members/{user}/role",
+            post(team::set_role),
+        )
+        .route("/account/teams/{team}/roles", get(team::roles_page))
+        .route(
+            "/account/teams/{team}/contract-manager",
+            post(team::change_contract_manager),
+        )
+        .route(
+            "/account/teams/{team}/software-coordinator",
+            post(team::appoint_coordinator),
+        )
+        .route(
+            "/account/teams/{team}/subscriptions/{sub}",
+            get(team::subscription_page),
+        )
+        .route(
+            "/account/teams/{team}/subscriptions/{sub}/assign",
+            post(team::assign),
+        )
+        .route(
+            "/account/teams/{team}/subscriptions/{sub}/unassign",
+            post(team::unassign),
+        )
+        .route(
+            "/account/teams/{team}/import",
+            get(team::import_page).post(team::import),
+        )
+        .route(
+            "/account/teams/{team}/import/template.csv",
+            get(team::import_template),
+        )
+        .route("/account/licenses", get(team::licenses_page))
+        .route("/account/licenses/sign-out-all", post(team::sign_out_all))
+        .route(
+            "/invitation",
+            get(team::invitation_page).post(team::accept_invitation),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -109,7 +157,9 @@ pub fn router(portal: Portal) -> Router {
             ))
         }))
         .with_state(portal.clone());
-    tessera_server::web_router(portal.web.clone()).merge(pages)
+    tessera_server::web_router(portal.web.clone())
+        .merge(named::router(portal.clone()))
+        .merge(pages)
 }
 
 /// Forgets expired sessions and one-time tokens, and sign-in failures older than a day,

@@ -500,7 +500,21 @@ pub async fn mark_paid(
         .ok_or_else(|| PortalError::internal("the order's organization is missing"))?;
     let pools = vec![pool(&order, start, end)];
     let now = chrono::Utc::now();
+    // A named-user product's seats go to a subscription in the buyer's team (made before
+    // the order turns Paid; made once per order, so a retry makes nothing twice).
+    let named = crate::teams::is_named_order(state, &order);
     let activation_key = match order.server_kind {
+        _ if named => {
+            crate::teams::subscribe_named(
+                state,
+                &order,
+                &organization,
+                &start.format("%Y-%m-%d").to_string(),
+                &end.format("%Y-%m-%d").to_string(),
+            )
+            .await?;
+            None
+        }
         ServerKind::Lan => {
             let text = order.registration_key.as_deref().unwrap_or_default();
             let registration = RegistrationKey::parse(text).map_err(|e| {
@@ -577,7 +591,9 @@ async fn announce_paid(
     organization: &OrganizationRecord,
 ) -> PortalResult<()> {
     let mut attachments = Vec::new();
+    let named = crate::teams::is_named_order(state, order);
     let how = match (&order.server_kind, &order.activation_key) {
+        _ if named => crate::teams::paid_named_text(state, order, organization).await?,
         (ServerKind::Lan, Some(key)) => {
             attachments.push(Attachment {
                 filename: activation_filename(order),
@@ -610,6 +626,7 @@ async fn announce_paid(
         .send(OutgoingMail {
             to: recipients(order),
             subject: match order.server_kind {
+                _ if named => format!("Order {} is Paid — assign your seats", order.number),
                 ServerKind::Lan => format!("Order {} is Paid — your activation key", order.number),
                 ServerKind::Web => {
                     format!("Order {} is Paid — Use Web License Server", order.number)

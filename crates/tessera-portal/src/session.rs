@@ -29,6 +29,8 @@ const VISITOR_TTL_MS: i64 = 24 * 3600 * 1000;
 const USER_TTL_MS: i64 = 14 * 24 * 3600 * 1000;
 /// The largest form accepted.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// The largest CSV import form accepted (5,000 rows of generous length).
+pub const MAX_IMPORT_BYTES: usize = 2 * 1024 * 1024;
 
 /// A live session.
 #[derive(Debug, Clone)]
@@ -223,7 +225,13 @@ pub async fn middleware(State(state): State<Portal>, request: Request, next: Nex
         Method::GET | Method::HEAD | Method::OPTIONS
     ) {
         let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        // A CSV import of up to 5,000 people is larger than any other form.
+        let limit = if parts.uri.path().ends_with("/import") {
+            MAX_IMPORT_BYTES
+        } else {
+            MAX_FORM_BYTES
+        };
+        let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => {
                 return PortalError::User {

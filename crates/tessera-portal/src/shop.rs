@@ -98,6 +98,18 @@ pub async fn check_subscription(
             "That license option belongs to another product.",
         )));
     }
+    // Named-user seats are served by the portal itself: no license server to choose.
+    let named;
+    let form = if crate::teams::is_named_product(state, &product.id) {
+        named = SubscriptionForm {
+            registration_key: String::new(),
+            web: Some("on".into()),
+            ..form.clone()
+        };
+        &named
+    } else {
+        form
+    };
     Ok(
         check_fields(form, today).map(|(start, seats, server_kind, registration_key)| {
             Subscription {

@@ -5,8 +5,8 @@
 use tessera_core::Millis;
 use tessera_store::Store;
 use tessera_store::portal::{
-    BatchRow, MemberRole, NewAccount, NewInvitation, NewNamedSubscription, Role, RowOutcome,
-    TeamError,
+    AssignmentBatch, BatchRow, MemberRole, NewAccount, NewInvitation, NewNamedSubscription, Role,
+    RowOutcome, TeamError,
 };
 use tessera_store::testing::TestDatabase;
 
@@ -262,7 +262,17 @@ async fn a_batch_is_applied_whole_or_not_at_all_with_a_reason_per_row() {
             row("c@office.example", &o.sub),
         ];
         let (applied, outcomes) = store
-            .apply_assignment_batch(&o.org, &o.team, &rows, &o.buyer, NOW + WEEK, NOW)
+            .apply_assignment_batch(
+                &AssignmentBatch {
+                    organization_id: &o.org,
+                    team_id: &o.team,
+                    rows: &rows,
+                    by: &o.buyer,
+                    invitation_expires_at: NOW + WEEK,
+                    check_only: false,
+                },
+                NOW,
+            )
             .await
             .unwrap();
         assert!(!applied);
@@ -287,9 +297,38 @@ async fn a_batch_is_applied_whole_or_not_at_all_with_a_reason_per_row() {
         );
         assert_eq!(store.team_members(&o.team).await.unwrap().len(), 1);
 
+        // Checking only applies nothing, even when every row would pass.
+        let (applied, outcomes) = store
+            .apply_assignment_batch(
+                &AssignmentBatch {
+                    organization_id: &o.org,
+                    team_id: &o.team,
+                    rows: &rows[..3],
+                    by: &o.buyer,
+                    invitation_expires_at: NOW + WEEK,
+                    check_only: true,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert!(!applied);
+        assert!(outcomes.iter().all(|r| !matches!(r, RowOutcome::Failed(_))));
+        assert_eq!(store.assignees(&o.sub).await.unwrap().len(), 1);
+
         // Without the last row it goes through: invited and assigned.
         let (applied, outcomes) = store
-            .apply_assignment_batch(&o.org, &o.team, &rows[..3], &o.buyer, NOW + WEEK, NOW)
+            .apply_assignment_batch(
+                &AssignmentBatch {
+                    organization_id: &o.org,
+                    team_id: &o.team,
+                    rows: &rows[..3],
+                    by: &o.buyer,
+                    invitation_expires_at: NOW + WEEK,
+                    check_only: false,
+                },
+                NOW,
+            )
             .await
             .unwrap();
         assert!(applied, "{outcomes:?}");
@@ -326,14 +365,17 @@ async fn a_batch_is_applied_whole_or_not_at_all_with_a_reason_per_row() {
         assert!(other.is_some());
         let (applied, outcomes) = store
             .apply_assignment_batch(
-                &o.org,
-                &o.team,
-                &[
-                    row("x@elsewhere.example", &o.sub),
-                    row("d@office.example", "nope"),
-                ],
-                &o.buyer,
-                NOW + WEEK,
+                &AssignmentBatch {
+                    organization_id: &o.org,
+                    team_id: &o.team,
+                    rows: &[
+                        row("x@elsewhere.example", &o.sub),
+                        row("d@office.example", "nope"),
+                    ],
+                    by: &o.buyer,
+                    invitation_expires_at: NOW + WEEK,
+                    check_only: false,
+                },
                 NOW,
             )
             .await

@@ -111,7 +111,10 @@ pub(crate) fn verify_json(
     serde_json::from_str(trusted.payload()).map_err(|e| TokenError::BadClaims(e.to_string()))
 }
 
-pub(crate) fn check_kind(claims: &serde_json::Value, expected: &'static str) -> Result<(), TokenError> {
+pub(crate) fn check_kind(
+    claims: &serde_json::Value,
+    expected: &'static str,
+) -> Result<(), TokenError> {
     let found = claims.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     if found != expected {
         return Err(TokenError::WrongKind {

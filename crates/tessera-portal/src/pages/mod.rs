@@ -8,6 +8,7 @@ pub mod account;
 pub mod orders;
 pub mod shop;
 pub mod staff;
+pub mod team;
 pub mod web_server;
 
 use askama::Template;

@@ -19,7 +19,7 @@ pub use orders::{
 };
 pub use sessions::{OneTimePurpose, SessionRow};
 pub use teams::{
-    AssigneeRecord, BatchRow, InvitationRecord, Invited, MemberRecord, MemberRole,
+    AssigneeRecord, AssignmentBatch, BatchRow, InvitationRecord, Invited, MemberRecord, MemberRole,
     NamedSessionRecord, NamedSubscriptionRecord, NewInvitation, NewNamedSubscription,
     RoleChangeRecord, RowOutcome, SeatRecord, TeamError, TeamRecord,
 };

@@ -222,7 +222,7 @@ pub struct Invited {
     pub new_user: bool,
     /// They joined the team now (they were not a member before).
     pub joined: bool,
-    /// An invitation link was stored (they have not accepted one yet).
+    /// A new invitation link was stored (they have not accepted one yet): send it.
     pub invitation: bool,
 }
 
@@ -237,10 +237,24 @@ pub struct BatchRow {
     pub token_hash: String,
 }
 
+/// A batch of assignments for one team (see [`Store::apply_assignment_batch`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AssignmentBatch<'a> {
+    pub organization_id: &'a str,
+    pub team_id: &'a str,
+    pub rows: &'a [BatchRow],
+    /// Who assigns (and invites).
+    pub by: &'a str,
+    pub invitation_expires_at: Millis,
+    /// Check every row and report, but apply nothing.
+    pub check_only: bool,
+}
+
 /// What a batch row did (or would have done).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowOutcome {
-    /// A seat was assigned; `invited` when the person was invited to the team with it.
+    /// A seat was assigned; `invited` when a new invitation link was stored for the
+    /// person (new to the team, or whose link had expired): send it.
     Assigned { user_id: String, invited: bool },
     /// The person already had the product: no second seat.
     AlreadyAssigned { user_id: String },
@@ -442,6 +456,7 @@ async fn insert_assignment(
 async fn invite_in(
     tx: &mut Tx<'_>,
     new: &NewInvitation<'_>,
+    resend: bool,
     now: Millis,
 ) -> Result<Invited, TeamError> {
     let key = email_key(new.email);
@@ -492,7 +507,8 @@ async fn invite_in(
     .await?
     .rows_affected()
         == 1;
-    if !joined && !(new.first_name.trim().is_empty() && new.last_name.trim().is_empty()) {
+    let named = !new.first_name.trim().is_empty() || !new.last_name.trim().is_empty();
+    if !joined && named {
         sqlx::query(
             "UPDATE team_members SET first_name = $1, last_name = $2 WHERE team_id = $3 AND user_id = $4",
         )
@@ -503,7 +519,17 @@ async fn invite_in(
         .execute(&mut **tx)
         .await?;
     }
-    let invitation = !confirmed;
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM invitations WHERE user_id = $1 AND team_id = $2 \
+         AND accepted_at IS NULL AND expires_at > $3",
+    )
+    .bind(&user_id)
+    .bind(new.team_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    // A new link when asked to send again, or when there is no live one.
+    let invitation = !confirmed && (resend || live == 0);
     if invitation {
         // Sending again replaces the earlier link.
         sqlx::query(
@@ -640,7 +666,7 @@ impl Store {
     /// Invites a person to the team by e-mail (see [`NewInvitation`]).
     pub async fn invite(&self, new: &NewInvitation<'_>, now: Millis) -> Result<Invited, TeamError> {
         let mut tx = self.portal_write_tx().await?;
-        let invited = invite_in(&mut tx, new, now).await?;
+        let invited = invite_in(&mut tx, new, true, now).await?;
         tx.commit().await?;
         Ok(invited)
     }
@@ -1116,17 +1142,21 @@ impl Store {
     /// nothing: people new to the team are invited, each person gets a seat of the
     /// row's subscription unless they already have its product. When any row fails
     /// (another organization's person, an unknown subscription, seats exceeded), nothing
-    /// is applied and every row says what it would have done or why it failed.
-    /// Answers whether it was applied, with the per-row outcomes.
+    /// is applied and every row says what it would have done or why it failed; so too
+    /// with `check_only`. Answers whether it was applied, with the per-row outcomes.
     pub async fn apply_assignment_batch(
         &self,
-        organization_id: &str,
-        team_id: &str,
-        rows: &[BatchRow],
-        by: &str,
-        invitation_expires_at: Millis,
+        batch: &AssignmentBatch<'_>,
         now: Millis,
     ) -> Result<(bool, Vec<RowOutcome>), StoreError> {
+        let AssignmentBatch {
+            organization_id,
+            team_id,
+            rows,
+            by,
+            invitation_expires_at,
+            check_only,
+        } = *batch;
         let mut tx = self.portal_write_tx().await?;
         // Lock every subscription named first, in a fixed order, so concurrent batches
         // cannot deadlock or both pass the count.
@@ -1173,6 +1203,7 @@ impl Store {
                     token_hash: &row.token_hash,
                     expires_at: invitation_expires_at,
                 },
+                false,
                 now,
             )
             .await
@@ -1201,10 +1232,10 @@ impl Store {
             insert_assignment(&mut tx, &row.subscription_id, &user, by, now).await?;
             outcomes.push(RowOutcome::Assigned {
                 user_id: user,
-                invited: invited.joined && invited.invitation,
+                invited: invited.invitation,
             });
         }
-        if failed {
+        if failed || check_only {
             tx.rollback().await?;
             return Ok((false, outcomes));
         }
@@ -1339,6 +1370,19 @@ impl Store {
         .fetch_all(&self.db)
         .await?;
         rows.iter().map(session_from_row).collect()
+    }
+
+    /// Ends one sign-in (`tessera logout` on its device).
+    pub async fn end_named_session(&self, id: &str, now: Millis) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE named_sessions SET ended_at = $1, end_reason = 'signed_out' \
+             WHERE id = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.db)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// "Sign out of all devices": ends every open sign-in of the person.
