@@ -5,6 +5,7 @@
 //! own migrations, embedded in the binary and run at start. Seat counts are enforced
 //! inside one write transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL.
 
+mod batch;
 mod error;
 mod mail_outbox;
 pub mod portal;
@@ -42,6 +43,8 @@ pub struct Store {
     /// busy handler (which left the lock idle while they slept, and past `busy_timeout`
     /// failed with `database is locked`). On PostgreSQL the same pool as `db`.
     pub(crate) writer: AnyPool,
+    /// Group commit of heartbeats on SQLite (`batch.rs`); none on PostgreSQL.
+    pub(crate) heartbeats: Option<batch::Heartbeats>,
     pub(crate) backend: Backend,
 }
 
@@ -134,9 +137,12 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&writer).await.map_err(StoreError::Migration)?;
+        let heartbeats =
+            (backend == Backend::Sqlite).then(|| batch::Heartbeats::start(writer.clone()));
         Ok(Store {
             db,
             writer,
+            heartbeats,
             backend,
         })
     }

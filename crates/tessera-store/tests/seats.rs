@@ -271,3 +271,65 @@ async fn concurrent_checkouts_never_exceed_the_pool() {
         assert_eq!(store.live_leases(REALM, now()).await.unwrap().len(), 5);
     }
 }
+
+/// Many heartbeats at once (on SQLite they are written in shared transactions): each is
+/// answered for its own lease, an unknown or lapsed lease gets none without failing the
+/// others, and every extension is really stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_heartbeats_each_extend_their_own_lease() {
+    for (store, _keep) in stores_with(vec![pool("p", &["acad"], 300, 0)]).await {
+        let t0 = now();
+        let mut ids = Vec::new();
+        for i in 0..200 {
+            let (lease, _) = store
+                .take_seat(
+                    &req("acad", &format!("u{i}"), "pc", &format!("c{i}")),
+                    &OPEN,
+                    t0,
+                )
+                .await
+                .unwrap();
+            ids.push(lease.id);
+        }
+        let t1 = t0 + 1_000;
+        let mut tasks = Vec::new();
+        for (i, id) in ids.iter().cloned().enumerate() {
+            let store = store.clone();
+            // Every fourth one also sends a heartbeat for a lease that does not exist.
+            tasks.push(tokio::spawn(async move {
+                let ttl = 60_000 + i as i64;
+                let mine = store.heartbeat(REALM, &id, t1, ttl).await.unwrap();
+                let nobody = if i % 4 == 0 {
+                    store
+                        .heartbeat(REALM, &format!("missing{i}"), t1, ttl)
+                        .await
+                        .unwrap()
+                } else {
+                    None
+                };
+                (id, ttl, mine, nobody)
+            }));
+        }
+        for t in tasks {
+            let (id, ttl, mine, nobody) = t.await.unwrap();
+            let mine = mine.expect("a live lease is extended");
+            assert_eq!(mine.id, id);
+            assert_eq!(mine.expires_at, t1 + ttl);
+            assert!(nobody.is_none());
+        }
+        let live = store.live_leases(REALM, t1).await.unwrap();
+        assert_eq!(live.len(), 200);
+        for lease in &live {
+            assert_eq!(lease.heartbeat_at, t1, "stored, not only answered");
+        }
+        // Past its expiry a lease is not extended any more.
+        let late = t1 + 200_000;
+        assert!(
+            store
+                .heartbeat(REALM, &ids[0], late, 60_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
