@@ -60,6 +60,8 @@ const DEMO_CUSTOMER: (&str, &str) = ("buyer@office.example", "buyer-demo-passwor
 struct DemoPortal {
     url: String,
     outbox: std::path::PathBuf,
+    /// The demo customer's organization, which has a web license server.
+    web_slug: String,
 }
 
 /// Starts the portal on `root/portal` with the sample catalog, the demo's vendor key
@@ -109,8 +111,12 @@ async fn start_portal(
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let org = portal.store.organization(&buyer.organization_id).await?;
-    if org.is_some_and(|o| !o.company_saved) {
+    let org = portal
+        .store
+        .organization(&buyer.organization_id)
+        .await?
+        .context("the demo customer has no organization")?;
+    if !org.company_saved {
         portal
             .store
             .save_company(
@@ -124,6 +130,34 @@ async fn start_portal(
             )
             .await?;
     }
+    // The customer's organization has a web license server too, as a Paid order of
+    // "Use Web License Server" leaves it, so its panel has something to show.
+    let now = Utc::now();
+    let web = portal
+        .store
+        .pool_usage(&org.slug, tessera_core::to_millis(now))
+        .await?;
+    if web.is_empty() || web.iter().any(|u| u.pool.end < now + Duration::days(30)) {
+        let pool = PoolSpec {
+            id: "demo-web-autocad".into(),
+            products: vec!["autocad".into()],
+            model: LicenseModel::Floating,
+            seats: 3,
+            start: now - Duration::minutes(1),
+            end: now + Duration::days(365),
+            borrow_max_hours: 24,
+        };
+        tessera_server::grant_web_pools(
+            &portal.store,
+            &org.slug,
+            &org.name,
+            "demo-web",
+            vec![pool],
+            tessera_core::to_millis(now),
+        )
+        .await?;
+    }
+    let web_slug = org.slug.clone();
     tokio::spawn(async move {
         if let Err(e) = tessera_portal::serve(portal, listener, shutdown_signal()).await {
             tracing::error!(error = %e, "the demo portal stopped");
@@ -132,6 +166,7 @@ async fn start_portal(
     Ok(DemoPortal {
         url: format!("http://{addr}"),
         outbox,
+        web_slug,
     })
 }
 
@@ -217,6 +252,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!(
             "  customer sign-in    {} / {}",
             DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
+        );
+        println!(
+            "  web license server  {}/w/{}/   (the customer's panel; autocad: 3 seats)",
+            portal.url, portal.web_slug
         );
         println!("  portal e-mail       {}", portal.outbox.display());
         println!("  demo data           {}", root.display());

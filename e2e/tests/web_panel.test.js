@@ -1,0 +1,177 @@
+// Issue 6: the web license server's administration panel in a real browser. `tessera
+// demo` gives the demo customer's organization a web license server; a real
+// `tessera checkout --hold` holds a seat on it by URL; the customer signs in, opens
+// "Use Web License Server", sees the seat with the program, e-mail, address and OS
+// account, removes it (the holding program learns on its next heartbeat), refuses a bad
+// policy and saves a good one that the next checkout obeys, and the panel fits a phone.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { BIN, start, browser, api, unlabelledControls, join } from '../lib/tessera.js';
+
+const CUSTOMER = 'buyer@office.example';
+const PASSWORD = 'buyer-demo-password';
+
+let dir;
+let demo;
+let portalUrl;
+let panelUrl;
+let serverUrl;
+let clientEnv;
+let chrome;
+const holders = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-web-'));
+  demo = await start(['demo', '--data', dir, '--listen', '127.0.0.1:0', '--portal-listen', '127.0.0.1:0']);
+  const out = demo.stdout();
+  portalUrl = out.match(/^\s*portal\s+(\S+?)\/\s/m)[1];
+  panelUrl = out.match(/^\s*web license server\s+(\S+)/m)[1];
+  serverUrl = panelUrl.replace(/\/$/, '');
+  clientEnv = {
+    ...process.env,
+    TESSERA_VENDOR_PUBLIC_KEY: join(dir, 'vendor', 'vendor.public'),
+    TESSERA_CACHE_DIR: join(dir, 'client-cache'),
+  };
+  chrome = await browser();
+});
+
+after(async () => {
+  for (const h of holders) h.kill('SIGTERM');
+  await chrome?.close();
+  demo?.proc.kill('SIGTERM');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** `tessera checkout autocad --hold` as USER against the web license server; resolves once held. */
+function hold(user, email) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(BIN, ['checkout', 'autocad', '--hold', '--server', serverUrl, '--user', user],
+      { env: { ...clientEnv, TESSERA_EMAIL: email } });
+    holders.push(proc);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`not held: ${out} ${err}`)), 20000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (/holding the seat/.test(out)) { clearTimeout(timer); resolve({ proc, out: () => out, err: () => err }); }
+    });
+    proc.stderr.on('data', (d) => { err += d; });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out} ${err}`)); });
+  });
+}
+
+/** A one-off `tessera checkout` (checks in again at once); { code, text }. */
+function checkoutOnce(user) {
+  return new Promise((resolve) => {
+    const proc = spawn(BIN, ['checkout', 'autocad', '--server', serverUrl, '--user', user], { env: clientEnv });
+    let text = '';
+    proc.stdout.on('data', (d) => { text += d; });
+    proc.stderr.on('data', (d) => { text += d; });
+    proc.on('exit', (code) => resolve({ code, text }));
+  });
+}
+
+async function signIn(page) {
+  await page.goto(portalUrl + '/signin');
+  await page.getByLabel('E-mail').fill(CUSTOMER);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.locator('#sign-in').click();
+  await page.locator('#sign-out').waitFor();
+}
+
+test('the customer sees a seat a real program holds, removes it, and the program learns', async () => {
+  const anna = await hold('e2e-anna', 'anna@office.example');
+  const context = await chrome.newContext();
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  await signIn(page);
+  await page.goto(panelUrl);
+  await page.getByRole('heading', { name: /Web License Server/ }).waitFor();
+  assert.deepEqual(await unlabelledControls(page), []);
+  assert.match(await page.locator('#pools').textContent(), /autocad\s*1 \/ 3/);
+  const row = page.locator('tr.seat', { hasText: 'e2e-anna' });
+  const text = await row.textContent();
+  assert.match(text, /anna@office\.example/);
+  assert.match(text, /127\.0\.0\.1/);
+  assert.match(text, /autocad/);
+
+  await page.getByRole('button', { name: /Remove the seat of e2e-anna on / }).click();
+  await page.getByText('The seat was removed').waitFor();
+  assert.equal(await page.locator('tr.seat', { hasText: 'e2e-anna' }).count(), 0);
+  assert.match(await page.locator('#pools').textContent(), /0 \/ 3/);
+  const info = await api(serverUrl, '/api/v1/server');
+  assert.equal(info.json.products[0].in_use, 0);
+
+  // The holding program hears it on its next heartbeat (every 30 s by default); the
+  // client library then takes a seat again if one is free, as after any lapse.
+  const deadline = Date.now() + 45000;
+  while (!/no longer held on the license server/.test(anna.err()) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.match(anna.err(), /no longer held on the license server: the lease has expired or was checked in or removed/);
+  await page.goto(panelUrl);
+  await page.locator('tr.seat', { hasText: 'e2e-anna' }).waitFor();
+  anna.proc.kill('SIGTERM');
+  await context.close();
+});
+
+test('a bad policy is refused with its line and a good one applies to the next checkout', async () => {
+  const context = await chrome.newContext();
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  await signIn(page);
+  await page.goto(panelUrl);
+  const editor = page.getByLabel(/Policy \(TOML/);
+  await editor.fill('[[rule]]\nproduct = "autocad"\nexclude = ["crowd:all"]\n');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  assert.match(await page.locator('#policy-error').textContent(), /line 1.*crowd.*unchanged/s);
+  assert.match(await page.getByLabel(/Policy \(TOML/).inputValue(), /crowd:all/);
+
+  await page.getByLabel(/Policy \(TOML/).fill('[[rule]]\nproduct = "autocad"\nexclude = ["user:e2e-mallory"]\n');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByText('The policy was saved').waitFor();
+  assert.match(await page.getByLabel(/Policy \(TOML/).inputValue(), /e2e-mallory/);
+
+  const refused = await checkoutOnce('e2e-mallory');
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.text, /excluded/);
+  const allowed = await checkoutOnce('e2e-carol');
+  assert.equal(allowed.code, 0, allowed.text);
+
+  // The switch: off refuses every checkout, on again takes them.
+  await page.getByRole('button', { name: 'Switch off' }).click();
+  await page.getByText('is switched off').waitFor();
+  assert.match((await checkoutOnce('e2e-carol')).text, /switched off/);
+  await page.getByRole('button', { name: 'Switch on' }).click();
+  await page.getByText('is switched on').waitFor();
+  assert.equal((await checkoutOnce('e2e-carol')).code, 0);
+  await context.close();
+});
+
+test('the panel fits a phone and shows nothing to someone not signed in', async () => {
+  const context = await chrome.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  const held = await hold('e2e-phone-user', 'phone@office.example');
+  await signIn(page);
+  await page.goto(panelUrl);
+  await page.locator('tr.seat', { hasText: 'e2e-phone-user' }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no sideways scrolling on a phone (${overflow}px)`);
+  const button = page.getByRole('button', { name: /Remove the seat of e2e-phone-user/ });
+  const box = await button.boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `the Remove button is on screen: ${JSON.stringify(box)}`);
+  held.proc.kill('SIGTERM');
+  await context.close();
+
+  // Nobody signed in: the panel sends to sign-in and shows nothing.
+  const anonymous = await chrome.newContext();
+  const p = await anonymous.newPage();
+  await p.goto(panelUrl);
+  assert.match(p.url(), /\/signin/);
+  assert.doesNotMatch(await p.textContent('body'), /e2e-/);
+  await anonymous.close();
+});
