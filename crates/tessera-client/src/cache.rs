@@ -188,7 +188,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Writes `bytes` to a temporary file beside `path` (mode 0600) and renames it over
 /// `path`, so a crash or a second process never leaves half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     create_private_dir(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");

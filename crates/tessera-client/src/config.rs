@@ -316,6 +316,12 @@ fn default_config_file_with(env: &dyn Fn(&str) -> Option<String>) -> Option<Path
 
 /// `TESSERA_CACHE_DIR`, else `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera` (on
 /// Windows `%LOCALAPPDATA%\tessera`).
+/// The cache folder by the environment: `TESSERA_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`.
+pub fn default_cache_dir_from_env() -> Option<PathBuf> {
+    default_cache_dir(&process_env)
+}
+
 fn default_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(dir) = env(ENV_CACHE_DIR) {
         return Some(PathBuf::from(dir));

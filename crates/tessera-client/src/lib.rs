@@ -21,13 +21,14 @@ mod client;
 mod config;
 mod error;
 mod license;
+pub mod named;
 
 pub use borrow::Borrow;
 pub use cache::{BorrowInfo, CLOCK_TOLERANCE};
 pub use client::Client;
 pub use config::{
     ClientConfig, ClientConfigBuilder, DEFAULT_TIMEOUT, ENV_CACHE_DIR, ENV_SERVER,
-    ENV_VENDOR_PUBLIC_KEY, load_vendor_key,
+    ENV_VENDOR_PUBLIC_KEY, default_cache_dir_from_env, load_vendor_key,
 };
 pub use error::ClientError;
 pub use license::{License, LicenseStatus};

@@ -13,7 +13,8 @@ pub struct NamedActivationRequest {
     pub password: String,
     /// A stable id of the computer.
     pub device: String,
-    /// The product the program asks for.
+    /// The product the program asks for; empty: any product the person holds a seat of.
+    #[serde(default)]
     pub product: String,
 }
 

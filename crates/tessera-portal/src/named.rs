@@ -141,15 +141,30 @@ pub async fn activate(
 ) -> Result<Response, ApiError> {
     check_field("email", &req.email)?;
     check_field("device", &req.device)?;
-    check_field("product", &req.product)?;
+    if !req.product.is_empty() {
+        check_field("product", &req.product)?;
+    }
     if req.password.len() > 1024 {
         return Err(ApiError::invalid("`password` is too long"));
     }
     let user = crate::accounts::sign_in(&state, &req.email, &req.password, &ip)
         .await
         .map_err(portal_error)?;
-    let (products, expired) = products_of(&state, &user, Some(&req.product)).await?;
-    require_product(&products, expired, &req.product, &user.email)?;
+    let product = Some(req.product.trim()).filter(|p| !p.is_empty());
+    let (products, expired) = products_of(&state, &user, product).await?;
+    match product {
+        Some(p) => require_product(&products, expired, p, &user.email)?,
+        None if products.is_empty() => {
+            return Err(ApiError::new(
+                ErrorCode::SeatUnassigned,
+                format!(
+                    "no seat is assigned to {}; ask your team's admin to assign one",
+                    user.email
+                ),
+            ));
+        }
+        None => {}
+    }
     let session = state
         .store
         .start_named_session(&user.id, req.device.trim(), state.now())

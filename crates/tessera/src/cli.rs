@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{client_cmd, demo, portal_cmd, server_cmd, vendor_cmd};
+use crate::{client_cmd, demo, login_cmd, portal_cmd, server_cmd, vendor_cmd};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,11 @@ pub enum Command {
     Borrow(BorrowArgs),
     /// Returns the borrowed license of PRODUCT to the server early.
     Return(ReturnArgs),
+    /// Signs a person in on this computer for their named-user licenses (the password
+    /// from a prompt or TESSERA_PASSWORD); another computer signed in as them stops.
+    Login(LoginArgs),
+    /// Signs the person out of this computer.
+    Logout(LogoutArgs),
     /// Runs the vendor's portal (shop, accounts, orders, back office) and the web
     /// license server.
     Portal(PortalArgs),
@@ -266,6 +271,27 @@ pub struct ReturnArgs {
 }
 
 #[derive(Args)]
+pub struct LoginArgs {
+    /// The vendor's portal (https://portal.example).
+    #[arg(long, env = "TESSERA_PORTAL")]
+    pub portal: String,
+    /// The person's e-mail address.
+    #[arg(long, env = "TESSERA_EMAIL")]
+    pub email: String,
+    /// Sign in for this product (default: any the person holds a seat of).
+    #[arg(long)]
+    pub product: Option<String>,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
+}
+
+#[derive(Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
+}
+
+#[derive(Args)]
 pub struct DemoArgs {
     /// Where the demo keeps its keys and database.
     #[arg(long, env = "TESSERA_DEMO_DATA")]
@@ -293,7 +319,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Some(ServerCmd::Restore { data, from }) => server_cmd::restore(data, &from),
         },
         Command::Status(args) => client_cmd::status(args),
-        Command::Checkout(args) => client_cmd::checkout(args),
+        Command::Checkout(args) => match login_cmd::checkout(&args)? {
+            Some(code) => Ok(code),
+            None => client_cmd::checkout(args),
+        },
+        Command::Login(args) => login_cmd::login(args),
+        Command::Logout(args) => login_cmd::logout(args),
         Command::Borrow(args) => client_cmd::borrow(args),
         Command::Return(args) => client_cmd::return_borrow(args),
         Command::Portal(args) => portal_cmd::run(args),

@@ -1,0 +1,447 @@
+//! Named-user licenses: a person signs in on this computer (e-mail and password, sent
+//! to the vendor's portal once) and gets a short-lived token bound to this device, which
+//! is kept in the cache folder and refreshed in the background. Signing in on another
+//! computer makes this one's next refresh fail with `superseded`, and the license stops
+//! until the person signs in here again; a seat taken away stops it with
+//! `seat_unassigned`. With no connection to the portal the license keeps working for
+//! the offline period (30 days by default) from the last time the portal vouched for it.
+//!
+//! ```no_run
+//! use tessera_client::named::NamedClient;
+//! # let vendor: tessera_client::VerifyingKey = unimplemented!();
+//! let client = NamedClient::new("https://portal.example", vendor, "/home/me/.cache/tessera");
+//! client.sign_in("anna@office.example", "password", "share")?;   // once per computer
+//! let license = client.license("share")?;                         // every program start
+//! assert!(license.is_valid());
+//! # Ok::<(), tessera_client::ClientError>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tessera_core::ErrorCode;
+use tessera_core::named::{
+    NamedActivationRequest, NamedGrant, NamedRefreshRequest, NamedSignOutRequest,
+};
+use tessera_token::{NamedClaims, VerifyingKey, verify_named};
+use ureq::Agent;
+
+use crate::ClientError;
+use crate::cache::write_atomic;
+use crate::error::{from_error_response, from_transport};
+
+/// Overrides this computer's device id (otherwise made once and kept in the cache folder).
+pub const ENV_DEVICE_ID: &str = "TESSERA_DEVICE_ID";
+const LOGIN_FILE: &str = "named-login.json";
+const DEVICE_FILE: &str = "device-id";
+
+/// What is kept on this computer after a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredLogin {
+    pub portal: String,
+    pub email: String,
+    pub device: String,
+    pub token: String,
+    pub refresh_interval_s: u64,
+    pub offline_days: u32,
+    /// The products the person held seats of at the last sign-in or refresh.
+    #[serde(default)]
+    pub products: Vec<String>,
+}
+
+/// The portal's calls for named-user licenses, and the sign-in kept on this computer.
+#[derive(Clone)]
+pub struct NamedClient {
+    portal: String,
+    vendor: VerifyingKey,
+    cache_dir: PathBuf,
+    agent: Agent,
+}
+
+impl std::fmt::Debug for NamedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedClient")
+            .field("portal", &self.portal)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a named license stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedStatus {
+    /// The portal vouched for it at the last refresh.
+    Valid,
+    /// The portal cannot be reached; it works until `until`.
+    Offline { until: DateTime<Utc> },
+    /// It stopped: the person signed in elsewhere, lost the seat, signed out, or was
+    /// offline for too long. `code` is the protocol's code (`superseded`, …).
+    Stopped { code: String, message: String },
+}
+
+struct Shared {
+    status: NamedStatus,
+    claims: NamedClaims,
+}
+
+/// A named-user license held by a running program; refreshed in a background thread
+/// until dropped.
+pub struct NamedLicense {
+    product: String,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for NamedLicense {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedLicense")
+            .field("product", &self.product)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NamedLicense {
+    pub fn product(&self) -> &str {
+        &self.product
+    }
+
+    /// The person it is licensed to (their e-mail).
+    pub fn email(&self) -> String {
+        self.shared.lock().expect("named state").claims.sub.clone()
+    }
+
+    pub fn status(&self) -> NamedStatus {
+        self.shared.lock().expect("named state").status.clone()
+    }
+
+    /// Whether the program may run now.
+    pub fn is_valid(&self) -> bool {
+        match self.status() {
+            NamedStatus::Valid => true,
+            NamedStatus::Offline { until } => Utc::now() < until,
+            NamedStatus::Stopped { .. } => false,
+        }
+    }
+
+    /// Refreshes now, as the background thread does; answers the new status.
+    pub fn refresh_now(&self, client: &NamedClient) -> NamedStatus {
+        refresh_once(client, &self.product, &self.shared)
+    }
+}
+
+impl Drop for NamedLicense {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.stop;
+        if let Ok(mut stop) = lock.lock() {
+            *stop = true;
+            cv.notify_all();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// This computer's device id: `TESSERA_DEVICE_ID`, or one made once and kept in the
+/// cache folder.
+pub fn device_id(cache_dir: &Path) -> Result<String, ClientError> {
+    if let Ok(id) = std::env::var(ENV_DEVICE_ID)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_owned());
+    }
+    let path = cache_dir.join(DEVICE_FILE);
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_owned());
+    }
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "device".into());
+    let id = format!("{host}-{}", uuid::Uuid::new_v4().simple());
+    write_atomic(&path, id.as_bytes()).map_err(|e| {
+        ClientError::Config(format!(
+            "cannot keep the device id in {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(id)
+}
+
+impl NamedClient {
+    /// A client of the portal at `portal` (`https://portal.example`), trusting tokens
+    /// signed by `vendor`, keeping its sign-in in `cache_dir`.
+    pub fn new(portal: &str, vendor: VerifyingKey, cache_dir: impl Into<PathBuf>) -> Self {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_global(Some(Duration::from_secs(20)))
+            .user_agent(format!("tessera-client/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        NamedClient {
+            portal: portal.trim().trim_end_matches('/').to_owned(),
+            vendor,
+            cache_dir: cache_dir.into(),
+            agent,
+        }
+    }
+
+    /// The client for the sign-in kept on this computer, if there is one.
+    pub fn from_stored(vendor: VerifyingKey, cache_dir: &Path) -> Option<(Self, StoredLogin)> {
+        let login = read_login(cache_dir)?;
+        Some((Self::new(&login.portal, vendor, cache_dir), login))
+    }
+
+    pub fn portal(&self) -> &str {
+        &self.portal
+    }
+
+    fn post<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<ureq::http::Response<ureq::Body>, ClientError> {
+        let url = format!("{}{path}", self.portal);
+        let sent = self.agent.post(&url).send_json(body);
+        let mut response = sent.map_err(|e| from_transport(&self.portal, e))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Err(from_error_response(status, &body, &self.portal))
+    }
+
+    fn grant(
+        &self,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<(NamedGrant, NamedClaims), ClientError> {
+        let grant: NamedGrant = response.body_mut().read_json().map_err(|e| {
+            ClientError::Protocol(format!(
+                "{} answered something that is not a named-user grant: {e}",
+                self.portal
+            ))
+        })?;
+        let claims = verify_named(&self.vendor, &grant.token).map_err(ClientError::Untrusted)?;
+        Ok((grant, claims))
+    }
+
+    /// Signs `email` in on this computer for `product`: any other computer they were
+    /// signed in on stops at its next refresh. Keeps the sign-in in the cache folder.
+    pub fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        product: &str,
+    ) -> Result<StoredLogin, ClientError> {
+        let device = device_id(&self.cache_dir)?;
+        let response = self.post(
+            "/api/v1/named/activations",
+            &NamedActivationRequest {
+                email: email.trim().to_owned(),
+                password: password.to_owned(),
+                device: device.clone(),
+                product: product.to_owned(),
+            },
+        )?;
+        let (grant, claims) = self.grant(response)?;
+        if claims.device != device {
+            return Err(ClientError::Untrusted(
+                tessera_token::TokenError::BadClaims(format!(
+                    "the token is bound to device `{}`, not this one",
+                    claims.device
+                )),
+            ));
+        }
+        let login = StoredLogin {
+            portal: self.portal.clone(),
+            email: claims.sub.clone(),
+            device,
+            token: grant.token,
+            refresh_interval_s: grant.refresh_interval_s,
+            offline_days: grant.offline_days,
+            products: grant.products,
+        };
+        store_login(&self.cache_dir, &login)?;
+        Ok(login)
+    }
+
+    /// Ends this computer's sign-in at the portal (when it can be reached) and forgets it.
+    pub fn sign_out(&self) -> Result<(), ClientError> {
+        let result = match read_login(&self.cache_dir) {
+            Some(login) => self
+                .post(
+                    "/api/v1/named/sign-out",
+                    &NamedSignOutRequest { token: login.token },
+                )
+                .map(|_| ()),
+            None => Ok(()),
+        };
+        let _ = std::fs::remove_file(self.cache_dir.join(LOGIN_FILE));
+        match result {
+            Err(e) if !e.is_transient() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The named license of `product` for the person signed in on this computer:
+    /// refreshed with the portal now, or, when it cannot be reached, granted from the
+    /// kept token for the offline period. Refused with `superseded`, `seat_unassigned`
+    /// or `unauthorized` (signed out) by the portal.
+    pub fn license(&self, product: &str) -> Result<NamedLicense, ClientError> {
+        let login = read_login(&self.cache_dir).ok_or_else(|| {
+            ClientError::Config(
+                "no one is signed in on this computer: run `tessera login` first".into(),
+            )
+        })?;
+        let claims = verify_named(&self.vendor, &login.token).map_err(ClientError::Untrusted)?;
+        let shared = Arc::new(Mutex::new(Shared {
+            status: NamedStatus::Valid,
+            claims,
+        }));
+        match refresh_once(self, product, &shared) {
+            NamedStatus::Stopped { code, message } => {
+                return Err(match ErrorCode::parse(&code) {
+                    Some(c) => from_error_response(
+                        c.http_status(),
+                        &serde_json::json!({"error": {"code": code, "message": message}})
+                            .to_string(),
+                        &self.portal,
+                    ),
+                    None => ClientError::Config(message),
+                });
+            }
+            NamedStatus::Valid | NamedStatus::Offline { .. } => {}
+        }
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread = {
+            let client = self.clone();
+            let product = product.to_owned();
+            let shared = shared.clone();
+            let stop = stop.clone();
+            let interval = Duration::from_secs(login.refresh_interval_s.clamp(1, 24 * 3600));
+            std::thread::Builder::new()
+                .name("tessera-named-refresh".into())
+                .spawn(move || {
+                    let (lock, cv) = &*stop;
+                    loop {
+                        let guard = lock.lock().expect("stop flag");
+                        let (guard, _) = cv
+                            .wait_timeout_while(guard, interval, |stop| !*stop)
+                            .expect("stop flag");
+                        if *guard {
+                            return;
+                        }
+                        drop(guard);
+                        if let NamedStatus::Stopped { .. } =
+                            refresh_once(&client, &product, &shared)
+                        {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| ClientError::Config(format!("cannot start the refresh thread: {e}")))?
+        };
+        Ok(NamedLicense {
+            product: product.to_owned(),
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// One refresh: a new token kept on disk, the offline period when the portal cannot be
+/// reached, or the reason the license stopped.
+fn refresh_once(client: &NamedClient, product: &str, shared: &Arc<Mutex<Shared>>) -> NamedStatus {
+    let status = match read_login(&client.cache_dir) {
+        None => NamedStatus::Stopped {
+            code: ErrorCode::Unauthorized.as_str().into(),
+            message: "signed out on this computer: run `tessera login` again".into(),
+        },
+        Some(login) => {
+            let sent = client.post(
+                "/api/v1/named/refresh",
+                &NamedRefreshRequest {
+                    token: login.token.clone(),
+                    product: Some(product.to_owned()),
+                },
+            );
+            match sent.and_then(|r| client.grant(r)) {
+                Ok((grant, claims)) => {
+                    let kept = StoredLogin {
+                        token: grant.token,
+                        refresh_interval_s: grant.refresh_interval_s,
+                        offline_days: grant.offline_days,
+                        products: grant.products,
+                        ..login
+                    };
+                    let _ = store_login(&client.cache_dir, &kept);
+                    shared.lock().expect("named state").claims = claims;
+                    NamedStatus::Valid
+                }
+                Err(e) if e.is_transient() => {
+                    let iat = shared.lock().expect("named state").claims.iat;
+                    let until = iat + chrono::Duration::days(i64::from(login.offline_days));
+                    let products = shared.lock().expect("named state").claims.products.clone();
+                    if Utc::now() >= until {
+                        NamedStatus::Stopped {
+                            code: "offline_too_long".into(),
+                            message: format!(
+                                "the portal at {} could not be reached for {} days; connect and sign in again",
+                                client.portal, login.offline_days
+                            ),
+                        }
+                    } else if !products.iter().any(|p| p == product) {
+                        NamedStatus::Stopped {
+                            code: ErrorCode::SeatUnassigned.as_str().into(),
+                            message: format!(
+                                "no seat of `{product}` is assigned to {}",
+                                login.email
+                            ),
+                        }
+                    } else {
+                        NamedStatus::Offline { until }
+                    }
+                }
+                Err(e) => NamedStatus::Stopped {
+                    code: e.code().to_owned(),
+                    message: e.to_string(),
+                },
+            }
+        }
+    };
+    shared.lock().expect("named state").status = status.clone();
+    status
+}
+
+fn read_login(cache_dir: &Path) -> Option<StoredLogin> {
+    let text = std::fs::read_to_string(cache_dir.join(LOGIN_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn store_login(cache_dir: &Path, login: &StoredLogin) -> Result<(), ClientError> {
+    let path = cache_dir.join(LOGIN_FILE);
+    let text =
+        serde_json::to_vec_pretty(login).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    write_atomic(&path, &text).map_err(|e| {
+        ClientError::Config(format!(
+            "cannot keep the sign-in in {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// The sign-in kept in `cache_dir`, if any.
+pub fn stored_login(cache_dir: &Path) -> Option<StoredLogin> {
+    read_login(cache_dir)
+}
