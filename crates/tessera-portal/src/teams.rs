@@ -141,6 +141,35 @@ pub fn require(standing: &Standing, act: Act) -> PortalResult<()> {
     Err(PortalError::Forbidden(format!("Only {who} can do this.")))
 }
 
+/// Whether a person sees the organization's orders, invoices and activation keys: its
+/// contract managers and primary admins do, and anyone in no team yet (a buyer before
+/// their first named-user order); secondary admins, software coordinators and users
+/// do not.
+pub async fn may_see_billing(state: &PortalState, user: &UserRecord) -> PortalResult<bool> {
+    let teams = state.store.teams_of_user(&user.id).await?;
+    if teams.is_empty() {
+        return Ok(true);
+    }
+    for team in teams {
+        if team.owner_user_id == user.id
+            || state.store.member_role(&team.id, &user.id).await? == Some(MemberRole::PrimaryAdmin)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Refuses people who do not see billing (see [`may_see_billing`]).
+pub async fn require_billing(state: &PortalState, user: &UserRecord) -> PortalResult<()> {
+    if user.role == tessera_store::portal::Role::Staff || may_see_billing(state, user).await? {
+        return Ok(());
+    }
+    Err(PortalError::Forbidden(
+        "Orders and invoices are for the contract manager and the primary admin.".into(),
+    ))
+}
+
 /// A team error as the page shows it.
 pub fn team_error(e: TeamError) -> PortalError {
     match e {

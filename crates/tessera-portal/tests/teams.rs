@@ -395,6 +395,7 @@ async fn each_role_sees_and_does_only_what_it_should() {
         format!("/account/teams/{team}/software-coordinator"),
         vec![("user", coordinator_id.clone())],
     );
+    let orders_page = Req::Get("/account/orders".into());
     let requests = [
         ("team page", team_page),
         ("subscription page", sub_page),
@@ -404,33 +405,38 @@ async fn each_role_sees_and_does_only_what_it_should() {
         ("invite", invite),
         ("set a member's role", set_role),
         ("appoint the software coordinator", coordinator_change),
+        ("orders and invoices", orders_page),
     ];
-    let matrix: [(&str, &mut Browser, [u16; 8]); 6] = [
+    let matrix: [(&str, &mut Browser, [u16; 9]); 6] = [
         (
             "contract manager",
             &mut cm,
-            [200, 200, 200, 200, 303, 303, 303, 303],
+            [200, 200, 200, 200, 303, 303, 303, 303, 200],
         ),
         (
             "primary admin",
             &mut primary,
-            [200, 200, 200, 403, 303, 303, 303, 403],
+            [200, 200, 200, 403, 303, 303, 303, 403, 200],
         ),
         (
             "secondary admin",
             &mut secondary,
-            [200, 200, 200, 403, 303, 303, 403, 403],
+            [200, 200, 200, 403, 303, 303, 403, 403, 403],
         ),
         (
             "software coordinator",
             &mut coordinator,
-            [200, 200, 403, 403, 403, 403, 403, 403],
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
         ),
-        ("user", &mut user, [403, 403, 403, 403, 403, 403, 403, 403]),
+        (
+            "user",
+            &mut user,
+            [403, 403, 403, 403, 403, 403, 403, 403, 403],
+        ),
         (
             "another organization",
             &mut outsider,
-            [404, 404, 404, 404, 404, 404, 404, 404],
+            [404, 404, 404, 404, 404, 404, 404, 404, 200],
         ),
     ];
     for (who, browser, expected) in matrix {

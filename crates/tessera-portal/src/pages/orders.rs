@@ -138,6 +138,7 @@ pub async fn orders_page(
     SignedIn(user, visitor): SignedIn,
     Query(q): Query<OrdersQuery>,
 ) -> PortalResult<Response> {
+    crate::teams::require_billing(&state, &user).await?;
     let org = state.store.organization(&user.organization_id).await?;
     let orders = state
         .store
@@ -175,6 +176,7 @@ async fn own_order(
     user: &tessera_store::portal::UserRecord,
     number: &str,
 ) -> PortalResult<OrderRecord> {
+    crate::teams::require_billing(state, user).await?;
     match state.store.order_by_number(number).await? {
         Some(o) if o.organization_id == user.organization_id => Ok(o),
         _ => Err(PortalError::NotFound),
