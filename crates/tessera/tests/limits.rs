@@ -89,3 +89,42 @@ fn the_limit_answer_says_when_to_try_again() {
     // The test's own client is 127.0.0.1: its bucket is its own.
     assert_eq!(r.status, 200);
 }
+
+/// The portal's flag reaches its web license server: an organization's bucket, filled by
+/// requests from every address, turns that organization's callers away while another
+/// organization's path is answered (404 here: neither has a web license server; the
+/// limit comes before that answer, as before any other).
+#[test]
+fn the_portal_limits_each_organization_of_its_web_license_server() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = tessera()
+        .args(["portal", "--data"])
+        .arg(data.path())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "0",
+            "--org-rate-limit",
+            "5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = wait_for_listening(&mut child);
+    let statuses: Vec<u16> = ["127.0.0.5", "127.0.0.6"]
+        .iter()
+        .cycle()
+        .take(30)
+        .map(|source| get_from(source, &url, "/w/flooded/api/v1/server"))
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s != 429).count() <= 10 + 2,
+        "a burst of 10 at most: {statuses:?}"
+    );
+    assert_eq!(get_from("127.0.0.5", &url, "/w/other/api/v1/server"), 404);
+    let _ = child.kill();
+    let _ = child.wait();
+}
