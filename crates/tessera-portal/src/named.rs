@@ -272,5 +272,8 @@ pub fn router(portal: Portal) -> axum::Router {
         .route("/api/v1/named/refresh", post(refresh))
         .route("/api/v1/named/sign-out", post(sign_out))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            IntoResponse::into_response(ApiError::internal("a named-user handler panicked"))
+        }))
         .with_state(portal)
 }

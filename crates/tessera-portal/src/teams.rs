@@ -221,6 +221,18 @@ pub fn is_named_order(state: &PortalState, order: &OrderRecord) -> bool {
     product_of_order(state, order).is_some_and(|p| p.model == tessera_core::LicenseModel::Named)
 }
 
+/// The team a Paid named-user order's subscription is in.
+pub async fn team_of_order(
+    state: &PortalState,
+    order: &OrderRecord,
+) -> PortalResult<Option<String>> {
+    Ok(state
+        .store
+        .named_subscription_of_order(&order.id)
+        .await?
+        .map(|s| s.team_id))
+}
+
 /// Whether a catalog product is named-user.
 pub fn is_named_product(state: &PortalState, product_id: &str) -> bool {
     state

@@ -168,6 +168,13 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
             Some("1"),
             "the buyer holds a seat from the start"
         );
+        let orders = buyer.get("/account/orders").await.ok();
+        assert!(
+            orders.has(&format!("href=\"/account/teams/{team}\"")),
+            "{}",
+            orders.text
+        );
+        assert!(!orders.has("Use Web License Server"), "{}", orders.text);
         let paid = t.mails_to("buyer@office.example").await;
         assert!(
             paid.iter().any(|m| m.subject.contains("assign your seats")

@@ -54,6 +54,8 @@ pub struct OrderView {
     pub web_url: Option<String>,
     pub pending: bool,
     pub paid_at: String,
+    /// "Assign seats", once a named-user order is Paid: its team.
+    pub team_url: Option<String>,
 }
 
 fn document_label(kind: DocumentKind) -> &'static str {
@@ -116,6 +118,7 @@ pub fn order_view(order: &OrderRecord, org: Option<&OrganizationRecord>, base: &
             .paid_at
             .map(|p| tessera_core::from_millis(p).format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
+        team_url: None,
     }
 }
 
@@ -144,10 +147,19 @@ pub async fn orders_page(
         .store
         .orders_of_organization(&user.organization_id)
         .await?;
-    let views: Vec<OrderView> = orders
+    let mut views: Vec<OrderView> = orders
         .iter()
         .map(|o| order_view(o, org.as_ref(), "/account/orders"))
         .collect();
+    // A named-user order's seats are in a team, not on the web license server.
+    for (view, order) in views.iter_mut().zip(&orders) {
+        if crate::teams::is_named_order(&state, order) {
+            view.web_url = None;
+            view.team_url = crate::teams::team_of_order(&state, order)
+                .await?
+                .map(|t| format!("/account/teams/{}", t));
+        }
+    }
     let web_url = views.iter().find_map(|v| v.web_url.clone());
     let notice = q.placed.filter(|p| !p.is_empty()).map(|p| {
         format!(

@@ -1027,6 +1027,20 @@ impl Store {
         row.as_ref().map(sub_from_row).transpose()
     }
 
+    /// The subscription a Paid order made.
+    pub async fn named_subscription_of_order(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<NamedSubscriptionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SUB_COLUMNS} FROM named_subscriptions s WHERE s.order_id = $1"
+        ))
+        .bind(order_id)
+        .fetch_optional(&self.db)
+        .await?;
+        row.as_ref().map(sub_from_row).transpose()
+    }
+
     pub async fn team_subscriptions(
         &self,
         team_id: &str,
