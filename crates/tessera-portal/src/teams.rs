@@ -664,6 +664,25 @@ pub async fn invite(
     Ok(invited.joined)
 }
 
+/// Sends one plain message to one person.
+async fn mail_one(
+    state: &PortalState,
+    to: &str,
+    subject: String,
+    text: String,
+) -> PortalResult<()> {
+    state
+        .mailer
+        .send(OutgoingMail {
+            to: vec![to.to_owned()],
+            subject,
+            text,
+            attachments: Vec::new(),
+        })
+        .await?;
+    Ok(())
+}
+
 async fn send_invitation(
     state: &PortalState,
     team: &TeamRecord,
@@ -671,26 +690,23 @@ async fn send_invitation(
     email: &str,
     token: &str,
 ) -> PortalResult<()> {
-    state
-        .mailer
-        .send(OutgoingMail {
-            to: vec![email.to_owned()],
-            subject: format!("You are invited to the team {}", team.name),
-            text: format!(
-                "{by} invited you to the team {team} at {shop}.\n\n\
-                 Accept the invitation and choose your password (the link is valid for 7 days):\n{url}\n\n\
-                 Then sign in on the computer you work at, in the program or with\n\
-                 tessera login --portal {portal} --email {email}\n",
-                by = by.email,
-                team = team.name,
-                shop = state.config.vendor.name,
-                url = state.url(&format!("/invitation?token={token}")),
-                portal = state.config.base_url(),
-            ),
-            attachments: Vec::new(),
-        })
-        .await?;
-    Ok(())
+    mail_one(
+        state,
+        email,
+        format!("You are invited to the team {}", team.name),
+        format!(
+            "{by} invited you to the team {team} at {shop}.\n\n\
+             Accept the invitation and choose your password (the link is valid for 7 days):\n{url}\n\n\
+             Then sign in on the computer you work at, in the program or with\n\
+             tessera login --portal {portal} --email {email}\n",
+            by = by.email,
+            team = team.name,
+            shop = state.config.vendor.name,
+            url = state.url(&format!("/invitation?token={token}")),
+            portal = state.config.base_url(),
+        ),
+    )
+    .await
 }
 
 async fn send_seat_assigned(
@@ -699,25 +715,22 @@ async fn send_seat_assigned(
     email: &str,
     product: &str,
 ) -> PortalResult<()> {
-    state
-        .mailer
-        .send(OutgoingMail {
-            to: vec![email.to_owned()],
-            subject: format!("A seat of {product} is assigned to you"),
-            text: format!(
-                "A seat of {product} in the team {team} is now assigned to you.\n\n\
-                 Sign in on the computer you work at, in the program or with\n\
-                 tessera login --portal {portal} --email {email}\n\
-                 Signing in on another computer stops the program on the first one until you sign in there again.\n\n\
-                 Your licenses: {url}\n",
-                team = team.name,
-                portal = state.config.base_url(),
-                url = state.url("/account/licenses"),
-            ),
-            attachments: Vec::new(),
-        })
-        .await?;
-    Ok(())
+    mail_one(
+        state,
+        email,
+        format!("A seat of {product} is assigned to you"),
+        format!(
+            "A seat of {product} in the team {team} is now assigned to you.\n\n\
+             Sign in on the computer you work at, in the program or with\n\
+             tessera login --portal {portal} --email {email}\n\
+             Signing in on another computer stops the program on the first one until you sign in there again.\n\n\
+             Your licenses: {url}\n",
+            team = team.name,
+            portal = state.config.base_url(),
+            url = state.url("/account/licenses"),
+        ),
+    )
+    .await
 }
 
 async fn send_seat_removed(
@@ -726,20 +739,17 @@ async fn send_seat_removed(
     email: &str,
     product: &str,
 ) -> PortalResult<()> {
-    state
-        .mailer
-        .send(OutgoingMail {
-            to: vec![email.to_owned()],
-            subject: format!("Your seat of {product} was removed"),
-            text: format!(
-                "Your seat of {product} in the team {team} was removed by the team's admin.\n\
-                 The program stops the next time it checks its license. Ask your admin if this is a mistake.\n",
-                team = team.name,
-            ),
-            attachments: Vec::new(),
-        })
-        .await?;
-    Ok(())
+    mail_one(
+        state,
+        email,
+        format!("Your seat of {product} was removed"),
+        format!(
+            "Your seat of {product} in the team {team} was removed by the team's admin.\n\
+             The program stops the next time it checks its license. Ask your admin if this is a mistake.\n",
+            team = team.name,
+        ),
+    )
+    .await
 }
 
 /// Assigns one seat by hand to a person by e-mail (invited when new to the team).
