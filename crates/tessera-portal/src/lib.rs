@@ -99,7 +99,10 @@ pub fn router(portal: Portal) -> Router {
         .route("/w/{org}/policy", post(web_server::save_policy))
         .route("/w/{org}/switch", post(web_server::switch))
         .route("/w/{org}/access", post(web_server::save_access))
-        .route("/account/teams", get(team::teams_page))
+        .route(
+            "/account/teams",
+            get(team::teams_page).post(team::create_team),
+        )
         .route("/account/teams/{team}", get(team::team_page))
         .route("/account/teams/{team}/invite", post(team::invite))
         .route(
