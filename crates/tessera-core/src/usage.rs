@@ -304,3 +304,135 @@ mod tests {
         );
     }
 }
+
+/// One pool's use on one day (UTC), as a LAN server reports it to the portal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DailyUsage {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub pool_id: String,
+    pub products: Vec<String>,
+    /// Seats the pool owns.
+    pub seats: u32,
+    /// The most seats in use at once that day.
+    pub peak: u32,
+    /// Sessions that started that day.
+    pub sessions: u32,
+    /// Distinct users who held a seat that day.
+    pub users: u32,
+    /// Seat-hours used that day.
+    pub seat_hours: f64,
+    /// Checkouts refused for want of a seat that day.
+    pub denials: u32,
+}
+
+const DAY_MS: Millis = 86_400_000;
+
+/// The daily figures of one pool over `days` whole days from `day_from` (a midnight,
+/// UTC): `uses` are its seats' uses, `denials_at` the instants of its refusals.
+pub fn daily_usage(
+    pool: &crate::PoolSpec,
+    uses: &[SeatUse],
+    denials_at: &[Millis],
+    day_from: Millis,
+    days: usize,
+) -> Vec<DailyUsage> {
+    let peaks = peaks(uses, day_from, DAY_MS, days);
+    (0..days)
+        .map(|i| {
+            let from = day_from + DAY_MS * i as i64;
+            let to = from + DAY_MS;
+            let mut users: Vec<&str> = Vec::new();
+            let mut sessions = 0u32;
+            let mut ms: Millis = 0;
+            for u in uses {
+                let span = u.end.min(to) - u.start.max(from);
+                if span > 0 || (u.start >= from && u.start < to) {
+                    users.push(&u.user);
+                }
+                if span > 0 {
+                    ms += span;
+                }
+                if u.start >= from && u.start < to {
+                    sessions += 1;
+                }
+            }
+            users.sort_unstable();
+            users.dedup();
+            DailyUsage {
+                day: crate::from_millis(from).format("%Y-%m-%d").to_string(),
+                pool_id: pool.id.clone(),
+                products: pool.products.clone(),
+                seats: pool.seats,
+                peak: peaks[i],
+                sessions,
+                users: users.len() as u32,
+                seat_hours: (ms as f64 / 3_600_000.0 * 100.0).round() / 100.0,
+                denials: denials_at.iter().filter(|&&t| t >= from && t < to).count() as u32,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod daily_tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn daily_figures_split_uses_at_midnight() {
+        let day0 = Utc
+            .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        let h = 3_600_000;
+        let pool = crate::PoolSpec {
+            id: "p".into(),
+            products: vec!["acad".into()],
+            model: crate::LicenseModel::Floating,
+            seats: 3,
+            start: Utc::now(),
+            end: Utc::now(),
+            borrow_max_hours: 0,
+        };
+        let u = |user: &str, host: &str, s: Millis, e: Millis| SeatUse {
+            user: user.into(),
+            host: host.into(),
+            start: day0 + s * h,
+            end: day0 + e * h,
+        };
+        let uses = vec![
+            u("anna", "a", 10, 12),
+            u("bob", "b", 11, 26),
+            u("anna", "a", 33, 34),
+        ];
+        let days = daily_usage(&pool, &uses, &[day0 + 11 * h + h / 2], day0, 3);
+        assert_eq!(days.len(), 3);
+        assert_eq!(days[0].day, "2026-11-02");
+        assert_eq!(
+            (
+                days[0].peak,
+                days[0].sessions,
+                days[0].users,
+                days[0].denials
+            ),
+            (2, 2, 2, 1)
+        );
+        assert_eq!(days[0].seat_hours, 15.0);
+        assert_eq!(
+            (
+                days[1].peak,
+                days[1].sessions,
+                days[1].users,
+                days[1].denials
+            ),
+            (1, 1, 2, 0)
+        );
+        assert_eq!(days[1].seat_hours, 3.0);
+        assert_eq!(
+            (days[2].peak, days[2].users, days[2].seat_hours),
+            (0, 0, 0.0)
+        );
+        assert_eq!(days[2].day, "2026-11-04");
+    }
+}

@@ -29,7 +29,7 @@ use axum::routing::{get, post};
 pub use config::PortalConfig;
 pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
 
-use pages::{account, orders, shop as shop_pages, staff, team, web_server};
+use pages::{account, lan_usage, orders, shop as shop_pages, staff, team, web_server};
 
 /// Every page of the portal, behind the session and CSRF layer, with the web license
 /// server's protocol beside them at `/w/{org}/api/v1`.
@@ -83,6 +83,8 @@ pub fn router(portal: Portal) -> Router {
             get(|| async { pages::see_other("/staff/orders") }),
         )
         .route("/staff/orders", get(staff::orders_page))
+        .route("/staff/lan-usage", get(lan_usage::staff_page))
+        .route("/account/lan-usage", get(lan_usage::account_page))
         .route("/staff/orders/{number}", get(staff::order_page))
         .route("/staff/orders/{number}/paid", post(staff::mark_paid))
         .route("/staff/orders/{number}/cancel", post(staff::cancel))
@@ -99,10 +101,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/w/{org}/policy", post(web_server::save_policy))
         .route("/w/{org}/switch", post(web_server::switch))
         .route("/w/{org}/access", post(web_server::save_access))
-        .route(
-            "/account/teams",
-            get(team::teams_page).post(team::create_team),
-        )
+        .route("/account/teams", get(team::teams_page))
         .route("/account/teams/{team}", get(team::team_page))
         .route("/account/teams/{team}/invite", post(team::invite))
         .route(
@@ -162,6 +161,11 @@ pub fn router(portal: Portal) -> Router {
         .with_state(portal.clone());
     tessera_server::web_router(portal.web.clone())
         .merge(named::router(portal.clone()))
+        .merge(
+            Router::new()
+                .route("/api/v1/usage-reports", post(lan_usage::receive_report))
+                .with_state(portal.clone()),
+        )
         .merge(pages)
 }
 

@@ -15,6 +15,7 @@ mod live;
 pub mod openapi;
 pub mod policy_file;
 pub mod queue;
+pub mod report;
 mod usage_page;
 
 pub use usage_page::{PoolUsageView, usage_views};
@@ -62,6 +63,10 @@ pub struct ServerConfig {
     /// Requests per second to one organization of the web license server, from all its
     /// clients together (0: no limit); twice that in a burst. A LAN server has no use for it.
     pub org_rate_limit: u32,
+    /// The portal to send usage reports to (`--report-usage URL`); none: never sent.
+    pub report_usage: Option<String>,
+    /// How often the usage reports are sent.
+    pub report_every: Duration,
 }
 
 impl ServerConfig {
@@ -75,6 +80,8 @@ impl ServerConfig {
             usage_retention_days: 400,
             rate_limit: limits::DEFAULT_RATE_LIMIT,
             org_rate_limit: limits::DEFAULT_ORG_RATE_LIMIT,
+            report_usage: None,
+            report_every: Duration::from_secs(3600),
         }
     }
 
@@ -503,6 +510,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let reporter = state.config.report_usage.clone().map(|portal| {
+        tokio::spawn(report::report_forever(
+            state.clone(),
+            portal,
+            state.config.report_every,
+        ))
+    });
     let app = router(state.clone());
     let stopping = state.clone();
     let shutdown = async move {
@@ -517,6 +531,9 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    if let Some(reporter) = reporter {
+        reporter.abort();
+    }
     state.store.close().await;
     result
 }

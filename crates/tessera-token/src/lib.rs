@@ -9,6 +9,7 @@ pub mod error;
 pub mod keys;
 pub mod named;
 pub mod registration;
+pub mod report;
 
 pub use documents::{
     ActivationClaims, ActivationKey, SeatClaims, SeatKind, VerifiedSeat, issue_activation,
@@ -18,3 +19,4 @@ pub use error::TokenError;
 pub use keys::{SigningKey, VerifyingKey};
 pub use named::{NamedClaims, sign_named, verify_named};
 pub use registration::RegistrationKey;
+pub use report::{UsageReportClaims, sign_usage_report, verify_usage_report};

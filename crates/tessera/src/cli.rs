@@ -174,6 +174,13 @@ pub struct RunArgs {
     /// Requests per second one client address may send, twice that in a burst (default 200; 0: no limit).
     #[arg(long)]
     pub rate_limit: Option<u32>,
+    /// Send this server's daily usage figures (no names) to the vendor's portal at URL, so
+    /// the vendor's reports cover it too. Off unless set.
+    #[arg(long, env = "TESSERA_REPORT_USAGE", value_name = "URL")]
+    pub report_usage: Option<String>,
+    /// Seconds between usage reports (default 3600).
+    #[arg(long, value_name = "SECONDS")]
+    pub report_usage_every: Option<u64>,
 }
 
 #[derive(Subcommand)]

@@ -25,6 +25,9 @@ pub struct FileConfig {
     pub max_borrow_hours: Option<u32>,
     pub usage_retention_days: Option<u32>,
     pub rate_limit: Option<u32>,
+    /// The portal's URL to send usage reports to; absent: never sent.
+    pub report_usage: Option<String>,
+    pub report_usage_every_s: Option<u64>,
 }
 
 impl FileConfig {
@@ -108,6 +111,19 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
     }
     if let Some(r) = run.rate_limit.or(file.rate_limit) {
         config.rate_limit = r;
+    }
+    if let Some(url) = run.report_usage.clone().or(file.report_usage.clone()) {
+        let url = url.trim().trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("the portal's URL for usage reports must start with http:// or https://, not `{url}`");
+        }
+        config.report_usage = Some(url);
+    }
+    if let Some(s) = run.report_usage_every.or(file.report_usage_every_s) {
+        if s == 0 {
+            bail!("--report-usage-every must be at least 1 second");
+        }
+        config.report_every = Duration::from_secs(s);
     }
     if let Some(d) = file.usage_retention_days {
         config.usage_retention_days = d;

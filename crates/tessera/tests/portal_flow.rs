@@ -240,7 +240,7 @@ impl Mail {
 
 fn purchase_with_a_lan_server(database_url: Option<&str>) {
     let vendor = Vendor::new();
-    let server = Server::start(&vendor, ServerOpts::default());
+    let mut server = Server::start(&vendor, ServerOpts::default());
     let registration_key = server.registration_key();
     let dir = tempfile::tempdir().unwrap();
     let portal = Portal::start(&dir.path().join("portal"), &vendor, database_url);
@@ -352,6 +352,77 @@ fn purchase_with_a_lan_server(database_url: Option<&str>) {
     assert_eq!(status, 409, "two users bought: {refused}");
     let pool = server.api().pool(&number.to_lowercase());
     assert_eq!(pool["seats"], 2);
+
+    // The office lets the server send its usage figures to the portal: they appear in
+    // the buyer's account (and the back office), checked back to the vendor key.
+    let (status, _, _) = buyer.get("/account/lan-usage");
+    assert_eq!(status, 200);
+    server.opts.extra = vec![
+        "--report-usage".into(),
+        portal.url.clone(),
+        "--report-usage-every".into(),
+        "1".into(),
+    ];
+    server.restart();
+    let row_id = format!("id=\"lan-{}-{today}\"", number.to_lowercase());
+    let mut page = String::new();
+    let reported = eventually(Duration::from_secs(20), || {
+        page = buyer.get("/account/lan-usage").1;
+        page.contains(&row_id)
+    });
+    assert!(reported, "no usage reported: {page}");
+    let row = &page[page.find(&row_id).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("class=\"num peak\">2</td>"), "{row}");
+    assert!(row.contains("class=\"num users\">2</td>"), "{row}");
+    assert!(row.contains("class=\"num denials\">1</td>"), "{row}");
+    let (status, all, _) = staff.get("/staff/lan-usage");
+    assert_eq!(status, 200);
+    assert!(
+        all.contains(&row_id) && all.contains("Office &#38; Co"),
+        "{all}"
+    );
+    // Someone else's account does not see it.
+    let mut other = portal.customer("other@else.example", "Else");
+    assert!(!other.get("/account/lan-usage").1.contains(&row_id));
+    // A report not signed by the server's key is refused, as is a body that is no report.
+    let api = Api::new(&portal.url);
+    let (status, answer) = api.post_json(
+        "/api/v1/usage-reports",
+        None,
+        &serde_json::json!({ "report": forged_report(&key) }),
+    );
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_signature")),
+        "{answer}"
+    );
+    let (status, answer) = api.post_json(
+        "/api/v1/usage-reports",
+        None,
+        &serde_json::json!({ "nope": 1 }),
+    );
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{answer}"
+    );
+}
+
+/// A usage report for the activation `key` signed by a key that is not its server's.
+fn forged_report(key: &str) -> String {
+    let thief = tessera_token::SigningKey::generate();
+    tessera_token::sign_usage_report(
+        &thief,
+        &tessera_token::UsageReportClaims {
+            kind: "usage_report".into(),
+            server: "thief".into(),
+            iat: chrono::Utc::now(),
+            days: Vec::new(),
+        },
+        key.trim(),
+    )
+    .unwrap()
 }
 
 #[test]

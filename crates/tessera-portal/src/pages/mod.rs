@@ -5,6 +5,7 @@
 //! out) and the cart dialog.
 
 pub mod account;
+pub mod lan_usage;
 pub mod orders;
 pub mod shop;
 pub mod staff;

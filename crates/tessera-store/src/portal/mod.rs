@@ -6,6 +6,7 @@
 mod accounts;
 mod carts;
 mod catalog;
+mod lan_usage;
 mod orders;
 mod sessions;
 mod teams;
@@ -13,6 +14,7 @@ mod teams;
 pub use accounts::{CompanyInfo, NewAccount, OrganizationRecord, Role, UserRecord};
 pub use carts::{CartItemRecord, NewCartItem};
 pub use catalog::{CatalogProduct, LicenseOptionRecord, ProductRecord};
+pub use lan_usage::{LanReporter, LanUsageRecord};
 pub use orders::{
     Announcement, DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus, PaidOrder,
     ServerKind,
