@@ -14,6 +14,7 @@ pub mod money;
 pub mod named;
 pub mod ordering;
 pub mod pages;
+pub mod scheduler;
 pub mod security;
 pub mod session;
 pub mod shop;
@@ -207,6 +208,7 @@ pub async fn serve(
     let sweeper = tokio::spawn(tessera_server::sweep_forever(portal.web.clone()));
     let tidy = tokio::spawn(tidy_forever(portal.clone()));
     let announce = tokio::spawn(announce_forever(portal.clone()));
+    let daily = tokio::spawn(scheduler::run_forever(portal.clone()));
     let app = router(portal.clone());
     let web = portal.web.clone();
     let result = axum::serve(
@@ -221,6 +223,7 @@ pub async fn serve(
     sweeper.abort();
     tidy.abort();
     announce.abort();
+    daily.abort();
     // Whatever is still in the outbox is delivered on the next start; give it a moment.
     let _ = portal.mailer.flush(std::time::Duration::from_secs(2)).await;
     result

@@ -8,6 +8,7 @@ mod carts;
 mod catalog;
 mod lan_usage;
 mod orders;
+mod scheduler;
 mod sessions;
 mod teams;
 

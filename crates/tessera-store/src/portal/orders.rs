@@ -186,7 +186,7 @@ pub struct DocumentRecord {
     pub created_at: Millis,
 }
 
-fn order_from_row(row: &sqlx::any::AnyRow) -> Result<OrderRecord, StoreError> {
+pub(super) fn order_from_row(row: &sqlx::any::AnyRow) -> Result<OrderRecord, StoreError> {
     let status: String = row.try_get("status")?;
     let kind: String = row.try_get("server_kind")?;
     Ok(OrderRecord {

@@ -1,0 +1,165 @@
+//! The portal's daily jobs, run by whichever node gets to them first: each job claims
+//! its day in the database (`daily_runs`), so with several portal nodes it runs once a
+//! day; a node that stops in the middle leaves a claim that lapses, and another node
+//! takes the job over (each job is safe to run again: it records what it did). The day
+//! is an argument, so tests move the clock by handing in days instead of sleeping.
+//!
+//! Jobs: renewal reminders 90, 30 and 7 days before a subscription period ends.
+
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+
+use crate::error::PortalResult;
+use crate::mail::OutgoingMail;
+use crate::state::{Portal, PortalState};
+
+/// Days before the end of a period that a reminder goes out.
+pub const REMINDER_DAYS: [u32; 3] = [90, 30, 7];
+
+/// How long a node's claim on a job holds before another node may take it over.
+const CLAIM_MS: i64 = 15 * 60_000;
+
+/// This process's name in the claims.
+fn node() -> &'static str {
+    static NODE: OnceLock<String> = OnceLock::new();
+    NODE.get_or_init(|| format!("portal-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// What one job did on a day: `None` when another node has it (or had it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRun {
+    pub job: &'static str,
+    pub done: Option<usize>,
+}
+
+/// Runs the day's jobs that no node has run yet.
+pub async fn run_daily(state: &PortalState, day: NaiveDate) -> PortalResult<Vec<JobRun>> {
+    let day_text = day.format("%Y-%m-%d").to_string();
+    let job = "renewal_reminders";
+    let now = state.now();
+    let claimed = state
+        .store
+        .claim_daily_run(job, &day_text, node(), now, now + CLAIM_MS)
+        .await?;
+    if !claimed {
+        return Ok(vec![JobRun { job, done: None }]);
+    }
+    let sent = renewal_reminders(state, day).await?;
+    state
+        .store
+        .finish_daily_run(job, &day_text, state.now())
+        .await?;
+    Ok(vec![JobRun {
+        job,
+        done: Some(sent),
+    }])
+}
+
+/// The threshold a period ending in `days_left` days is due a reminder for: the
+/// smallest of 90, 30, 7 that is not below it (a day the portal was down is caught up).
+fn due(days_left: i64) -> Option<u32> {
+    REMINDER_DAYS
+        .iter()
+        .copied()
+        .filter(|&t| days_left >= 0 && days_left <= i64::from(t))
+        .min()
+}
+
+/// E-mails the customers whose subscription periods end within 90 days and who have
+/// not had the reminder for that threshold; returns how many were sent.
+async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<usize> {
+    let from = day.format("%Y-%m-%d").to_string();
+    let to = (day + chrono::Duration::days(i64::from(REMINDER_DAYS[0])))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut sent = 0;
+    for order in state.store.orders_ending_between(&from, &to).await? {
+        let Ok(end) = NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d") else {
+            tracing::warn!(order = %order.number, end = %order.end_date, "an order with an unreadable end date");
+            continue;
+        };
+        let days_left = (end - day).num_days();
+        let Some(threshold) = due(days_left) else {
+            continue;
+        };
+        let already = state.store.reminders_sent(&order.id).await?;
+        if already.iter().any(|&t| t <= threshold) {
+            continue;
+        }
+        let mut to = vec![order.customer_email.clone()];
+        let billing = order.company.billing_email.trim();
+        if !billing.is_empty() && !billing.eq_ignore_ascii_case(&order.customer_email) {
+            to.push(billing.to_owned());
+        }
+        let text = format!(
+            "Your subscription ends soon.\n\n\
+             Order: {number}\n\
+             {product}, {option}: {seats} user(s)\n\
+             Subscription period: {start} to {end}, {days_left} day(s) from now.\n\n\
+             To keep your licenses working after {end}, renew before then: {url}\n\
+             When the period ends, the licenses stop: license servers refuse new checkouts \
+             from that day.\n",
+            number = order.number,
+            product = order.product_name,
+            option = order.option_name,
+            seats = order.seats,
+            start = order.start_date,
+            end = order.end_date,
+            url = state.url("/account/orders"),
+        );
+        state
+            .mailer
+            .send(OutgoingMail {
+                to,
+                subject: format!(
+                    "Your {} subscription ends on {} ({} day(s))",
+                    order.product_name, order.end_date, days_left
+                ),
+                text,
+                attachments: Vec::new(),
+            })
+            .await?;
+        state
+            .store
+            .record_reminder(&order.id, threshold, state.now())
+            .await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// Runs the day's jobs at start and every ten minutes after (a day's jobs run on the
+/// first turn of that day; the other turns find them done).
+pub async fn run_forever(portal: Portal) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match run_daily(&portal, portal.today()).await {
+            Ok(runs) => {
+                for r in runs.iter().filter(|r| r.done.is_some()) {
+                    tracing::info!(job = r.job, done = r.done, "daily job ran");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the daily jobs failed; will retry"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::due;
+
+    #[test]
+    fn reminders_fall_due_at_90_30_and_7_days_and_catch_up() {
+        assert_eq!(due(120), None);
+        assert_eq!(due(91), None);
+        assert_eq!(due(90), Some(90));
+        assert_eq!(due(31), Some(90));
+        assert_eq!(due(30), Some(30));
+        assert_eq!(due(8), Some(30));
+        assert_eq!(due(7), Some(7));
+        assert_eq!(due(0), Some(7));
+        assert_eq!(due(-1), None);
+    }
+}
