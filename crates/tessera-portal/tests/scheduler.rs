@@ -103,10 +103,7 @@ async fn renewal_reminders_go_out_once_at_90_30_and_7_days_across_two_nodes() {
             }
             let (a, b) = tokio::join!(run_daily(&t.portal, day), run_daily(&other, day));
             let (a, b) = (a.unwrap(), b.unwrap());
-            let ran = [&a[0], &b[0]]
-                .iter()
-                .filter(|r| r.done.is_some())
-                .count();
+            let ran = [&a[0], &b[0]].iter().filter(|r| r.done.is_some()).count();
             assert_eq!(ran, 1, "day {day}: one node runs the job: {a:?} {b:?}");
             // The same day again finds it done.
             assert_eq!(run_daily(&t.portal, day).await.unwrap()[0].done, None);
@@ -114,7 +111,11 @@ async fn renewal_reminders_go_out_once_at_90_30_and_7_days_across_two_nodes() {
                 expected.push(format!("({left} day(s))"));
             }
             let got = reminders(t.mails_to(email).await);
-            assert_eq!(got.len(), expected.len(), "day {day} ({left} left): {got:?}");
+            assert_eq!(
+                got.len(),
+                expected.len(),
+                "day {day} ({left} left): {got:?}"
+            );
             for (g, e) in got.iter().zip(&expected) {
                 assert!(g.ends_with(e.as_str()), "{g} vs {e}");
             }

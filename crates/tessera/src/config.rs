@@ -115,7 +115,9 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
     if let Some(url) = run.report_usage.clone().or(file.report_usage.clone()) {
         let url = url.trim().trim_end_matches('/').to_owned();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("the portal's URL for usage reports must start with http:// or https://, not `{url}`");
+            bail!(
+                "the portal's URL for usage reports must start with http:// or https://, not `{url}`"
+            );
         }
         config.report_usage = Some(url);
     }
