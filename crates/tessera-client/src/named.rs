@@ -4,7 +4,8 @@
 //! computer makes this one's next refresh fail with `superseded`, and the license stops
 //! until the person signs in here again; a seat taken away stops it with
 //! `seat_unassigned`. With no connection to the portal the license keeps working for
-//! the offline period (30 days by default) from the last time the portal vouched for it.
+//! the offline period (30 days by default) from the last time the portal vouched for it,
+//! unless the computer's clock was turned back (as for borrowed licenses).
 //!
 //! ```no_run
 //! use tessera_client::named::NamedClient;
@@ -31,7 +32,7 @@ use tessera_token::{NamedClaims, VerifyingKey, verify_named};
 use ureq::Agent;
 
 use crate::ClientError;
-use crate::cache::write_atomic;
+use crate::cache::{Cache, check_clock, write_atomic};
 use crate::error::{from_error_response, from_transport};
 
 /// Overrides this computer's device id (otherwise made once and kept in the cache folder).
@@ -317,6 +318,7 @@ impl NamedClient {
                             .to_string(),
                         &self.portal,
                     ),
+                    None if code == "clock_turned_back" => ClientError::ClockTurnedBack { message },
                     None => ClientError::Config(message),
                 });
             }
@@ -386,6 +388,9 @@ fn refresh_once(client: &NamedClient, product: &str, shared: &Arc<Mutex<Shared>>
                         ..login
                     };
                     let _ = store_login(&client.cache_dir, &kept);
+                    // The portal has just vouched for this time: the offline period is
+                    // measured from here, and a clock turned back later is noticed.
+                    let _ = Cache::new(&client.cache_dir).remember(claims.iat.max(Utc::now()));
                     shared.lock().expect("named state").claims = claims;
                     NamedStatus::Valid
                 }
@@ -393,7 +398,14 @@ fn refresh_once(client: &NamedClient, product: &str, shared: &Arc<Mutex<Shared>>
                     let iat = shared.lock().expect("named state").claims.iat;
                     let until = iat + chrono::Duration::days(i64::from(login.offline_days));
                     let products = shared.lock().expect("named state").claims.products.clone();
-                    if Utc::now() >= until {
+                    let cache = Cache::new(&client.cache_dir);
+                    let now = Utc::now();
+                    if let Err(e) = check_clock(now, iat, cache.last_seen()) {
+                        NamedStatus::Stopped {
+                            code: e.code().to_owned(),
+                            message: e.to_string(),
+                        }
+                    } else if now >= until {
                         NamedStatus::Stopped {
                             code: "offline_too_long".into(),
                             message: format!(
@@ -410,6 +422,7 @@ fn refresh_once(client: &NamedClient, product: &str, shared: &Arc<Mutex<Shared>>
                             ),
                         }
                     } else {
+                        let _ = cache.remember(now);
                         NamedStatus::Offline { until }
                     }
                 }
@@ -444,4 +457,103 @@ fn store_login(cache_dir: &Path, login: &StoredLogin) -> Result<(), ClientError>
 /// The sign-in kept in `cache_dir`, if any.
 pub fn stored_login(cache_dir: &Path) -> Option<StoredLogin> {
     read_login(cache_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_token::{SigningKey, sign_named};
+
+    /// A sign-in kept on disk whose token was issued `age` ago, for a portal that is
+    /// not there (nothing listens on port 9 of loopback).
+    fn offline(age: chrono::Duration) -> (NamedClient, tempfile::TempDir) {
+        let vendor = SigningKey::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let iat = Utc::now() - age;
+        let token = sign_named(
+            &vendor,
+            &NamedClaims {
+                kind: "named".into(),
+                jti: "s1".into(),
+                sub: "anna@office.example".into(),
+                device: "dev".into(),
+                products: vec!["share".into()],
+                iat,
+                exp: iat + chrono::Duration::hours(24),
+            },
+        )
+        .unwrap();
+        store_login(
+            dir.path(),
+            &StoredLogin {
+                portal: "http://127.0.0.1:9".into(),
+                email: "anna@office.example".into(),
+                device: "dev".into(),
+                token,
+                refresh_interval_s: 3600,
+                offline_days: 30,
+                products: vec!["share".into()],
+            },
+        )
+        .unwrap();
+        let client = NamedClient::new(
+            "http://127.0.0.1:9",
+            vendor.verifying_key().clone(),
+            dir.path(),
+        );
+        (client, dir)
+    }
+
+    #[test]
+    fn without_the_portal_a_sign_in_works_for_its_offline_period_and_not_after() {
+        let (client, _dir) = offline(chrono::Duration::days(29));
+        let license = client.license("share").unwrap();
+        assert!(license.is_valid());
+        assert!(matches!(license.status(), NamedStatus::Offline { .. }));
+        assert_eq!(license.email(), "anna@office.example");
+        // A product it does not cover is refused, offline too.
+        assert_eq!(
+            client.license("revit").unwrap_err().code(),
+            "seat_unassigned"
+        );
+
+        let (client, _dir) = offline(chrono::Duration::days(31));
+        let err = client.license("share").unwrap_err();
+        assert!(
+            err.to_string().contains("could not be reached for 30 days"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_clock_turned_back_stops_offline_use() {
+        let (client, dir) = offline(chrono::Duration::days(1));
+        Cache::new(dir.path())
+            .set_clock(Utc::now() + chrono::Duration::days(3))
+            .unwrap();
+        let err = client.license("share").unwrap_err();
+        assert_eq!(err.code(), "clock_turned_back", "{err}");
+    }
+
+    #[test]
+    fn no_sign_in_no_license_and_a_token_of_another_vendor_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = NamedClient::new(
+            "http://127.0.0.1:9",
+            SigningKey::generate().verifying_key().clone(),
+            dir.path(),
+        );
+        assert_eq!(client.license("share").unwrap_err().code(), "config");
+        let (stored, other) = offline(chrono::Duration::days(1));
+        let _ = stored;
+        let foreign = NamedClient::new(
+            "http://127.0.0.1:9",
+            SigningKey::generate().verifying_key().clone(),
+            other.path(),
+        );
+        assert_eq!(
+            foreign.license("share").unwrap_err().code(),
+            "untrusted_token"
+        );
+    }
 }

@@ -469,6 +469,30 @@ async fn each_role_sees_and_does_only_what_it_should() {
         "{}",
         list.text
     );
+    // Those who see billing make further teams; a user cannot; names are unique.
+    cm.get("/account/teams").await;
+    let made = cm.submit("/account/teams", &[("name", "Design")]).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
+    let design = cm.get(made.location.as_deref().unwrap()).await.ok();
+    assert!(
+        design.has("Team: Design") && design.has("Contract manager, Primary admin"),
+        "{}",
+        design.text
+    );
+    assert_eq!(
+        cm.submit("/account/teams", &[("name", "Design")])
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    user.get("/account/teams").await;
+    assert!(!user.get("/account/teams").await.has("id=\"new-team-form\""));
+    assert_eq!(
+        user.submit("/account/teams", &[("name", "Mine")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     // Only a secondary admin can be made primary; the old primary becomes secondary;
     // the owner stays; the change is recorded.
     cm.get(&format!("/account/teams/{team}")).await;

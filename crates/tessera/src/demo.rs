@@ -157,6 +157,36 @@ async fn start_portal(
         )
         .await?;
     }
+    // And a named-user subscription of Share in the customer's team, whose first seat is
+    // the customer's own: `tessera login` works at once (made once, by its order id).
+    let team = portal
+        .store
+        .default_team(
+            &org.id,
+            &buyer.id,
+            "Demo Office team",
+            tessera_core::to_millis(now),
+        )
+        .await?;
+    let today = now.date_naive();
+    portal
+        .store
+        .create_named_subscription(
+            &tessera_store::portal::NewNamedSubscription {
+                organization_id: &org.id,
+                team_id: &team.id,
+                order_id: Some("demo-share"),
+                product_id: "share",
+                product_name: "Share (named user)",
+                licensed: &["share".to_owned()],
+                seats: 3,
+                start_date: &today.to_string(),
+                end_date: &(today + Duration::days(365)).to_string(),
+                buyer_user_id: &buyer.id,
+            },
+            tessera_core::to_millis(now),
+        )
+        .await?;
     let web_slug = org.slug.clone();
     tokio::spawn(async move {
         if let Err(e) = tessera_portal::serve(portal, listener, shutdown_signal()).await {
@@ -257,6 +287,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "  web license server  {}/w/{}/   (the customer's panel; autocad: 3 seats)",
             portal.url, portal.web_slug
         );
+        println!(
+            "  named users         Share: 3 seats in the customer's team (Teams); the customer holds one"
+        );
         println!("  portal e-mail       {}", portal.outbox.display());
         println!("  demo data           {}", root.display());
         println!();
@@ -268,6 +301,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "  cargo run --release -- checkout autocad --hold     # holds a seat until Ctrl-C"
         );
         println!("  cargo run --release -- status                      # who uses what");
+        println!(
+            "  TESSERA_PASSWORD={} cargo run --release -- login --portal {} --email {}",
+            DEMO_CUSTOMER.1, portal.url, DEMO_CUSTOMER.0
+        );
+        println!(
+            "  cargo run --release -- checkout share              # a named-user license on this computer"
+        );
         println!();
         println!("Press Ctrl-C to stop.");
         println!("listening on {url}");

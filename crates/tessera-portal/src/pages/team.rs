@@ -59,12 +59,26 @@ pub struct TeamLink {
 struct TeamsPage {
     layout: Layout,
     teams: Vec<TeamLink>,
+    may_create: bool,
+    error: Option<String>,
 }
 
 /// `GET /account/teams`: the teams the person belongs to.
 pub async fn teams_page(
     State(state): State<Portal>,
     SignedIn(user, visitor): SignedIn,
+    Query(n): Query<Notice>,
+) -> PortalResult<Response> {
+    render_teams(&state, &visitor, &user, StatusCode::OK, notice(n), None).await
+}
+
+async fn render_teams(
+    state: &PortalState,
+    visitor: &Visitor,
+    user: &UserRecord,
+    status: StatusCode,
+    notice_text: Option<String>,
+    error: Option<String>,
 ) -> PortalResult<Response> {
     let mut links = Vec::new();
     for team in state.store.teams_of_user(&user.id).await? {
@@ -77,14 +91,79 @@ pub async fn teams_page(
             may_view: standing.may(Act::View),
         });
     }
-    let layout = Layout::build(&state, &visitor, "Teams", true).await?;
+    let layout = Layout::build(state, visitor, "Teams", true)
+        .await?
+        .with_notice(notice_text);
     page(
-        StatusCode::OK,
+        status,
         &TeamsPage {
             layout,
             teams: links,
+            may_create: teams::may_see_billing(state, user).await?,
+            error,
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct NewTeamForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /account/teams`: a new team of the organization, owned by its maker (the
+/// contract manager and primary admin). For those who see billing.
+pub async fn create_team(
+    State(state): State<Portal>,
+    SignedIn(user, visitor): SignedIn,
+    Form(form): Form<NewTeamForm>,
+) -> PortalResult<Response> {
+    teams::require_billing(&state, &user).await?;
+    let name = form.name.trim();
+    let problem = if name.is_empty() {
+        Some("Enter the team's name.".to_owned())
+    } else if name.chars().count() > 100 {
+        Some("A team's name has at most 100 characters.".to_owned())
+    } else {
+        None
+    };
+    if let Some(error) = problem {
+        return render_teams(
+            &state,
+            &visitor,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(error),
+        )
+        .await;
+    }
+    match state
+        .store
+        .create_team(&user.organization_id, &user.id, name, state.now())
+        .await?
+    {
+        Some(team) => Ok(back(
+            &format!("/account/teams/{}", team.id),
+            &format!(
+                "The team {} is made; you are its contract manager and primary admin.",
+                team.name
+            ),
+        )),
+        None => {
+            render_teams(
+                &state,
+                &visitor,
+                &user,
+                StatusCode::CONFLICT,
+                None,
+                Some(format!(
+                    "Your organization has a team named {name} already."
+                )),
+            )
+            .await
+        }
+    }
 }
 
 pub struct MemberView {
