@@ -124,3 +124,45 @@ async fn renewal_reminders_go_out_once_at_90_30_and_7_days_across_two_nodes() {
         drop(other);
     }
 }
+
+#[tokio::test]
+async fn the_home_page_shows_upcoming_expirations_and_payments_of_ones_own_organization() {
+    for t in TestPortal::every_backend().await {
+        let email = "home@office.example";
+        let mut buyer = t.customer(email, "Home Office").await;
+        TestPortal::add_company_info(&mut buyer, "Home Office Ltd", email).await;
+        let today = chrono::Utc::now().date_naive();
+        let soon = paid_order_ending(&t, email, today + Duration::days(30)).await;
+        let later = paid_order_ending(&t, email, today + Duration::days(200)).await;
+        let home = buyer.get("/").await;
+        assert!(home.has("Upcoming expirations") && home.has("Upcoming payments"));
+        let soon_line = format!("id=\"expiration-{soon}\"");
+        assert!(home.has(&soon_line), "{}", home.text);
+        assert!(home.has("in 30 day(s)"), "{}", home.text);
+        assert!(
+            !home.has(&format!("id=\"expiration-{later}\"")),
+            "not 200 days ahead"
+        );
+        assert!(home.has("Nothing to pay."));
+
+        // A Pending order is an upcoming payment, due after the payment term.
+        buyer
+            .add_to_cart("autocad", "autocad-1y", "2", None)
+            .await
+            .ok();
+        buyer.checkout(false).await.ok();
+        let home = buyer.get("/").await;
+        let due = (today + Duration::days(t.portal.config.payment_days))
+            .format("%Y-%m-%d")
+            .to_string();
+        assert!(home.has("id=\"payment-ORD-"), "{}", home.text);
+        assert!(home.has(&format!("due {due}")), "{}", home.text);
+
+        // Another organization sees none of it; a visitor sees neither section.
+        let mut other = t.customer("else@else.example", "Else").await;
+        let theirs = other.get("/").await;
+        assert!(!theirs.has(&soon_line) && theirs.has("Nothing to pay."));
+        let anonymous = t.browser().get("/").await;
+        assert!(!anonymous.has("Upcoming expirations"));
+    }
+}

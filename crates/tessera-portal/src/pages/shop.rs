@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tessera_store::portal::{CatalogProduct, NewCartItem, ServerKind};
+use tessera_store::portal::{CatalogProduct, NewCartItem, OrderStatus, ServerKind};
 
 use super::account::CompanyView;
 use super::{CartView, Layout, page, see_other};
@@ -27,11 +27,83 @@ use crate::state::{Portal, PortalState};
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
+    expirations: Vec<Upcoming>,
+    payments: Vec<Upcoming>,
+}
+
+/// A line of Upcoming expirations or Upcoming payments.
+struct Upcoming {
+    number: String,
+    what: String,
+    /// The end of the period, or the day payment is due.
+    date: String,
+    days: i64,
+    amount: String,
+}
+
+/// The signed-in organization's subscription periods ending within 90 days, and its
+/// Pending orders with the day their bank transfer is due; soonest first.
+async fn upcoming(
+    state: &PortalState,
+    organization_id: &str,
+) -> PortalResult<(Vec<Upcoming>, Vec<Upcoming>)> {
+    let today = state.today();
+    let days_to = |date: chrono::NaiveDate| (date - today).num_days();
+    let mut expirations = Vec::new();
+    let mut payments = Vec::new();
+    for o in state.store.orders_of_organization(organization_id).await? {
+        let what = format!("{}, {}: {} user(s)", o.product_name, o.option_name, o.seats);
+        let amount = Money::new(o.gross_minor, o.currency.clone()).to_string();
+        match o.status {
+            OrderStatus::Paid => {
+                let Ok(end) = chrono::NaiveDate::parse_from_str(&o.end_date, "%Y-%m-%d") else {
+                    continue;
+                };
+                let days = days_to(end);
+                if (0..=90).contains(&days) {
+                    expirations.push(Upcoming {
+                        number: o.number,
+                        what,
+                        date: o.end_date,
+                        days,
+                        amount,
+                    });
+                }
+            }
+            OrderStatus::Pending => {
+                let due = tessera_core::from_millis(o.created_at).date_naive()
+                    + chrono::Duration::days(state.config.payment_days);
+                payments.push(Upcoming {
+                    number: o.number,
+                    what,
+                    date: due.format("%Y-%m-%d").to_string(),
+                    days: days_to(due),
+                    amount,
+                });
+            }
+            OrderStatus::Cancelled => {}
+        }
+    }
+    expirations.sort_by(|a, b| a.date.cmp(&b.date).then(a.number.cmp(&b.number)));
+    payments.sort_by(|a, b| a.date.cmp(&b.date).then(a.number.cmp(&b.number)));
+    Ok((expirations, payments))
 }
 
 pub async fn home(State(state): State<Portal>, visitor: Visitor) -> PortalResult<Response> {
     let layout = Layout::build(&state, &visitor, "Licenses for organizations", false).await?;
-    page(StatusCode::OK, &HomePage { layout })
+    let user = visitor.session().and_then(|s| s.user);
+    let (expirations, payments) = match &user {
+        Some(u) => upcoming(&state, &u.organization_id).await?,
+        None => (Vec::new(), Vec::new()),
+    };
+    page(
+        StatusCode::OK,
+        &HomePage {
+            layout,
+            expirations,
+            payments,
+        },
+    )
 }
 
 struct OptionView {
