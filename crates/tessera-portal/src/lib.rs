@@ -72,6 +72,11 @@ pub fn router(portal: Portal) -> Router {
         )
         .route("/account/orders", get(orders::orders_page))
         .route(
+            "/account/orders/{number}/auto-renew",
+            post(orders::set_auto_renew),
+        )
+        .route("/account/orders/{number}/renew", post(orders::renew))
+        .route(
             "/account/orders/{number}/documents/{kind}",
             get(orders::download_document),
         )
@@ -102,7 +107,10 @@ pub fn router(portal: Portal) -> Router {
         .route("/w/{org}/policy", post(web_server::save_policy))
         .route("/w/{org}/switch", post(web_server::switch))
         .route("/w/{org}/access", post(web_server::save_access))
-        .route("/account/teams", get(team::teams_page))
+        .route(
+            "/account/teams",
+            get(team::teams_page).post(team::create_team),
+        )
         .route("/account/teams/{team}", get(team::team_page))
         .route("/account/teams/{team}/invite", post(team::invite))
         .route(

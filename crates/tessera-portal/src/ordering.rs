@@ -141,6 +141,67 @@ pub async fn checkout(
     Ok(placed)
 }
 
+/// Whether the customer may renew a Paid order now: early renewal is open from 90 days
+/// before the end of its period until 45 days after it, once.
+pub fn renewal_open(order: &OrderRecord, today: NaiveDate) -> bool {
+    let Ok(end) = NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d") else {
+        return false;
+    };
+    let days_left = (end - today).num_days();
+    order.status == OrderStatus::Paid && order.renewed_by.is_none() && (-45..=90).contains(&days_left)
+}
+
+/// Places the renewal of a Paid order for the next period (from the end of this one, at
+/// the same seats and prices, keeping its pool) and e-mails its invoice as a new order's
+/// is; staff then mark it Paid as any order, which issues the new term's licenses.
+pub async fn renew(state: &PortalState, order: &OrderRecord) -> PortalResult<OrderRecord> {
+    if order.status != OrderStatus::Paid {
+        return Err(PortalError::conflict(format!(
+            "Order {} is {}: only a Paid subscription can be renewed.",
+            order.number,
+            order.status.as_str()
+        )));
+    }
+    if let Some(by) = &order.renewed_by {
+        return Err(PortalError::conflict(format!(
+            "Order {} was renewed already, by order {by}.",
+            order.number
+        )));
+    }
+    let start = day(&order.end_date)?;
+    let end = period_end(start, order.months);
+    let placed = state
+        .store
+        .place_renewal(
+            order,
+            &start.format("%Y-%m-%d").to_string(),
+            &end.format("%Y-%m-%d").to_string(),
+            state.now(),
+        )
+        .await?
+        .ok_or_else(|| {
+            PortalError::conflict(format!("Order {} was renewed meanwhile.", order.number))
+        })?;
+    // As for a new order: the invoice and the staff's note now, or by the recovery task.
+    match announce_order(state, &placed).await {
+        Ok(()) => match notify_staff(state, std::slice::from_ref(&placed)).await {
+            Ok(()) => {
+                state
+                    .store
+                    .mark_order_announced(&placed.id, Announcement::Placed, state.now())
+                    .await?
+            }
+            Err(e) => {
+                tracing::error!(order = %placed.number, error = %e, "the staff note of a renewal failed; will retry")
+            }
+        },
+        Err(e) => {
+            tracing::error!(order = %placed.number, error = %e, "the renewal's invoice e-mail failed; will retry")
+        }
+    }
+    Ok(placed)
+}
+
 /// Announces the orders whose e-mails were never stored because the portal stopped
 /// (a crash, a kill) between an order's commit and its e-mails, or the e-mails failed:
 /// orders placed or marked Paid more than `grace_ms` ago and still unannounced. Returns

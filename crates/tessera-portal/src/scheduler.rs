@@ -4,7 +4,8 @@
 //! takes the job over (each job is safe to run again: it records what it did). The day
 //! is an argument, so tests move the clock by handing in days instead of sleeping.
 //!
-//! Jobs: renewal reminders 90, 30 and 7 days before a subscription period ends.
+//! Jobs: renewals (an auto-renewing subscription gets its renewal order and invoice at
+//! the end of its period), and renewal reminders 90, 30 and 7 days before it ends.
 
 use std::sync::OnceLock;
 
@@ -33,27 +34,61 @@ pub struct JobRun {
     pub done: Option<usize>,
 }
 
+/// The daily jobs, in the order they run.
+pub const JOBS: [&str; 2] = ["renewals", "renewal_reminders"];
+
 /// Runs the day's jobs that no node has run yet.
 pub async fn run_daily(state: &PortalState, day: NaiveDate) -> PortalResult<Vec<JobRun>> {
     let day_text = day.format("%Y-%m-%d").to_string();
-    let job = "renewal_reminders";
-    let now = state.now();
-    let claimed = state
-        .store
-        .claim_daily_run(job, &day_text, node(), now, now + CLAIM_MS)
-        .await?;
-    if !claimed {
-        return Ok(vec![JobRun { job, done: None }]);
+    let mut runs = Vec::new();
+    for job in JOBS {
+        let now = state.now();
+        let claimed = state
+            .store
+            .claim_daily_run(job, &day_text, node(), now, now + CLAIM_MS)
+            .await?;
+        if !claimed {
+            runs.push(JobRun { job, done: None });
+            continue;
+        }
+        let done = match job {
+            "renewals" => renewals(state, day).await?,
+            _ => renewal_reminders(state, day).await?,
+        };
+        state
+            .store
+            .finish_daily_run(job, &day_text, state.now())
+            .await?;
+        runs.push(JobRun {
+            job,
+            done: Some(done),
+        });
     }
-    let sent = renewal_reminders(state, day).await?;
-    state
+    Ok(runs)
+}
+
+/// Renews the auto-renewing subscriptions whose period ended by `day` (up to 45 days
+/// back, for a portal that was down): each gets its renewal order and invoice.
+async fn renewals(state: &PortalState, day: NaiveDate) -> PortalResult<usize> {
+    let since = (day - chrono::Duration::days(45))
+        .format("%Y-%m-%d")
+        .to_string();
+    let due = state
         .store
-        .finish_daily_run(job, &day_text, state.now())
+        .renewals_due(&since, &day.format("%Y-%m-%d").to_string())
         .await?;
-    Ok(vec![JobRun {
-        job,
-        done: Some(sent),
-    }])
+    let mut placed = 0;
+    for order in due {
+        match crate::ordering::renew(state, &order).await {
+            Ok(renewal) => {
+                tracing::info!(order = %order.number, renewal = %renewal.number, "renewed");
+                placed += 1;
+            }
+            // Renewed meanwhile by the customer ("Renew now"): nothing to do.
+            Err(e) => tracing::info!(order = %order.number, error = %e, "not renewed"),
+        }
+    }
+    Ok(placed)
 }
 
 /// The threshold a period ending in `days_left` days is due a reminder for: the
@@ -79,6 +114,9 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
             tracing::warn!(order = %order.number, end = %order.end_date, "an order with an unreadable end date");
             continue;
         };
+        if order.renewed_by.is_some() {
+            continue;
+        }
         let days_left = (end - day).num_days();
         let Some(threshold) = due(days_left) else {
             continue;

@@ -41,7 +41,13 @@ async fn paid_order_ending(t: &TestPortal, email: &str, end: NaiveDate) -> Strin
         gross_minor: 48_000,
         contract_and_acts: false,
         server_kind: ServerKind::Lan,
-        registration_key: Some("TSR1-TEST".into()),
+        registration_key: Some(
+            tessera_token::RegistrationKey::derive(
+                tessera_token::SigningKey::generate().verifying_key(),
+                "office-machine",
+            )
+            .to_string(),
+        ),
         start_date: start.clone(),
         end_date: end.clone(),
     };
@@ -103,10 +109,21 @@ async fn renewal_reminders_go_out_once_at_90_30_and_7_days_across_two_nodes() {
             }
             let (a, b) = tokio::join!(run_daily(&t.portal, day), run_daily(&other, day));
             let (a, b) = (a.unwrap(), b.unwrap());
-            let ran = [&a[0], &b[0]].iter().filter(|r| r.done.is_some()).count();
-            assert_eq!(ran, 1, "day {day}: one node runs the job: {a:?} {b:?}");
+            for job in 0..a.len() {
+                let ran = [&a[job], &b[job]]
+                    .iter()
+                    .filter(|r| r.done.is_some())
+                    .count();
+                assert_eq!(ran, 1, "day {day}: one node runs each job: {a:?} {b:?}");
+            }
             // The same day again finds it done.
-            assert_eq!(run_daily(&t.portal, day).await.unwrap()[0].done, None);
+            assert!(
+                run_daily(&t.portal, day)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|r| r.done.is_none())
+            );
             if left == 90 || left == 24 || left == 7 {
                 expected.push(format!("({left} day(s))"));
             }
@@ -164,5 +181,192 @@ async fn the_home_page_shows_upcoming_expirations_and_payments_of_ones_own_organ
         assert!(!theirs.has(&soon_line) && theirs.has("Nothing to pay."));
         let anonymous = t.browser().get("/").await;
         assert!(!anonymous.has("Upcoming expirations"));
+    }
+}
+
+#[tokio::test]
+async fn an_auto_renewing_subscription_gets_its_renewal_order_at_the_end_of_its_period() {
+    for t in TestPortal::every_backend().await {
+        let email = "auto@office.example";
+        let mut buyer = t.customer(email, "Auto Office").await;
+        TestPortal::add_company_info(&mut buyer, "Auto Office Ltd", email).await;
+        let end = NaiveDate::from_ymd_opt(2031, 6, 1).unwrap();
+        let renewing = paid_order_ending(&t, email, end).await;
+        let stopping = paid_order_ending(&t, email, end).await;
+        // The customer turns auto-renew off for one of them on the Orders page.
+        buyer.get("/account/orders").await;
+        let page = buyer
+            .submit(
+                &format!("/account/orders/{stopping}/auto-renew"),
+                &[("on", "off")],
+            )
+            .await;
+        assert_eq!(page.status, axum::http::StatusCode::SEE_OTHER);
+        let orders = buyer.get("/account/orders").await;
+        assert_eq!(
+            support::text_of(&orders.text, &format!("auto-renew-{stopping}")).as_deref(),
+            Some("Off")
+        );
+        assert_eq!(
+            support::text_of(&orders.text, &format!("auto-renew-{renewing}")).as_deref(),
+            Some("On")
+        );
+
+        let other = tessera_portal::open(t.portal.config.clone(), t.vendor.clone())
+            .await
+            .unwrap();
+        // The day before the end nothing is renewed; on the day, once, by one node.
+        run_daily(&t.portal, end - Duration::days(1)).await.unwrap();
+        let store = &t.portal.store;
+        assert!(
+            store
+                .order_by_number(&renewing)
+                .await
+                .unwrap()
+                .unwrap()
+                .renewed_by
+                .is_none()
+        );
+        let (a, b) = tokio::join!(run_daily(&t.portal, end), run_daily(&other, end));
+        let placed: usize = a
+            .unwrap()
+            .iter()
+            .chain(b.unwrap().iter())
+            .filter(|r| r.job == "renewals")
+            .filter_map(|r| r.done)
+            .sum();
+        assert_eq!(placed, 1);
+        run_daily(&t.portal, end + Duration::days(1)).await.unwrap();
+
+        let original = store.order_by_number(&renewing).await.unwrap().unwrap();
+        let renewal_number = original.renewed_by.clone().expect("renewed");
+        let renewal = store
+            .order_by_number(&renewal_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewal.status.as_str(), "Pending");
+        assert_eq!(renewal.renews.as_deref(), Some(renewing.as_str()));
+        assert_eq!(
+            renewal.pool_id, original.pool_id,
+            "the new key replaces the pool"
+        );
+        assert_eq!(renewal.start_date, "2031-06-01");
+        assert_eq!(renewal.end_date, "2032-06-01");
+        assert_eq!(renewal.seats, original.seats);
+        assert_eq!(renewal.gross_minor, original.gross_minor);
+        let stopped = store.order_by_number(&stopping).await.unwrap().unwrap();
+        assert!(stopped.renewed_by.is_none(), "auto-renew off: not renewed");
+        // Its invoice is e-mailed as for any order.
+        let mails = t.mails_to(email).await;
+        let invoice = mails
+            .iter()
+            .find(|m| m.subject.contains(&renewal_number))
+            .expect("the renewal's invoice e-mail");
+        assert_eq!(invoice.attachments.len(), 1);
+        // The Orders page tells which order renews which, and offers no second renewal.
+        let orders = buyer.get("/account/orders").await;
+        assert!(orders.has(&format!("id=\"renewed-by-{renewing}\"")));
+        assert!(orders.has(&format!("id=\"renews-{renewal_number}\"")));
+        assert!(!orders.has(&format!("id=\"renew-{renewing}\"")));
+        drop(other);
+    }
+}
+
+#[tokio::test]
+async fn renew_now_is_offered_within_90_days_of_the_end_once_and_paying_it_keeps_the_pool() {
+    for t in TestPortal::every_backend().await {
+        let email = "early@office.example";
+        let mut buyer = t.customer(email, "Early Office").await;
+        TestPortal::add_company_info(&mut buyer, "Early Office Ltd", email).await;
+        let today = chrono::Utc::now().date_naive();
+        let far = paid_order_ending(&t, email, today + Duration::days(120)).await;
+        let near = paid_order_ending(&t, email, today + Duration::days(60)).await;
+        let orders = buyer.get("/account/orders").await;
+        assert!(
+            !orders.has(&format!("id=\"renew-{far}\"")),
+            "not 120 days ahead"
+        );
+        assert!(
+            orders.has(&format!("id=\"renew-{near}\"")),
+            "{}",
+            orders.text
+        );
+        let refused = buyer
+            .submit(&format!("/account/orders/{far}/renew"), &[])
+            .await;
+        assert_eq!(refused.status, axum::http::StatusCode::CONFLICT);
+
+        let placed = buyer
+            .submit(&format!("/account/orders/{near}/renew"), &[])
+            .await;
+        assert_eq!(
+            placed.status,
+            axum::http::StatusCode::SEE_OTHER,
+            "{}",
+            placed.text
+        );
+        buyer.get("/account/orders").await;
+        let again = buyer
+            .submit(&format!("/account/orders/{near}/renew"), &[])
+            .await;
+        assert_eq!(again.status, axum::http::StatusCode::CONFLICT);
+        let store = &t.portal.store;
+        let original = store.order_by_number(&near).await.unwrap().unwrap();
+        let renewal_number = original.renewed_by.clone().unwrap();
+
+        // Another organization cannot renew it.
+        let mut other = t.customer("nosy@else.example", "Nosy").await;
+        other.get("/account/orders").await;
+        let nosy = other
+            .submit(&format!("/account/orders/{near}/renew"), &[])
+            .await;
+        assert_eq!(nosy.status, axum::http::StatusCode::NOT_FOUND);
+
+        // Staff mark the renewal Paid from the end of the old period: the activation key
+        // for the registration key keeps the pool id and carries the new term.
+        let renewal = store
+            .order_by_number(&renewal_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewal.pool_id, original.pool_id);
+        let mut staff = t.staff().await;
+        staff.get(&format!("/staff/orders/{renewal_number}")).await;
+        let start = original.end_date.clone();
+        let paid = staff
+            .submit(
+                &format!("/staff/orders/{renewal_number}/paid"),
+                &[("start", &start)],
+            )
+            .await;
+        assert_eq!(
+            paid.status,
+            axum::http::StatusCode::SEE_OTHER,
+            "{}",
+            paid.text
+        );
+        let renewal = store
+            .order_by_number(&renewal_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewal.status.as_str(), "Paid");
+        assert_eq!(renewal.start_date, start);
+        let key = tessera_token::verify_activation(
+            t.vendor.verifying_key(),
+            renewal.activation_key.as_deref().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(key.claims.pools.len(), 1);
+        assert_eq!(key.claims.pools[0].id, original.pool_id);
+        assert_eq!(
+            key.claims.pools[0]
+                .end
+                .date_naive()
+                .format("%Y-%m-%d")
+                .to_string(),
+            renewal.end_date
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! Paid the activation key (copy, download) or "Use Web License Server".
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +11,7 @@ use tessera_store::portal::{
     DocumentKind, OrderRecord, OrderStatus, OrganizationRecord, ServerKind,
 };
 
-use super::{Layout, page};
+use super::{Layout, page, see_other};
 use crate::error::{PortalError, PortalResult};
 use crate::money::Money;
 use crate::ordering::{self, activation_filename, has_document};
@@ -56,6 +57,12 @@ pub struct OrderView {
     pub paid_at: String,
     /// "Assign seats", once a named-user order is Paid: its team.
     pub team_url: Option<String>,
+    pub paid: bool,
+    pub auto_renew: bool,
+    /// "Renew now" is offered (set by the page, which knows today).
+    pub can_renew: bool,
+    pub renews: Option<String>,
+    pub renewed_by: Option<String>,
 }
 
 fn document_label(kind: DocumentKind) -> &'static str {
@@ -119,6 +126,11 @@ pub fn order_view(order: &OrderRecord, org: Option<&OrganizationRecord>, base: &
             .map(|p| tessera_core::from_millis(p).format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
         team_url: None,
+        paid,
+        auto_renew: order.auto_renew,
+        can_renew: false,
+        renews: order.renews.clone(),
+        renewed_by: order.renewed_by.clone(),
     }
 }
 
@@ -159,6 +171,10 @@ pub async fn orders_page(
                 .await?
                 .map(|t| format!("/account/teams/{}", t));
         }
+    }
+    let today = state.today();
+    for (view, order) in views.iter_mut().zip(&orders) {
+        view.can_renew = ordering::renewal_open(order, today);
     }
     let web_url = views.iter().find_map(|v| v.web_url.clone());
     let notice = q.placed.filter(|p| !p.is_empty()).map(|p| {
@@ -254,4 +270,43 @@ pub async fn download_activation_key(
 ) -> PortalResult<Response> {
     let order = own_order(&state, &user, &number).await?;
     activation_response(&order)
+}
+
+#[derive(Deserialize)]
+pub struct AutoRenewForm {
+    on: String,
+}
+
+/// Turns an order's auto-renew on or off.
+pub async fn set_auto_renew(
+    State(state): State<Portal>,
+    SignedIn(user, _): SignedIn,
+    Path(number): Path<String>,
+    Form(form): Form<AutoRenewForm>,
+) -> PortalResult<Response> {
+    let order = own_order(&state, &user, &number).await?;
+    let on = match form.on.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(PortalError::invalid("Auto-renew is either on or off.")),
+    };
+    state.store.set_auto_renew(&order.id, on).await?;
+    Ok(see_other(&format!("/account/orders#order-{}", order.number)))
+}
+
+/// "Renew now": the renewal order for the next period, Pending with its invoice.
+pub async fn renew(
+    State(state): State<Portal>,
+    SignedIn(user, _): SignedIn,
+    Path(number): Path<String>,
+) -> PortalResult<Response> {
+    let order = own_order(&state, &user, &number).await?;
+    if !ordering::renewal_open(&order, state.today()) {
+        return Err(PortalError::conflict(format!(
+            "Order {} can be renewed from 90 days before the end of its period ({}), once.",
+            order.number, order.end_date
+        )));
+    }
+    let placed = ordering::renew(&state, &order).await?;
+    Ok(see_other(&format!("/account/orders?placed={}", placed.number)))
 }

@@ -130,6 +130,12 @@ pub struct OrderRecord {
     pub created_at: Millis,
     pub paid_at: Option<Millis>,
     pub cancelled_at: Option<Millis>,
+    /// Renews by itself at the end of the period (a new Pending order and invoice).
+    pub auto_renew: bool,
+    /// The number of the order this one renews.
+    pub renews: Option<String>,
+    /// The number of the renewal order placed for this one.
+    pub renewed_by: Option<String>,
 }
 
 /// Which of an order's e-mails.
@@ -228,6 +234,9 @@ pub(super) fn order_from_row(row: &sqlx::any::AnyRow) -> Result<OrderRecord, Sto
         created_at: row.try_get("created_at")?,
         paid_at: row.try_get("paid_at")?,
         cancelled_at: row.try_get("cancelled_at")?,
+        auto_renew: row.try_get::<i64, _>("auto_renew")? != 0,
+        renews: row.try_get("renews")?,
+        renewed_by: row.try_get("renewed_by")?,
     })
 }
 
@@ -330,6 +339,9 @@ async fn insert_order(
         created_at: now,
         paid_at: None,
         cancelled_at: None,
+        auto_renew: true,
+        renews: None,
+        renewed_by: None,
     })
 }
 
@@ -446,6 +458,103 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Places the renewal of a Paid order for the period `start`..`end`: a new Pending
+    /// order with the next order and invoice numbers, the same products, seats and
+    /// prices, and the same pool id (the new term's activation key replaces the pool).
+    /// `None` when the order is not Paid or was renewed already (by anyone).
+    pub async fn place_renewal(
+        &self,
+        original: &OrderRecord,
+        start_date: &str,
+        end_date: &str,
+        now: Millis,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        let year = tessera_core::from_millis(now).year();
+        let mut tx = self.portal_write_tx().await?;
+        let order_no = next_number(&mut tx, &format!("order-{year}")).await?;
+        let invoice_no = next_number(&mut tx, &format!("invoice-{year}")).await?;
+        let number = format!("ORD-{year}-{order_no:06}");
+        let invoice_number = format!("INV-{year}-{invoice_no:06}");
+        let claimed = sqlx::query(
+            "UPDATE orders SET renewed_by = $1 WHERE id = $2 AND status = 'Paid' AND renewed_by IS NULL",
+        )
+        .bind(&number)
+        .bind(&original.id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let o = original;
+        let new = NewOrder {
+            cart_item_id: None,
+            user_id: o.user_id.clone(),
+            organization_id: o.organization_id.clone(),
+            customer_email: o.customer_email.clone(),
+            company: o.company.clone(),
+            option_id: o.option_id.clone(),
+            product_name: o.product_name.clone(),
+            option_name: o.option_name.clone(),
+            licensed: o.licensed.clone(),
+            months: o.months,
+            borrow_max_hours: o.borrow_max_hours,
+            seats: o.seats,
+            currency: o.currency.clone(),
+            unit_price_minor: o.unit_price_minor,
+            tax_rate_bp: o.tax_rate_bp,
+            net_minor: o.net_minor,
+            tax_minor: o.tax_minor,
+            gross_minor: o.gross_minor,
+            contract_and_acts: o.contract_and_acts,
+            server_kind: o.server_kind,
+            registration_key: o.registration_key.clone(),
+            start_date: start_date.to_owned(),
+            end_date: end_date.to_owned(),
+        };
+        let placed = insert_order(&mut tx, &new, &number, &invoice_number, now).await?;
+        sqlx::query("UPDATE orders SET pool_id = $1, renews = $2 WHERE id = $3")
+            .bind(&o.pool_id)
+            .bind(&o.number)
+            .bind(&placed.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(OrderRecord {
+            pool_id: o.pool_id.clone(),
+            renews: Some(o.number.clone()),
+            ..placed
+        }))
+    }
+
+    /// Turns an order's auto-renew on or off; `false` when there is no such order.
+    pub async fn set_auto_renew(&self, order_id: &str, on: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE orders SET auto_renew = $1 WHERE id = $2")
+            .bind(i64::from(on))
+            .bind(order_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Paid, auto-renewing orders not yet renewed whose period ended on or before `day`
+    /// and after `since` (YYYY-MM-DD): the renewals due.
+    pub async fn renewals_due(
+        &self,
+        since: &str,
+        day: &str,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE status = 'Paid' AND auto_renew <> 0 AND renewed_by IS NULL \
+             AND end_date > $1 AND end_date <= $2 ORDER BY end_date, number",
+        )
+        .bind(since)
+        .bind(day)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter().map(order_from_row).collect()
     }
 
     /// Records that an order's e-mails for `which` are in the outbox.
