@@ -148,7 +148,9 @@ pub fn renewal_open(order: &OrderRecord, today: NaiveDate) -> bool {
         return false;
     };
     let days_left = (end - today).num_days();
-    order.status == OrderStatus::Paid && order.renewed_by.is_none() && (-45..=90).contains(&days_left)
+    order.status == OrderStatus::Paid
+        && order.renewed_by.is_none()
+        && (-45..=90).contains(&days_left)
 }
 
 /// Places the renewal of a Paid order for the next period (from the end of this one, at
