@@ -291,7 +291,10 @@ pub async fn set_auto_renew(
         _ => return Err(PortalError::invalid("Auto-renew is either on or off.")),
     };
     state.store.set_auto_renew(&order.id, on).await?;
-    Ok(see_other(&format!("/account/orders#order-{}", order.number)))
+    Ok(see_other(&format!(
+        "/account/orders#order-{}",
+        order.number
+    )))
 }
 
 /// "Renew now": the renewal order for the next period, Pending with its invoice.
@@ -308,5 +311,8 @@ pub async fn renew(
         )));
     }
     let placed = ordering::renew(&state, &order).await?;
-    Ok(see_other(&format!("/account/orders?placed={}", placed.number)))
+    Ok(see_other(&format!(
+        "/account/orders?placed={}",
+        placed.number
+    )))
 }
