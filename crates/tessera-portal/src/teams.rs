@@ -251,6 +251,11 @@ pub async fn subscribe_named(
     start: &str,
     end: &str,
 ) -> PortalResult<(TeamRecord, NamedSubscriptionRecord)> {
+    // A renewal carries the subscription it renews into the new term: same team, same
+    // people; the software coordinator goes back to the contract manager.
+    if let Some(renewed) = renewed_subscription(state, order, end).await? {
+        return Ok(renewed);
+    }
     let product_id = product_of_order(state, order)
         .map(|p| p.id.clone())
         .unwrap_or_else(|| order.option_id.clone());
@@ -274,6 +279,56 @@ pub async fn subscribe_named(
         )
         .await?;
     Ok((team, sub))
+}
+
+/// For a renewal order: the subscription of the order it renews, carried into the new
+/// term (again for the same order: the one carried already). `None` for a new purchase.
+async fn renewed_subscription(
+    state: &PortalState,
+    order: &OrderRecord,
+    end: &str,
+) -> PortalResult<Option<(TeamRecord, NamedSubscriptionRecord)>> {
+    let Some(original) = &order.renews else {
+        return Ok(None);
+    };
+    let sub = match state.store.named_subscription_of_order(&order.id).await? {
+        Some(done) => done,
+        None => {
+            let Some(original) = state.store.order_by_number(original).await? else {
+                return Ok(None);
+            };
+            let Some(sub) = state
+                .store
+                .named_subscription_of_order(&original.id)
+                .await?
+            else {
+                return Ok(None);
+            };
+            state
+                .store
+                .renew_named_subscription(&sub.id, &order.id, end)
+                .await?;
+            let team = state.store.team(&sub.team_id).await?;
+            if let Some(team) = team.filter(|t| t.software_coordinator_id.is_some()) {
+                state
+                    .store
+                    .set_software_coordinator(&team.id, None, &order.user_id, state.now())
+                    .await
+                    .map_err(team_error)?;
+            }
+            state
+                .store
+                .named_subscription_of_order(&order.id)
+                .await?
+                .ok_or_else(|| PortalError::internal("the renewed subscription vanished"))?
+        }
+    };
+    let team = state
+        .store
+        .team(&sub.team_id)
+        .await?
+        .ok_or_else(|| PortalError::internal("the subscription's team is missing"))?;
+    Ok(Some((team, sub)))
 }
 
 /// The organization's default team (made now, owned by `owner`, when it has none).

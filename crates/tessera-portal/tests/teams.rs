@@ -675,3 +675,71 @@ async fn assignments_beyond_the_seats_are_refused_by_hand_and_by_import_with_not
         assert_eq!(t.browser().get(&link).await.status, StatusCode::GONE);
     }
 }
+
+/// A renewal of a named-user order carries the subscription into the new term (same
+/// team, same people, no second subscription) and puts the software coordinator back to
+/// the contract manager.
+#[tokio::test]
+async fn a_paid_renewal_carries_the_named_subscription_on_and_resets_the_coordinator() {
+    for t in TestPortal::every_backend().await {
+        let email = "renewing@named.example";
+        let (_buyer, team) = paid_named_order(&t, email, "2").await;
+        let store = &t.portal.store;
+        let buyer_id = user_id(&t, email).await;
+        store
+            .set_software_coordinator(&team, Some(&buyer_id), &buyer_id, t.portal.now())
+            .await
+            .unwrap();
+        let subs = store.team_subscriptions(&team).await.unwrap();
+        assert_eq!(subs.len(), 1);
+        let sub = subs[0].clone();
+        let original = store
+            .orders_of_organization(
+                &store
+                    .user(&buyer_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .organization_id,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|o| o.status.as_str() == "Paid")
+            .unwrap();
+        let renewal = store
+            .place_renewal(&original, &original.end_date, "2099-01-01", t.portal.now())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut staff = t.browser();
+        staff.sign_in(support::STAFF_EMAIL, PASSWORD).await;
+        staff
+            .get(&format!("/staff/orders/{}", renewal.number))
+            .await;
+        let paid = staff
+            .submit(
+                &format!("/staff/orders/{}/paid", renewal.number),
+                &[("start", &original.end_date)],
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+        let subs = store.team_subscriptions(&team).await.unwrap();
+        assert_eq!(subs.len(), 1, "no second subscription: {subs:?}");
+        assert_eq!(subs[0].id, sub.id);
+        assert_eq!(subs[0].seats, sub.seats);
+        assert!(subs[0].end_date > sub.end_date, "{subs:?}");
+        let team_now = store.team(&team).await.unwrap().unwrap();
+        assert_eq!(team_now.software_coordinator_id, None);
+        assert_eq!(team_now.coordinator(), buyer_id);
+        // Marking it Paid again (a retry) changes nothing.
+        let again = staff
+            .submit(
+                &format!("/staff/orders/{}/paid", renewal.number),
+                &[("start", &original.end_date)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(store.team_subscriptions(&team).await.unwrap().len(), 1);
+    }
+}

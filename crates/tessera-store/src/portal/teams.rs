@@ -1027,6 +1027,23 @@ impl Store {
         row.as_ref().map(sub_from_row).transpose()
     }
 
+    /// Carries a named-user subscription into its renewal's term: the renewal order
+    /// becomes its order and its period ends on `end_date`; its team and seats stay.
+    pub async fn renew_named_subscription(
+        &self,
+        id: &str,
+        renewal_order_id: &str,
+        end_date: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE named_subscriptions SET order_id = $1, end_date = $2 WHERE id = $3")
+            .bind(renewal_order_id)
+            .bind(end_date)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     /// The subscription a Paid order made.
     pub async fn named_subscription_of_order(
         &self,
