@@ -152,6 +152,10 @@ pub struct PortalConfig {
     /// Accounts with these e-mails are the vendor's staff (back office).
     #[serde(default)]
     pub staff_accounts: Vec<String>,
+    /// Accounts with these e-mails are resellers: they order named-user seats for a
+    /// customer's team, given by its name and its owner's e-mail.
+    #[serde(default)]
+    pub reseller_accounts: Vec<String>,
     pub currency: String,
     /// Tax rate in basis points (2300 = 23 %).
     pub tax_rate_bp: i64,
@@ -206,6 +210,7 @@ impl PortalConfig {
             mail_from: "Tessera Shop <shop@tessera.example>".into(),
             staff_notification_email: "sales@tessera.example".into(),
             staff_accounts: vec!["staff@tessera.example".into()],
+            reseller_accounts: vec!["reseller@partner.example".into()],
             currency: "EUR".into(),
             tax_rate_bp: 2300,
             payment_days: 14,

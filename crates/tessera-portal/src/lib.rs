@@ -77,6 +77,24 @@ pub fn router(portal: Portal) -> Router {
         )
         .route("/account/orders/{number}/renew", post(orders::renew))
         .route(
+            "/account/subscriptions",
+            get(pages::contracts::subscriptions_page),
+        )
+        .route(
+            "/account/subscriptions/{sub}/add-seats",
+            post(pages::contracts::add_seats),
+        )
+        .route(
+            "/account/subscriptions/{sub}/move",
+            post(pages::contracts::move_subscription),
+        )
+        .route(
+            "/account/teams/{team}/subscriptions/{sub}/release",
+            post(pages::contracts::release),
+        )
+        .route("/reseller", get(pages::contracts::reseller_page))
+        .route("/reseller/orders", post(pages::contracts::reseller_order))
+        .route(
             "/account/orders/{number}/documents/{kind}",
             get(orders::download_document),
         )

@@ -13,7 +13,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use tessera_core::{LicenseModel, PoolSpec};
 use tessera_store::portal::{
     Announcement, CompanyInfo, DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus,
-    OrganizationRecord, PaidOrder, ServerKind, UserRecord,
+    OrganizationRecord, PaidOrder, RenewalSeats, ServerKind, UserRecord,
 };
 use tessera_token::{RegistrationKey, issue_activation};
 
@@ -141,14 +141,48 @@ pub async fn checkout(
     Ok(placed)
 }
 
+/// Places one order outside the cart (a reseller's order, seats added to a
+/// subscription), Pending with its invoice e-mailed and staff told, as Checkout does.
+pub async fn place_single(
+    state: &PortalState,
+    order: &NewOrder,
+    channel: &tessera_store::portal::OrderChannel,
+) -> PortalResult<OrderRecord> {
+    let placed = state
+        .store
+        .place_channel_order(order, channel, state.now())
+        .await?;
+    match announce_order(state, &placed).await {
+        Ok(()) => match notify_staff(state, std::slice::from_ref(&placed)).await {
+            Ok(()) => {
+                state
+                    .store
+                    .mark_order_announced(&placed.id, Announcement::Placed, state.now())
+                    .await?
+            }
+            Err(e) => {
+                tracing::error!(order = %placed.number, error = %e, "the staff note failed; will retry")
+            }
+        },
+        Err(e) => {
+            tracing::error!(order = %placed.number, error = %e, "the order's invoice e-mail failed; will retry")
+        }
+    }
+    Ok(placed)
+}
+
 /// Whether the customer may renew a Paid order now: early renewal is open from 90 days
-/// before the end of its period until 45 days after it, once.
+/// before the end of its period until 45 days after it, once. An order bought through a
+/// reseller renews only through the reseller, and added seats renew with their
+/// subscription's order.
 pub fn renewal_open(order: &OrderRecord, today: NaiveDate) -> bool {
     let Ok(end) = NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d") else {
         return false;
     };
     let days_left = (end - today).num_days();
-    order.status == OrderStatus::Paid
+    order.reseller_email.is_none()
+        && order.adds_to.is_none()
+        && order.status == OrderStatus::Paid
         && order.renewed_by.is_none()
         && (-45..=90).contains(&days_left)
 }
@@ -157,6 +191,33 @@ pub fn renewal_open(order: &OrderRecord, today: NaiveDate) -> bool {
 /// the same seats and prices, keeping its pool) and e-mails its invoice as a new order's
 /// is; staff then mark it Paid as any order, which issues the new term's licenses.
 pub async fn renew(state: &PortalState, order: &OrderRecord) -> PortalResult<OrderRecord> {
+    renew_with_seats(state, order, None).await
+}
+
+/// The message for a subscription bought through a reseller.
+pub fn reseller_text(reseller: &str) -> String {
+    format!(
+        "This subscription was bought through the reseller {reseller}: it cannot renew or change payment online. To renew it, contact your reseller."
+    )
+}
+
+/// [`renew`] for `seats` seats (a named-user subscription's renewal may keep fewer: a
+/// partial renewal). Without a number, a named-user subscription renews with the seats
+/// it has now (with any added), any other order with its own.
+pub async fn renew_with_seats(
+    state: &PortalState,
+    order: &OrderRecord,
+    seats: Option<u32>,
+) -> PortalResult<OrderRecord> {
+    if let Some(reseller) = &order.reseller_email {
+        return Err(PortalError::conflict(reseller_text(reseller)));
+    }
+    if order.adds_to.is_some() {
+        return Err(PortalError::conflict(format!(
+            "Order {} added seats to a subscription: they renew with the subscription's order.",
+            order.number
+        )));
+    }
     if order.status != OrderStatus::Paid {
         return Err(PortalError::conflict(format!(
             "Order {} is {}: only a Paid subscription can be renewed.",
@@ -172,10 +233,36 @@ pub async fn renew(state: &PortalState, order: &OrderRecord) -> PortalResult<Ord
     }
     let start = day(&order.end_date)?;
     let end = period_end(start, order.months);
+    let current = match state.store.named_subscription_of_order(&order.id).await? {
+        Some(sub) => sub.seats,
+        None => order.seats,
+    };
+    let seats = match seats {
+        Some(0) => {
+            return Err(PortalError::invalid(
+                "Renew at least 1 seat (or turn auto-renew off to let the subscription end).",
+            ));
+        }
+        Some(n) if n > current => {
+            return Err(PortalError::invalid(format!(
+                "A renewal keeps at most the {current} seat(s) the subscription has; buy more seats separately."
+            )));
+        }
+        Some(n) => n,
+        None => current,
+    };
+    let unit = Money::new(order.unit_price_minor, order.currency.clone());
+    let (net, tax, gross) = crate::shop::line_amounts(&unit, seats, order.tax_rate_bp)?;
     let placed = state
         .store
-        .place_renewal(
+        .place_renewal_of_seats(
             order,
+            &RenewalSeats {
+                seats,
+                net_minor: net.minor,
+                tax_minor: tax.minor,
+                gross_minor: gross.minor,
+            },
             &start.format("%Y-%m-%d").to_string(),
             &end.format("%Y-%m-%d").to_string(),
             state.now(),
@@ -550,7 +637,12 @@ pub async fn mark_paid(
     let start = NaiveDate::parse_from_str(start.trim(), "%Y-%m-%d").map_err(|_| {
         PortalError::invalid("Start of the subscription period: enter a date like 2026-05-01.")
     })?;
-    let end = period_end(start, order.months);
+    // Added seats end with their subscription.
+    let end = if order.adds_to.is_some() {
+        day(&order.end_date)?
+    } else {
+        period_end(start, order.months)
+    };
     if end <= state.today() {
         return Err(PortalError::invalid(
             "With that start the subscription period would already be over.",
@@ -683,6 +775,10 @@ async fn announce_paid(
     };
     if order.contract_and_acts {
         attachments.push(attachment(document(state, order, DocumentKind::Act).await?));
+    }
+    // A reseller's order: the team's owner is told their seats arrived.
+    if named && order.reseller_email.is_some() {
+        crate::teams::notify_owner_of_reseller_seats(state, order).await?;
     }
     state
         .mailer

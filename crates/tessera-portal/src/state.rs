@@ -57,6 +57,14 @@ impl PortalState {
             .iter()
             .any(|s| s.trim().eq_ignore_ascii_case(email.trim()))
     }
+
+    /// Whether an account is a reseller's (by the settings' `reseller_accounts`).
+    pub fn is_reseller_email(&self, email: &str) -> bool {
+        self.config
+            .reseller_accounts
+            .iter()
+            .any(|s| s.trim().eq_ignore_ascii_case(email.trim()))
+    }
 }
 
 /// Reads the vendor's signing key, making one (and its public half beside it) when the

@@ -189,6 +189,13 @@ pub fn team_error(e: TeamError) -> PortalError {
         TeamError::PrimaryAdminStays => PortalError::conflict(
             "The primary admin stays until a secondary admin is made the primary admin.",
         ),
+        TeamError::OverAssigned {
+            product,
+            seats,
+            assigned,
+        } => PortalError::conflict(format!(
+            "Not assigned: the team is over-assigned. {product} has {seats} seat(s) and {assigned} people hold one; choose who loses access in the over-assignment report on the team page first."
+        )),
         TeamError::ContractManagerStays => PortalError::conflict(
             "The contract manager cannot be removed; change the contract manager first.",
         ),
@@ -256,10 +263,44 @@ pub async fn subscribe_named(
     if let Some(renewed) = renewed_subscription(state, order, end).await? {
         return Ok(renewed);
     }
+    // Added seats stay in their subscription's team.
+    if let Some(sub_id) = &order.adds_to {
+        let sub = state
+            .store
+            .named_subscription(sub_id)
+            .await?
+            .filter(|s| s.organization_id == organization.id)
+            .ok_or_else(|| PortalError::internal("the subscription the seats go to is missing"))?;
+        state
+            .store
+            .add_seats(&order.id, &sub.id, order.seats, state.now())
+            .await?;
+        let team = state
+            .store
+            .team(&sub.team_id)
+            .await?
+            .ok_or_else(|| PortalError::internal("the subscription's team is missing"))?;
+        let sub = state
+            .store
+            .named_subscription(&sub.id)
+            .await?
+            .ok_or_else(|| PortalError::internal("the subscription vanished"))?;
+        return Ok((team, sub));
+    }
     let product_id = product_of_order(state, order)
         .map(|p| p.id.clone())
         .unwrap_or_else(|| order.option_id.clone());
-    let team = default_team_of(state, organization, &order.user_id).await?;
+    // A new contract goes to the team chosen at purchase (a reseller's order names it),
+    // else to the buyer's default team.
+    let team = match &order.team_id {
+        Some(id) => state
+            .store
+            .team(id)
+            .await?
+            .filter(|t| t.organization_id == organization.id)
+            .ok_or_else(|| PortalError::internal("the order's team is missing"))?,
+        None => default_team_of(state, organization, &order.user_id).await?,
+    };
     let sub = state
         .store
         .create_named_subscription(
@@ -308,6 +349,14 @@ async fn renewed_subscription(
                 .store
                 .renew_named_subscription(&sub.id, &order.id, end)
                 .await?;
+            // A renewal for fewer seats (a partial renewal) may leave more people assigned
+            // than seats: the team is over-assigned until an admin chooses who loses access.
+            if sub.seats != order.seats {
+                state
+                    .store
+                    .set_subscription_seats(&sub.id, order.seats)
+                    .await?;
+            }
             let team = state.store.team(&sub.team_id).await?;
             if let Some(team) = team.filter(|t| t.software_coordinator_id.is_some()) {
                 state
@@ -354,7 +403,20 @@ pub async fn paid_named_text(
     order: &OrderRecord,
     organization: &OrganizationRecord,
 ) -> PortalResult<String> {
-    let team = default_team_of(state, organization, &order.user_id).await?;
+    let team = match seats_team(state, order).await? {
+        Some(team) => team,
+        None => default_team_of(state, organization, &order.user_id).await?,
+    };
+    if order.adds_to.is_some() {
+        return Ok(format!(
+            "{seats} seat(s) were added to your subscription of {product} in the team {team}; \
+             assign them to the people in your office:\n{url}\n",
+            seats = order.seats,
+            product = order.product_name,
+            team = team.name,
+            url = state.url(&format!("/account/teams/{}", team.id)),
+        ));
+    }
     Ok(format!(
         "Your {seats} named-user seat(s) of {product} are in the team {team}. As the contract manager \
          you hold one of them; assign the others to the people in your office (and unassign yours if \
@@ -366,6 +428,81 @@ pub async fn paid_named_text(
         url = state.url(&format!("/account/teams/{}", team.id)),
         portal = state.config.base_url(),
     ))
+}
+
+/// The team a Paid named-user order's seats are in (the subscription it made, renewed
+/// or added seats to).
+pub async fn seats_team(
+    state: &PortalState,
+    order: &OrderRecord,
+) -> PortalResult<Option<TeamRecord>> {
+    let sub = match &order.adds_to {
+        Some(id) => state.store.named_subscription(id).await?,
+        None => state.store.named_subscription_of_order(&order.id).await?,
+    };
+    match sub {
+        Some(sub) => Ok(state.store.team(&sub.team_id).await?),
+        None => Ok(None),
+    }
+}
+
+/// Moves a subscription to another team of the organization: the contract manager's
+/// act. Its people lose their seats (they were the old team's) and are told.
+pub async fn move_subscription(
+    state: &PortalState,
+    subscription: &NamedSubscriptionRecord,
+    to: &TeamRecord,
+    by: &UserRecord,
+) -> PortalResult<usize> {
+    let from = state
+        .store
+        .team(&subscription.team_id)
+        .await?
+        .ok_or(PortalError::NotFound)?;
+    let moved = state
+        .store
+        .move_subscription(&subscription.id, &to.id, &by.id, state.now())
+        .await
+        .map_err(team_error)?;
+    for user_id in &moved.unassigned {
+        if let Some(user) = state.store.user(user_id).await? {
+            send_seat_removed(state, &from, &user.email, &subscription.product_name).await?;
+        }
+    }
+    Ok(moved.unassigned.len())
+}
+
+/// Tells a team's owner that a reseller's order put seats in their team.
+pub async fn notify_owner_of_reseller_seats(
+    state: &PortalState,
+    order: &OrderRecord,
+) -> PortalResult<()> {
+    let (Some(reseller), Some(team)) = (&order.reseller_email, seats_team(state, order).await?)
+    else {
+        return Ok(());
+    };
+    let Some(owner) = state.store.user(&team.owner_user_id).await? else {
+        return Ok(());
+    };
+    mail_one(
+        state,
+        &owner.email,
+        format!("{} seat(s) of {} were added to your team {}", order.seats, order.product_name, team.name),
+        format!(
+            "Your reseller {reseller} ordered {seats} named-user seat(s) of {product} for your team \
+             {team} (order {number}, {start} to {end}); they are now in the team.\n\n\
+             Open the team and assign the seats to the people in your office:\n{url}\n\n\
+             To renew or change the subscription, contact your reseller.\n",
+            seats = order.seats,
+            product = order.product_name,
+            team = team.name,
+            number = order.number,
+            start = order.start_date,
+            end = order.end_date,
+            url = state.url(&format!("/account/teams/{}", team.id)),
+        ),
+    )
+    .await
 }
 
 /// One row of a CSV import, as read.
@@ -736,6 +873,17 @@ async fn mail_one(
         })
         .await?;
     Ok(())
+}
+
+/// The invitation of a team's new owner (a reseller made their account).
+pub async fn send_owner_invitation(
+    state: &PortalState,
+    team: &TeamRecord,
+    by: &UserRecord,
+    email: &str,
+    token: &str,
+) -> PortalResult<()> {
+    send_invitation(state, team, by, email, token).await
 }
 
 async fn send_invitation(

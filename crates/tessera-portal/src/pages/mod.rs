@@ -5,6 +5,7 @@
 //! out) and the cart dialog.
 
 pub mod account;
+pub mod contracts;
 pub mod lan_usage;
 pub mod orders;
 pub mod shop;

@@ -63,6 +63,10 @@ pub struct OrderView {
     pub can_renew: bool,
     pub renews: Option<String>,
     pub renewed_by: Option<String>,
+    /// Bought through a reseller: the note to contact them (no renewal online).
+    pub reseller_note: Option<String>,
+    /// A named-user subscription's seats now: a renewal may keep fewer.
+    pub renew_seats: Option<u32>,
 }
 
 fn document_label(kind: DocumentKind) -> &'static str {
@@ -131,6 +135,11 @@ pub fn order_view(order: &OrderRecord, org: Option<&OrganizationRecord>, base: &
         can_renew: false,
         renews: order.renews.clone(),
         renewed_by: order.renewed_by.clone(),
+        reseller_note: order
+            .reseller_email
+            .as_deref()
+            .map(crate::ordering::reseller_text),
+        renew_seats: None,
     }
 }
 
@@ -175,6 +184,13 @@ pub async fn orders_page(
     let today = state.today();
     for (view, order) in views.iter_mut().zip(&orders) {
         view.can_renew = ordering::renewal_open(order, today);
+        if view.can_renew && crate::teams::is_named_order(&state, order) {
+            view.renew_seats = state
+                .store
+                .named_subscription_of_order(&order.id)
+                .await?
+                .map(|s| s.seats);
+        }
     }
     let web_url = views.iter().find_map(|v| v.web_url.clone());
     let notice = q.placed.filter(|p| !p.is_empty()).map(|p| {
@@ -290,6 +306,9 @@ pub async fn set_auto_renew(
         "off" => false,
         _ => return Err(PortalError::invalid("Auto-renew is either on or off.")),
     };
+    if let Some(reseller) = &order.reseller_email {
+        return Err(PortalError::conflict(ordering::reseller_text(reseller)));
+    }
     state.store.set_auto_renew(&order.id, on).await?;
     Ok(see_other(&format!(
         "/account/orders#order-{}",
@@ -298,19 +317,37 @@ pub async fn set_auto_renew(
 }
 
 /// "Renew now": the renewal order for the next period, Pending with its invoice.
+#[derive(Deserialize, Default)]
+pub struct RenewForm {
+    /// A named-user subscription's seats for the next term (fewer: a partial renewal).
+    #[serde(default)]
+    seats: String,
+}
+
 pub async fn renew(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
     Path(number): Path<String>,
+    Form(form): Form<RenewForm>,
 ) -> PortalResult<Response> {
     let order = own_order(&state, &user, &number).await?;
+    if let Some(reseller) = &order.reseller_email {
+        return Err(PortalError::conflict(ordering::reseller_text(reseller)));
+    }
+    let seats =
+        match form.seats.trim() {
+            "" => None,
+            n => Some(n.parse::<u32>().map_err(|_| {
+                PortalError::invalid("Seats for the next term: enter a whole number.")
+            })?),
+        };
     if !ordering::renewal_open(&order, state.today()) {
         return Err(PortalError::conflict(format!(
             "Order {} can be renewed from 90 days before the end of its period ({}), once.",
             order.number, order.end_date
         )));
     }
-    let placed = ordering::renew(&state, &order).await?;
+    let placed = ordering::renew_with_seats(&state, &order, seats).await?;
     Ok(see_other(&format!(
         "/account/orders?placed={}",
         placed.number

@@ -213,6 +213,8 @@ struct TeamPage {
     may_seats: bool,
     may_admins: bool,
     may_owner: bool,
+    /// The over-assignment report (after a partial renewal), when there is one.
+    over_assigned: Vec<super::contracts::OverView>,
 }
 
 async fn email_of(state: &PortalState, user_id: &str) -> PortalResult<String> {
@@ -272,6 +274,7 @@ pub async fn team_page(
             contract_manager: email_of(&state, &team.owner_user_id).await?,
             coordinator: email_of(&state, team.coordinator()).await?,
             members,
+            over_assigned: super::contracts::over_assignment_report(&state, &subs).await?,
             subscriptions: subs.iter().map(subscription_view).collect(),
             may_people: standing.may(Act::ManagePeople),
             may_seats: standing.may(Act::ManageSeats),

@@ -6,6 +6,7 @@
 mod accounts;
 mod carts;
 mod catalog;
+mod contracts;
 mod lan_usage;
 mod orders;
 mod scheduler;
@@ -15,10 +16,11 @@ mod teams;
 pub use accounts::{CompanyInfo, NewAccount, OrganizationRecord, Role, UserRecord};
 pub use carts::{CartItemRecord, NewCartItem};
 pub use catalog::{CatalogProduct, LicenseOptionRecord, ProductRecord};
+pub use contracts::{OrderChannel, SubscriptionMove};
 pub use lan_usage::{LanReporter, LanUsageRecord};
 pub use orders::{
     Announcement, DocumentKind, DocumentRecord, NewOrder, OrderRecord, OrderStatus, PaidOrder,
-    ServerKind,
+    RenewalSeats, ServerKind,
 };
 pub use sessions::{OneTimePurpose, SessionRow};
 pub use teams::{

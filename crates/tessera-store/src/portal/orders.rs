@@ -136,6 +136,21 @@ pub struct OrderRecord {
     pub renews: Option<String>,
     /// The number of the renewal order placed for this one.
     pub renewed_by: Option<String>,
+    /// Bought through this reseller (their e-mail); `None`: bought online.
+    pub reseller_email: Option<String>,
+    /// The team a named-user order's seats go to; `None`: the buyer's default team.
+    pub team_id: Option<String>,
+    /// The subscription this order adds seats to; `None`: a new contract.
+    pub adds_to: Option<String>,
+}
+
+/// The seats and prices of a renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenewalSeats {
+    pub seats: u32,
+    pub net_minor: i64,
+    pub tax_minor: i64,
+    pub gross_minor: i64,
 }
 
 /// Which of an order's e-mails.
@@ -237,12 +252,15 @@ pub(super) fn order_from_row(row: &sqlx::any::AnyRow) -> Result<OrderRecord, Sto
         auto_renew: row.try_get::<i64, _>("auto_renew")? != 0,
         renews: row.try_get("renews")?,
         renewed_by: row.try_get("renewed_by")?,
+        reseller_email: row.try_get("reseller_email")?,
+        team_id: row.try_get("team_id")?,
+        adds_to: row.try_get("adds_to")?,
     })
 }
 
 /// The next value of a counter, inside the caller's transaction: the upsert locks the
 /// counter's row until the transaction ends, so concurrent orders number one by one.
-async fn next_number(tx: &mut Tx<'_>, name: &str) -> Result<i64, StoreError> {
+pub(super) async fn next_number(tx: &mut Tx<'_>, name: &str) -> Result<i64, StoreError> {
     let value: i64 = sqlx::query_scalar(
         "INSERT INTO counters (name, value) VALUES ($1, 1) \
          ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
@@ -253,7 +271,7 @@ async fn next_number(tx: &mut Tx<'_>, name: &str) -> Result<i64, StoreError> {
     Ok(value)
 }
 
-async fn insert_order(
+pub(super) async fn insert_order(
     tx: &mut Tx<'_>,
     o: &NewOrder,
     number: &str,
@@ -342,6 +360,9 @@ async fn insert_order(
         auto_renew: true,
         renews: None,
         renewed_by: None,
+        reseller_email: None,
+        team_id: None,
+        adds_to: None,
     })
 }
 
@@ -471,6 +492,27 @@ impl Store {
         end_date: &str,
         now: Millis,
     ) -> Result<Option<OrderRecord>, StoreError> {
+        let same = RenewalSeats {
+            seats: original.seats,
+            net_minor: original.net_minor,
+            tax_minor: original.tax_minor,
+            gross_minor: original.gross_minor,
+        };
+        self.place_renewal_of_seats(original, &same, start_date, end_date, now)
+            .await
+    }
+
+    /// [`Store::place_renewal`] for another number of seats (a partial renewal, or a
+    /// subscription that gained seats), at those prices. The renewal keeps the order's
+    /// reseller and team.
+    pub async fn place_renewal_of_seats(
+        &self,
+        original: &OrderRecord,
+        seats: &RenewalSeats,
+        start_date: &str,
+        end_date: &str,
+        now: Millis,
+    ) -> Result<Option<OrderRecord>, StoreError> {
         let year = tessera_core::from_millis(now).year();
         let mut tx = self.portal_write_tx().await?;
         let order_no = next_number(&mut tx, &format!("order-{year}")).await?;
@@ -501,13 +543,13 @@ impl Store {
             licensed: o.licensed.clone(),
             months: o.months,
             borrow_max_hours: o.borrow_max_hours,
-            seats: o.seats,
+            seats: seats.seats,
             currency: o.currency.clone(),
             unit_price_minor: o.unit_price_minor,
             tax_rate_bp: o.tax_rate_bp,
-            net_minor: o.net_minor,
-            tax_minor: o.tax_minor,
-            gross_minor: o.gross_minor,
+            net_minor: seats.net_minor,
+            tax_minor: seats.tax_minor,
+            gross_minor: seats.gross_minor,
             contract_and_acts: o.contract_and_acts,
             server_kind: o.server_kind,
             registration_key: o.registration_key.clone(),
@@ -515,16 +557,25 @@ impl Store {
             end_date: end_date.to_owned(),
         };
         let placed = insert_order(&mut tx, &new, &number, &invoice_number, now).await?;
-        sqlx::query("UPDATE orders SET pool_id = $1, renews = $2 WHERE id = $3")
-            .bind(&o.pool_id)
-            .bind(&o.number)
-            .bind(&placed.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE orders SET pool_id = $1, renews = $2, reseller_email = $3, team_id = $4, \
+             auto_renew = $5 WHERE id = $6",
+        )
+        .bind(&o.pool_id)
+        .bind(&o.number)
+        .bind(o.reseller_email.as_deref())
+        .bind(o.team_id.as_deref())
+        .bind(i64::from(o.reseller_email.is_none()))
+        .bind(&placed.id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Some(OrderRecord {
             pool_id: o.pool_id.clone(),
             renews: Some(o.number.clone()),
+            reseller_email: o.reseller_email.clone(),
+            team_id: o.team_id.clone(),
+            auto_renew: o.reseller_email.is_none(),
             ..placed
         }))
     }
@@ -540,7 +591,8 @@ impl Store {
     }
 
     /// Paid, auto-renewing orders not yet renewed whose period ended on or before `day`
-    /// and after `since` (YYYY-MM-DD): the renewals due.
+    /// and after `since` (YYYY-MM-DD): the renewals due. Orders bought through a reseller
+    /// renew only through the reseller, and added seats renew with their subscription.
     pub async fn renewals_due(
         &self,
         since: &str,
@@ -548,7 +600,7 @@ impl Store {
     ) -> Result<Vec<OrderRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM orders WHERE status = 'Paid' AND auto_renew <> 0 AND renewed_by IS NULL \
-             AND end_date > $1 AND end_date <= $2 ORDER BY end_date, number",
+             AND reseller_email IS NULL AND adds_to IS NULL AND end_date > $1 AND end_date <= $2 ORDER BY end_date, number",
         )
         .bind(since)
         .bind(day)

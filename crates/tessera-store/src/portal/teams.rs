@@ -64,6 +64,14 @@ pub enum TeamError {
         assigned: u32,
         wanted: u32,
     },
+    #[error(
+        "the team is over-assigned: {product} has {seats} seat(s) and {assigned} people hold one; choose who loses access before assigning more"
+    )]
+    OverAssigned {
+        product: String,
+        seats: u32,
+        assigned: u32,
+    },
     #[error("{0} belongs to another organization's account")]
     OtherOrganization(String),
     #[error("{0} is not a member of this team")]
@@ -291,7 +299,7 @@ fn team_from_row(row: &sqlx::any::AnyRow) -> Result<TeamRecord, StoreError> {
     })
 }
 
-fn sub_from_row(row: &sqlx::any::AnyRow) -> Result<NamedSubscriptionRecord, StoreError> {
+pub(super) fn sub_from_row(row: &sqlx::any::AnyRow) -> Result<NamedSubscriptionRecord, StoreError> {
     Ok(NamedSubscriptionRecord {
         id: row.try_get("id")?,
         organization_id: row.try_get("organization_id")?,
@@ -405,6 +413,32 @@ async fn lock_subscription(
         count(row.try_get("seats")?),
         count(assigned),
     )))
+}
+
+/// The team's first over-assigned subscription (more people hold its seats than it has,
+/// after a partial renewal): its product, seats and assigned count.
+async fn over_assignment_in(
+    tx: &mut Tx<'_>,
+    team_id: &str,
+) -> Result<Option<(String, u32, u32)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT s.product_name, s.seats, \
+         (SELECT COUNT(*) FROM seat_assignments a WHERE a.subscription_id = s.id) AS assigned \
+         FROM named_subscriptions s WHERE s.team_id = $1 AND \
+         (SELECT COUNT(*) FROM seat_assignments a WHERE a.subscription_id = s.id) > s.seats \
+         ORDER BY s.product_name",
+    )
+    .bind(team_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get("product_name")?,
+            count(r.try_get("seats")?),
+            count(r.try_get("assigned")?),
+        ))
+    })
+    .transpose()
 }
 
 /// Whether the person holds a seat of any subscription of the team that covers one of
@@ -1116,6 +1150,13 @@ impl Store {
             lock_subscription(self.backend, &mut tx, subscription_id)
                 .await?
                 .ok_or(TeamError::NotFound)?;
+        if let Some((product, seats, assigned)) = over_assignment_in(&mut tx, &team_id).await? {
+            return Err(TeamError::OverAssigned {
+                product,
+                seats,
+                assigned,
+            });
+        }
         let licensed: String =
             sqlx::query_scalar("SELECT licensed FROM named_subscriptions WHERE id = $1")
                 .bind(subscription_id)
@@ -1214,6 +1255,23 @@ impl Store {
         }
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut failed = false;
+        // An over-assigned team takes no new assignment until an admin chooses who loses
+        // access.
+        if let Some((product, n, assigned)) = over_assignment_in(&mut tx, team_id).await? {
+            tx.rollback().await?;
+            let why = TeamError::OverAssigned {
+                product,
+                seats: n,
+                assigned,
+            }
+            .to_string();
+            return Ok((
+                false,
+                rows.iter()
+                    .map(|_| RowOutcome::Failed(why.clone()))
+                    .collect(),
+            ));
+        }
         for row in rows {
             let Some((n, assigned, product, licensed)) = seats.get_mut(&row.subscription_id) else {
                 failed = true;
