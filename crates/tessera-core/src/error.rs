@@ -61,6 +61,10 @@ pub enum ErrorCode {
     Superseded,
     /// The named user holds no seat of the product (any more).
     SeatUnassigned,
+    /// The organization's token balance is below the product's daily rate.
+    TokensExhausted,
+    /// The organization's tokens have expired (none valid are left).
+    TokensExpired,
 }
 
 impl ErrorCode {
@@ -95,6 +99,8 @@ impl ErrorCode {
             Unavailable => 503,
             Superseded => 409,
             SeatUnassigned => 403,
+            TokensExhausted => 402,
+            TokensExpired => 410,
         }
     }
 
@@ -129,6 +135,8 @@ impl ErrorCode {
             Unavailable => "unavailable",
             Superseded => "superseded",
             SeatUnassigned => "seat_unassigned",
+            TokensExhausted => "tokens_exhausted",
+            TokensExpired => "tokens_expired",
         }
     }
 
@@ -159,6 +167,8 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::Superseded,
             ErrorCode::SeatUnassigned,
+            ErrorCode::TokensExhausted,
+            ErrorCode::TokensExpired,
         ] {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json.as_str().unwrap(), code.as_str());

@@ -82,6 +82,32 @@ impl Default for NamedSettings {
     }
 }
 
+/// Token (consumption) licensing: each product's daily rate, in tokens, by the product
+/// id programs ask for; the balance below which the organization's contract managers are
+/// e-mailed (once, until a new pack arrives); and how short a use is free.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub low_balance: i64,
+    pub free_minutes: u32,
+    /// Product id → tokens per person and 24 hours. A product not here cannot be used
+    /// with tokens.
+    pub rates: std::collections::BTreeMap<String, i64>,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            low_balance: 100,
+            free_minutes: 5,
+            rates: [("autocad", 10), ("revit", 10), ("share", 5)]
+                .into_iter()
+                .map(|(p, r)| (p.to_owned(), r))
+                .collect(),
+        }
+    }
+}
+
 /// Limits on failed sign-ins (shared by every node through the database).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +193,8 @@ pub struct PortalConfig {
     pub named: NamedSettings,
     #[serde(default)]
     pub web_rate_limits: WebRateLimits,
+    #[serde(default)]
+    pub tokens: TokenSettings,
     pub vendor: VendorDetails,
     pub products: Vec<ProductConfig>,
 }
@@ -217,6 +245,7 @@ impl PortalConfig {
             sign_in: SignInLimits::default(),
             named: NamedSettings::default(),
             web_rate_limits: WebRateLimits::default(),
+            tokens: TokenSettings::default(),
             vendor: VendorDetails {
                 name: "Tessera Software Ltd.".into(),
                 address: vec!["12 Example Street".into(), "00-001 Warsaw, Poland".into()],
@@ -313,6 +342,11 @@ impl PortalConfig {
         }
         if !(0..=10_000).contains(&self.tax_rate_bp) {
             return Err("tax_rate_bp must be between 0 and 10000".into());
+        }
+        if let Some((p, r)) = self.tokens.rates.iter().find(|(_, r)| **r <= 0) {
+            return Err(format!(
+                "the token rate of `{p}` is {r}; it must be above 0"
+            ));
         }
         let mut ids = std::collections::HashSet::new();
         for p in &self.products {

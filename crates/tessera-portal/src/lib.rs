@@ -20,6 +20,7 @@ pub mod session;
 pub mod shop;
 pub mod state;
 pub mod teams;
+pub mod tokens;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -30,7 +31,10 @@ use axum::routing::{get, post};
 pub use config::PortalConfig;
 pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
 
-use pages::{account, lan_usage, orders, shop as shop_pages, staff, team, web_server};
+use pages::{
+    account, lan_usage, orders, reports, shop as shop_pages, staff, team, tokens as token_pages,
+    web_server,
+};
 
 /// Every page of the portal, behind the session and CSRF layer, with the web license
 /// server's protocol beside them at `/w/{org}/api/v1`.
@@ -109,6 +113,20 @@ pub fn router(portal: Portal) -> Router {
         .route("/staff/orders", get(staff::orders_page))
         .route("/staff/lan-usage", get(lan_usage::staff_page))
         .route("/account/lan-usage", get(lan_usage::account_page))
+        .route(
+            "/account/reports",
+            get(|| async { pages::see_other("/account/reports/insights") }),
+        )
+        .route("/account/reports/insights", get(reports::insights_page))
+        .route("/account/reports/insights.csv", get(reports::insights_csv))
+        .route("/account/reports/seats", get(reports::seats_page))
+        .route("/account/reports/seats.csv", get(reports::seats_csv))
+        .route("/account/reports/tokens", get(reports::tokens_page))
+        .route("/account/reports/tokens.csv", get(reports::tokens_csv))
+        .route(
+            "/staff/tokens",
+            get(token_pages::page_of_tokens).post(token_pages::grant),
+        )
         .route("/staff/orders/{number}", get(staff::order_page))
         .route("/staff/orders/{number}/paid", post(staff::mark_paid))
         .route("/staff/orders/{number}/cancel", post(staff::cancel))
@@ -188,6 +206,7 @@ pub fn router(portal: Portal) -> Router {
         .with_state(portal.clone());
     tessera_server::web_router(portal.web.clone())
         .merge(named::router(portal.clone()))
+        .merge(tokens::router(portal.clone()))
         .merge(
             Router::new()
                 .route("/api/v1/usage-reports", post(lan_usage::receive_report))

@@ -152,9 +152,11 @@ pub async fn activate(
         .map_err(portal_error)?;
     let product = Some(req.product.trim()).filter(|p| !p.is_empty());
     let (products, expired) = products_of(&state, &user, product).await?;
+    let tokens = uses_tokens(&state, &user, product).await?;
     match product {
+        Some(_) if tokens => {}
         Some(p) => require_product(&products, expired, p, &user.email)?,
-        None if products.is_empty() => {
+        None if products.is_empty() && !tokens => {
             return Err(ApiError::new(
                 ErrorCode::SeatUnassigned,
                 format!(
@@ -170,13 +172,78 @@ pub async fn activate(
         .start_named_session(&user.id, req.device.trim(), state.now())
         .await?;
     tracing::info!(user = %user.email, device = %session.device, "named sign-in");
+    record_use(&state, &user, product, &products).await?;
     let granted = grant(&state, &session, &user.email, products)?;
     Ok((StatusCode::CREATED, Json(granted)).into_response())
 }
 
+/// Whether a person may sign in for `product` (any, when `None`) by their organization's
+/// tokens: it has had token packs, and the product has a daily rate. Whether there are
+/// enough tokens is `POST /api/v1/tokens/use`'s question.
+async fn uses_tokens(
+    state: &PortalState,
+    user: &UserRecord,
+    product: Option<&str>,
+) -> Result<bool, ApiError> {
+    let rated = match product {
+        Some(p) => state.config.tokens.rates.contains_key(p),
+        None => !state.config.tokens.rates.is_empty(),
+    };
+    Ok(rated && state.store.has_token_packs(&user.organization_id).await?)
+}
+
+/// Records today as a day the person used their seats' products (the one asked for, or
+/// every one they hold), for the Seat Usage report.
+async fn record_use(
+    state: &PortalState,
+    user: &UserRecord,
+    product: Option<&str>,
+    products: &[String],
+) -> Result<(), ApiError> {
+    let used: Vec<String> = match product {
+        Some(p) if products.iter().any(|x| x == p) => vec![p.to_owned()],
+        Some(_) => Vec::new(),
+        None => products.to_vec(),
+    };
+    if used.is_empty() {
+        return Ok(());
+    }
+    let today = state.today().format("%Y-%m-%d").to_string();
+    state
+        .store
+        .record_seat_use(&user.organization_id, &user.id, &user.email, &used, &today)
+        .await?;
+    Ok(())
+}
+
+/// Refuses a sign-in that has ended: signed in elsewhere, removed, or signed out.
+pub(crate) fn require_open(
+    session: &NamedSessionRecord,
+    user: &UserRecord,
+) -> Result<(), ApiError> {
+    match session.end_reason.as_deref() {
+        None => Ok(()),
+        Some("superseded") => Err(ApiError::new(
+            ErrorCode::Superseded,
+            format!(
+                "{} signed in on another computer; sign in here again to use it here",
+                user.email
+            ),
+        )),
+        Some("removed") => Err(ApiError::new(
+            ErrorCode::SeatUnassigned,
+            format!("{} was removed from the team", user.email),
+        )),
+        Some(_) => Err(ApiError::unauthorized(format!(
+            "{} signed out of this computer; sign in again",
+            user.email
+        ))),
+    }
+}
+
 /// The sign-in a token belongs to, if the token is the portal's and not past the
 /// offline period.
-async fn session_of_token(
+pub(crate) async fn session_of_token(
     state: &PortalState,
     token: &str,
 ) -> Result<(NamedClaims, NamedSessionRecord, UserRecord), ApiError> {
@@ -213,34 +280,13 @@ pub async fn refresh(
         check_field("product", p)?;
     }
     let (_, session, user) = session_of_token(&state, &req.token).await?;
-    match session.end_reason.as_deref() {
-        None => {}
-        Some("superseded") => {
-            return Err(ApiError::new(
-                ErrorCode::Superseded,
-                format!(
-                    "{} signed in on another computer; sign in here again to use it here",
-                    user.email
-                ),
-            ));
-        }
-        Some("removed") => {
-            return Err(ApiError::new(
-                ErrorCode::SeatUnassigned,
-                format!("{} was removed from the team", user.email),
-            ));
-        }
-        Some(_) => {
-            return Err(ApiError::unauthorized(format!(
-                "{} signed out of this computer; sign in again",
-                user.email
-            )));
-        }
-    }
+    require_open(&session, &user)?;
     let (products, expired) = products_of(&state, &user, req.product.as_deref()).await?;
+    let tokens = uses_tokens(&state, &user, req.product.as_deref()).await?;
     match &req.product {
+        Some(_) if tokens => {}
         Some(p) => require_product(&products, expired, p, &user.email)?,
-        None if products.is_empty() => {
+        None if products.is_empty() && !tokens => {
             return Err(ApiError::new(
                 ErrorCode::SeatUnassigned,
                 format!("no seat is assigned to {} any more", user.email),
@@ -248,6 +294,7 @@ pub async fn refresh(
         }
         None => {}
     }
+    record_use(&state, &user, req.product.as_deref(), &products).await?;
     Ok(Json(grant(&state, &session, &user.email, products)?))
 }
 

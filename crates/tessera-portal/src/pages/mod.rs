@@ -8,9 +8,11 @@ pub mod account;
 pub mod contracts;
 pub mod lan_usage;
 pub mod orders;
+pub mod reports;
 pub mod shop;
 pub mod staff;
 pub mod team;
+pub mod tokens;
 pub mod web_server;
 
 use askama::Template;

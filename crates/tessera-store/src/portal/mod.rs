@@ -12,6 +12,7 @@ mod orders;
 mod scheduler;
 mod sessions;
 mod teams;
+mod tokens;
 
 pub use accounts::{CompanyInfo, NewAccount, OrganizationRecord, Role, UserRecord};
 pub use carts::{CartItemRecord, NewCartItem};
@@ -27,6 +28,9 @@ pub use teams::{
     AssigneeRecord, AssignmentBatch, BatchRow, InvitationRecord, Invited, MemberRecord, MemberRole,
     NamedSessionRecord, NamedSubscriptionRecord, NewInvitation, NewNamedSubscription,
     RoleChangeRecord, RowOutcome, SeatRecord, TeamError, TeamRecord,
+};
+pub use tokens::{
+    NewTokenPack, TOKEN_WINDOW_MS, TokenChargeRecord, TokenOutcome, TokenPackRecord, TokenUse,
 };
 
 use sqlx::{Any, Transaction};
