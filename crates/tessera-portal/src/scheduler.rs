@@ -130,12 +130,25 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
         if !billing.is_empty() && !billing.eq_ignore_ascii_case(&order.customer_email) {
             to.push(billing.to_owned());
         }
+        // Bought through a reseller: renewed only through them.
+        let how = match &order.reseller_email {
+            Some(reseller) => format!(
+                "This subscription was bought through a reseller; it renews only through them. \
+                 To keep your licenses working after {}, contact your reseller ({reseller}).",
+                order.end_date
+            ),
+            None => format!(
+                "To keep your licenses working after {}, renew before then: {}",
+                order.end_date,
+                state.url("/account/orders")
+            ),
+        };
         let text = format!(
             "Your subscription ends soon.\n\n\
              Order: {number}\n\
              {product}, {option}: {seats} user(s)\n\
              Subscription period: {start} to {end}, {days_left} day(s) from now.\n\n\
-             To keep your licenses working after {end}, renew before then: {url}\n\
+             {how}\n\
              When the period ends, the licenses stop: license servers refuse new checkouts \
              from that day.\n",
             number = order.number,
@@ -144,7 +157,6 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
             seats = order.seats,
             start = order.start_date,
             end = order.end_date,
-            url = state.url("/account/orders"),
         );
         state
             .mailer

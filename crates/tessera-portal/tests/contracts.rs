@@ -326,6 +326,31 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
             .await
             .unwrap();
         assert!(due.iter().all(|o| o.number != number));
+        // Its renewal reminder sends the customer to the reseller.
+        let order = t
+            .portal
+            .store
+            .order_by_number(&number)
+            .await
+            .unwrap()
+            .unwrap();
+        let end = chrono::NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d").unwrap();
+        tessera_portal::scheduler::run_daily(&t.portal, end - chrono::Duration::days(30))
+            .await
+            .unwrap();
+        let mails = t.mails().await;
+        let reminder = mails
+            .iter()
+            .find(|m| m.subject.contains("subscription ends on") && m.text.contains(&number))
+            .expect("a renewal reminder");
+        assert!(
+            reminder
+                .text
+                .contains("contact your reseller (reseller@partner.example)"),
+            "{}",
+            reminder.text
+        );
+        assert!(!reminder.text.contains("renew before then"));
     }
 }
 
