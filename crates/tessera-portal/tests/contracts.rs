@@ -454,3 +454,94 @@ async fn added_seats_stay_in_the_team_and_a_moved_subscription_loses_its_assignm
         assert_ne!(err.status, StatusCode::SEE_OTHER);
     }
 }
+
+/// A new contract goes to the team chosen at purchase: the Corporate subscription page of
+/// a named-user product offers the teams the buyer manages, and the Paid order's seats
+/// are in that team; a team the buyer does not manage is refused.
+#[tokio::test]
+async fn a_new_contract_goes_to_the_team_chosen_at_purchase() {
+    for t in TestPortal::every_backend().await {
+        let email = "chooser@office.example";
+        let (mut buyer, _, first_team) = paid_named_order(&t, email, "1").await;
+        let store = &t.portal.store;
+        let user = store.user_by_email(email).await.unwrap().unwrap();
+        let design = store
+            .create_team(&user.organization_id, &user.id, "Design", t.portal.now())
+            .await
+            .unwrap()
+            .unwrap();
+        let page = buyer.get("/buy/share").await.ok();
+        assert!(
+            page.has("<label for=\"team\">Team</label>"),
+            "{}",
+            page.text
+        );
+        assert!(page.has(&format!("<option value=\"{}\"", design.id)));
+        assert!(page.has(&format!("<option value=\"{first_team}\"")));
+
+        // Someone else's team is refused.
+        let mut other = t.customer("other@else.example", "Else").await;
+        let theirs = store
+            .create_team(
+                &store
+                    .user_by_email("other@else.example")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .organization_id,
+                &store
+                    .user_by_email("other@else.example")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
+                "Theirs",
+                t.portal.now(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        drop(other.get("/").await);
+        let refused = buyer
+            .submit(
+                "/buy/share",
+                &[
+                    ("option", "share-1y"),
+                    ("start", ""),
+                    ("users", "2"),
+                    ("team", &theirs.id),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let added = buyer
+            .submit(
+                "/buy/share",
+                &[
+                    ("option", "share-1y"),
+                    ("start", ""),
+                    ("users", "2"),
+                    ("team", &design.id),
+                ],
+            )
+            .await;
+        assert!(added.status.is_redirection(), "{}", added.text);
+        let placed = buyer.checkout(false).await.ok();
+        let orders = buyer.get(placed.location.as_deref().unwrap()).await;
+        // The newest order is listed first.
+        let number = support::order_numbers(&orders.text)
+            .into_iter()
+            .next()
+            .unwrap();
+        mark_paid(&t, &number, &today()).await;
+        let in_design = store.team_subscriptions(&design.id).await.unwrap();
+        assert_eq!(in_design.len(), 1, "{in_design:?}");
+        assert_eq!(in_design[0].seats, 2);
+        assert_eq!(
+            store.team_subscriptions(&first_team).await.unwrap().len(),
+            1,
+            "the first team keeps only its own"
+        );
+    }
+}

@@ -243,6 +243,7 @@ async fn orders_take_gapless_numbers_leave_the_cart_once_and_are_paid_once() {
             seats: 2,
             server_kind: "lan",
             registration_key: Some("TSR1-X"),
+            team_id: None,
         };
         let a = store.add_cart_item(&owner, &item, NOW).await.unwrap();
         let b = store.add_cart_item(&owner, &item, NOW + 1).await.unwrap();

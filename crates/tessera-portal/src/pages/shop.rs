@@ -201,6 +201,46 @@ struct SubscriptionPage {
     today: String,
     max_users: u32,
     tax_rate: String,
+    /// For a named-user product: the teams the signed-in buyer may buy seats for.
+    teams: Vec<TeamOption>,
+}
+
+/// A team the seats of a named-user subscription may go to.
+struct TeamOption {
+    id: String,
+    name: String,
+    selected: bool,
+}
+
+/// The teams whose contract manager or primary admin the signed-in visitor is, for a
+/// named-user product (none for others, or for a visitor not signed in: the seats then
+/// go to the organization's default team).
+async fn purchase_teams(
+    state: &PortalState,
+    visitor: &Visitor,
+    product_id: &str,
+    selected: &str,
+) -> PortalResult<Vec<TeamOption>> {
+    if !crate::teams::is_named_product(state, product_id) {
+        return Ok(Vec::new());
+    }
+    let Some(user) = visitor.session().and_then(|s| s.user) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for t in state.store.teams_of_user(&user.id).await? {
+        let manages = t.owner_user_id == user.id
+            || state.store.member_role(&t.id, &user.id).await?
+                == Some(tessera_store::portal::MemberRole::PrimaryAdmin);
+        if manages {
+            out.push(TeamOption {
+                selected: t.id == selected,
+                id: t.id,
+                name: t.name,
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize, Default)]
@@ -236,6 +276,7 @@ pub async fn subscription_page(
     };
     let mut selected = q.option.clone().unwrap_or_default();
     let mut edit = String::new();
+    let mut team = String::new();
     if let (Some(item_id), Some(owner)) = (q.edit.as_deref(), visitor.cart_owner()) {
         let item = state
             .store
@@ -251,8 +292,10 @@ pub async fn subscription_page(
             registration_key: item.registration_key.clone().unwrap_or_default(),
             web: item.server_kind == ServerKind::Web.as_str(),
         };
+        team = item.team_id.clone().unwrap_or_default();
         edit = item.id;
     }
+    let teams = purchase_teams(&state, &visitor, &product_id, &team).await?;
     let mut layout = Layout::build(&state, &visitor, "Corporate subscription", true).await?;
     if q.added.is_some() {
         layout.cart_open = true;
@@ -270,6 +313,7 @@ pub async fn subscription_page(
             today,
             max_users: MAX_USERS,
             tax_rate: tax_rate(&state),
+            teams,
         },
     )
 }
@@ -280,6 +324,9 @@ pub struct AddToCartForm {
     subscription: SubscriptionForm,
     #[serde(default)]
     edit: String,
+    /// The team a named-user subscription's seats go to (empty: the default team).
+    #[serde(default)]
+    team: String,
 }
 
 /// Add to Cart (or, from the cart's edit link, change the item).
@@ -296,6 +343,7 @@ pub async fn add_to_cart(
         Ok(sub) => sub,
         Err(FieldError { field, message }) => {
             let layout = Layout::build(&state, &visitor, "Corporate subscription", true).await?;
+            let teams = purchase_teams(&state, &visitor, &product_id, &form.team).await?;
             let f = &form.subscription;
             return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -314,9 +362,21 @@ pub async fn add_to_cart(
                     today: today.format("%Y-%m-%d").to_string(),
                     max_users: MAX_USERS,
                     tax_rate: tax_rate(&state),
+                    teams,
                 },
             );
         }
+    };
+    let team_id = if form.team.trim().is_empty() {
+        None
+    } else {
+        let teams = purchase_teams(&state, &visitor, &product_id, "").await?;
+        if !teams.iter().any(|t| t.id == form.team.trim()) {
+            return Err(PortalError::invalid(
+                "Team: choose one of the teams you manage for these seats.",
+            ));
+        }
+        Some(form.team.trim().to_owned())
     };
     let session = visitor.ensure(&state).await?;
     let owner = visitor
@@ -329,6 +389,7 @@ pub async fn add_to_cart(
         seats: sub.seats,
         server_kind: sub.server_kind.as_str(),
         registration_key: sub.registration_key.as_deref(),
+        team_id: team_id.as_deref(),
     };
     if form.edit.is_empty() {
         state

@@ -20,6 +20,8 @@ pub struct CartItemRecord {
     pub server_kind: String,
     pub registration_key: Option<String>,
     pub created_at: Millis,
+    /// The team a named-user subscription goes to (the default team when none).
+    pub team_id: Option<String>,
 }
 
 /// An item as the subscription page sends it (already checked).
@@ -30,6 +32,7 @@ pub struct NewCartItem<'a> {
     pub seats: u32,
     pub server_kind: &'a str,
     pub registration_key: Option<&'a str>,
+    pub team_id: Option<&'a str>,
 }
 
 fn item_from_row(row: &sqlx::any::AnyRow) -> Result<CartItemRecord, StoreError> {
@@ -42,6 +45,7 @@ fn item_from_row(row: &sqlx::any::AnyRow) -> Result<CartItemRecord, StoreError> 
         server_kind: row.try_get("server_kind")?,
         registration_key: row.try_get("registration_key")?,
         created_at: row.try_get("created_at")?,
+        team_id: row.try_get("team_id")?,
     })
 }
 
@@ -54,8 +58,8 @@ impl Store {
     ) -> Result<String, StoreError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         sqlx::query(
-            "INSERT INTO cart_items (id, owner, option_id, start_date, seats, server_kind, registration_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO cart_items (id, owner, option_id, start_date, seats, server_kind, registration_key, created_at, team_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(owner)
@@ -65,6 +69,7 @@ impl Store {
         .bind(item.server_kind)
         .bind(item.registration_key)
         .bind(now)
+        .bind(item.team_id)
         .execute(&self.writer)
         .await?;
         Ok(id)
@@ -79,13 +84,14 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE cart_items SET option_id = $1, start_date = $2, seats = $3, server_kind = $4, \
-             registration_key = $5 WHERE owner = $6 AND id = $7",
+             registration_key = $5, team_id = $6 WHERE owner = $7 AND id = $8",
         )
         .bind(item.option_id)
         .bind(item.start_date)
         .bind(i64::from(item.seats))
         .bind(item.server_kind)
         .bind(item.registration_key)
+        .bind(item.team_id)
         .bind(owner)
         .bind(id)
         .execute(&self.writer)

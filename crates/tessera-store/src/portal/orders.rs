@@ -380,22 +380,36 @@ impl Store {
         let mut tx = self.portal_write_tx().await?;
         let mut placed = Vec::with_capacity(orders.len());
         for o in orders {
+            // The item leaves the cart; the team chosen for it goes with the order.
+            let mut team_id: Option<String> = None;
             if let Some(item) = &o.cart_item_id {
-                let taken = sqlx::query("DELETE FROM cart_items WHERE owner = $1 AND id = $2")
-                    .bind(cart_owner)
-                    .bind(item)
-                    .execute(&mut *tx)
-                    .await?;
-                if taken.rows_affected() != 1 {
+                let taken: Option<Option<String>> = sqlx::query_scalar(
+                    "DELETE FROM cart_items WHERE owner = $1 AND id = $2 RETURNING team_id",
+                )
+                .bind(cart_owner)
+                .bind(item)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(team) = taken else {
                     tx.rollback().await?;
                     return Ok(None);
-                }
+                };
+                team_id = team;
             }
             let order_no = next_number(&mut tx, &format!("order-{year}")).await?;
             let invoice_no = next_number(&mut tx, &format!("invoice-{year}")).await?;
             let number = format!("ORD-{year}-{order_no:06}");
             let invoice_number = format!("INV-{year}-{invoice_no:06}");
-            placed.push(insert_order(&mut tx, o, &number, &invoice_number, now).await?);
+            let mut order = insert_order(&mut tx, o, &number, &invoice_number, now).await?;
+            if let Some(team) = team_id {
+                sqlx::query("UPDATE orders SET team_id = $1 WHERE id = $2")
+                    .bind(&team)
+                    .bind(&order.id)
+                    .execute(&mut *tx)
+                    .await?;
+                order.team_id = Some(team);
+            }
+            placed.push(order);
         }
         tx.commit().await?;
         Ok(Some(placed))
