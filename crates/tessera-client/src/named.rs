@@ -294,6 +294,44 @@ impl NamedClient {
         }
     }
 
+    /// Reports that the person signed in on this computer uses `product`, licensed by
+    /// their organization's tokens (`POST /api/v1/tokens/use`): the first use in 24
+    /// hours charges the product's daily rate, later ones answer `already_paid`, and a
+    /// use shorter than the portal's free minutes (`used_seconds`) is not charged. Refused
+    /// with `tokens_exhausted` or `tokens_expired` (and as a refresh would be).
+    pub fn use_tokens(
+        &self,
+        product: &str,
+        used_seconds: Option<u64>,
+    ) -> Result<tessera_core::tokens::TokenUseGrant, ClientError> {
+        let login = read_login(&self.cache_dir).ok_or_else(|| {
+            ClientError::Config(
+                "no one is signed in on this computer: run `tessera login` first".into(),
+            )
+        })?;
+        let url = format!("{}/api/v1/tokens/use", self.portal);
+        let sent = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", login.token))
+            .send_json(&tessera_core::tokens::TokenUseRequest {
+                product: product.to_owned(),
+                used_seconds,
+            });
+        let mut response = sent.map_err(|e| from_transport(&self.portal, e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            return Err(from_error_response(status, &body, &self.portal));
+        }
+        response.body_mut().read_json().map_err(|e| {
+            ClientError::Protocol(format!(
+                "{} answered something that is not a token use: {e}",
+                self.portal
+            ))
+        })
+    }
+
     /// The named license of `product` for the person signed in on this computer:
     /// refreshed with the portal now, or, when it cannot be reached, granted from the
     /// kept token for the offline period. Refused with `superseded`, `seat_unassigned`

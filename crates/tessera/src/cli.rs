@@ -42,6 +42,9 @@ pub enum Command {
     Login(LoginArgs),
     /// Signs the person out of this computer.
     Logout(LogoutArgs),
+    /// Reports a use of PRODUCT paid by the organization's tokens (the person signed in
+    /// with `tessera login`): the first use in 24 hours charges the product's daily rate.
+    UseTokens(UseTokensArgs),
     /// Runs the vendor's portal (shop, accounts, orders, back office) and the web
     /// license server.
     Portal(PortalArgs),
@@ -293,6 +296,17 @@ pub struct LoginArgs {
 }
 
 #[derive(Args)]
+pub struct UseTokensArgs {
+    pub product: String,
+    /// How long the program has run, in seconds (a use shorter than the portal's free
+    /// minutes is not charged); absent: charged.
+    #[arg(long)]
+    pub used_seconds: Option<u64>,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
+}
+
+#[derive(Args)]
 pub struct LogoutArgs {
     #[command(flatten)]
     pub vendor: VendorKeyArg,
@@ -332,6 +346,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Login(args) => login_cmd::login(args),
         Command::Logout(args) => login_cmd::logout(args),
+        Command::UseTokens(args) => login_cmd::use_tokens(args),
         Command::Borrow(args) => client_cmd::borrow(args),
         Command::Return(args) => client_cmd::return_borrow(args),
         Command::Portal(args) => portal_cmd::run(args),

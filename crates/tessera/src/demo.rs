@@ -187,6 +187,22 @@ async fn start_portal(
             tessera_core::to_millis(now),
         )
         .await?;
+    // And a pack of tokens (consumption licensing) for a year, granted once.
+    if !portal.store.has_token_packs(&org.id).await? {
+        portal
+            .store
+            .add_token_pack(
+                &tessera_store::portal::NewTokenPack {
+                    organization_id: &org.id,
+                    tokens: 500,
+                    expires_on: &(today + Duration::days(365)).to_string(),
+                    granted_by: DEMO_STAFF.0,
+                    note: "demo",
+                },
+                tessera_core::to_millis(now),
+            )
+            .await?;
+    }
     let web_slug = org.slug.clone();
     tokio::spawn(async move {
         if let Err(e) = tessera_portal::serve(portal, listener, shutdown_signal()).await {
@@ -289,6 +305,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         println!(
             "  named users         Share: 3 seats in the customer's team (Teams); the customer holds one"
+        );
+        println!(
+            "  tokens              500 for a year (Reporting → Token Usage; POST /api/v1/tokens/use)"
         );
         println!("  portal e-mail       {}", portal.outbox.display());
         println!("  demo data           {}", root.display());

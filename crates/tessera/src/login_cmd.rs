@@ -10,7 +10,7 @@ use anyhow::Context;
 use tessera_client::named::{NamedClient, NamedStatus, stored_login};
 use tessera_client::{ClientConfig, VerifyingKey, default_cache_dir_from_env, load_vendor_key};
 
-use crate::cli::{CheckoutArgs, LoginArgs, LogoutArgs, VendorKeyArg};
+use crate::cli::{CheckoutArgs, LoginArgs, LogoutArgs, UseTokensArgs, VendorKeyArg};
 
 /// The environment variable that gives the password without a prompt.
 pub const ENV_PASSWORD: &str = "TESSERA_PASSWORD";
@@ -139,4 +139,34 @@ pub fn checkout(args: &CheckoutArgs) -> anyhow::Result<Option<ExitCode>> {
         return Ok(Some(ExitCode::from(3)));
     }
     Ok(Some(ExitCode::SUCCESS))
+}
+
+/// `tessera use-tokens PRODUCT`: reports a use to the portal the person signed in with.
+pub fn use_tokens(args: UseTokensArgs) -> anyhow::Result<ExitCode> {
+    use tessera_core::tokens::TokenUseStatus;
+    let dir = cache_dir()?;
+    let login = stored_login(&dir)
+        .context("no one is signed in on this computer: run `tessera login` first")?;
+    let key = vendor_key(&args.vendor, &login.portal)?;
+    let client = NamedClient::new(&login.portal, key, dir);
+    let used = client.use_tokens(&args.product, args.used_seconds)?;
+    let until = used
+        .paid_until
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    match used.status {
+        TokenUseStatus::Charged => println!(
+            "{}: charged {} token(s), paid until {until}; balance {}",
+            used.product, used.charged, used.balance
+        ),
+        TokenUseStatus::AlreadyPaid => println!(
+            "{}: already paid until {until}; balance {}",
+            used.product, used.balance
+        ),
+        TokenUseStatus::Free => println!(
+            "{}: not charged (a short use); balance {}",
+            used.product, used.balance
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
