@@ -475,7 +475,7 @@ async fn render(
     let (heading, intro, columns): (&str, &str, Vec<&str>) = match kind {
         "insights" => (
             "Insights",
-            "Seats owned against seats assigned in each subscription: under-assigned seats are paid for and free to assign; an over-assigned subscription (after a partial renewal) needs an admin to choose who loses access.",
+            "Seats owned against seats assigned in each current subscription (today, whatever the period): under-assigned seats are paid for and free to assign; an over-assigned subscription (after a partial renewal) needs an admin to choose who loses access.",
             INSIGHTS_COLUMNS.to_vec(),
         ),
         "seats" => (
