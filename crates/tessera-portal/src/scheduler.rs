@@ -176,6 +176,67 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
             .await?;
         sent += 1;
     }
+    sent += token_reminders(state, day).await?;
+    Ok(sent)
+}
+
+/// E-mails the contract managers of organizations whose token packs (with tokens left)
+/// expire within 90 days, at 90, 30 and 7 days, once each; returns how many were sent.
+async fn token_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<usize> {
+    let from = day.format("%Y-%m-%d").to_string();
+    let to = (day + chrono::Duration::days(i64::from(REMINDER_DAYS[0])))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut sent = 0;
+    for pack in state.store.token_packs_expiring(&from, &to).await? {
+        let Ok(last) = NaiveDate::parse_from_str(&pack.expires_on, "%Y-%m-%d") else {
+            continue;
+        };
+        let days_left = (last - day).num_days();
+        let Some(threshold) = due(days_left) else {
+            continue;
+        };
+        // Recorded beside the orders' reminders, under the pack's own key.
+        let key = format!("tokens:{}", pack.id);
+        let already = state.store.reminders_sent(&key).await?;
+        if already.iter().any(|&t| t <= threshold) {
+            continue;
+        }
+        let to = state
+            .store
+            .contract_manager_emails(&pack.organization_id)
+            .await?;
+        if to.is_empty() {
+            continue;
+        }
+        let text = format!(
+            "Your token balance expires soon.\n\n\
+             {remaining} of the {tokens} tokens of a pack can be used until {last} \
+             ({days_left} day(s) from now); unused tokens expire with it.\n\n\
+             Your token usage and balance: {url}\n",
+            remaining = pack.remaining,
+            tokens = pack.tokens,
+            last = pack.expires_on,
+            url = state.url("/account/reports/tokens"),
+        );
+        state
+            .mailer
+            .send(OutgoingMail {
+                to,
+                subject: format!(
+                    "{} tokens expire on {} ({} day(s))",
+                    pack.remaining, pack.expires_on, days_left
+                ),
+                text,
+                attachments: Vec::new(),
+            })
+            .await?;
+        state
+            .store
+            .record_reminder(&key, threshold, state.now())
+            .await?;
+        sent += 1;
+    }
     Ok(sent)
 }
 

@@ -370,3 +370,71 @@ async fn renew_now_is_offered_within_90_days_of_the_end_once_and_paying_it_keeps
         );
     }
 }
+
+#[tokio::test]
+async fn token_balances_about_to_expire_are_reminded_and_shown_on_the_home_page() {
+    for t in TestPortal::every_backend().await {
+        let email = "tokens@office.example";
+        let mut buyer = t.customer(email, "Token Office").await;
+        let store = &t.portal.store;
+        let user = store.user_by_email(email).await.unwrap().unwrap();
+        let day0 = NaiveDate::from_ymd_opt(2031, 3, 1).unwrap();
+        let last = (day0 + Duration::days(100)).format("%Y-%m-%d").to_string();
+        store
+            .add_token_pack(
+                &tessera_store::portal::NewTokenPack {
+                    organization_id: &user.organization_id,
+                    tokens: 500,
+                    expires_on: &last,
+                    granted_by: "staff",
+                    note: "",
+                },
+                t.portal.now(),
+            )
+            .await
+            .unwrap();
+        let reminders = |mails: Vec<support::Mail>| -> usize {
+            mails
+                .iter()
+                .filter(|m| m.subject.contains("tokens expire on"))
+                .count()
+        };
+        for offset in 0..=101 {
+            run_daily(&t.portal, day0 + Duration::days(offset))
+                .await
+                .unwrap();
+            let left = 100 - offset;
+            let expected = [90, 30, 7].iter().filter(|&&d| left <= d).count();
+            assert_eq!(
+                reminders(t.mails_to(email).await),
+                expected,
+                "{left} day(s) left"
+            );
+        }
+
+        // A pack ending within 90 days of today is an upcoming expiration.
+        let soon = (chrono::Utc::now().date_naive() + Duration::days(20))
+            .format("%Y-%m-%d")
+            .to_string();
+        let pack = store
+            .add_token_pack(
+                &tessera_store::portal::NewTokenPack {
+                    organization_id: &user.organization_id,
+                    tokens: 40,
+                    expires_on: &soon,
+                    granted_by: "staff",
+                    note: "",
+                },
+                t.portal.now(),
+            )
+            .await
+            .unwrap();
+        let home = buyer.get("/").await;
+        assert!(
+            home.has(&format!("id=\"expiration-tokens-{}\"", pack.id)),
+            "{}",
+            home.text
+        );
+        assert!(home.has("40 of 40 tokens</a> expire on"), "{}", home.text);
+    }
+}

@@ -33,7 +33,9 @@ struct HomePage {
 
 /// A line of Upcoming expirations or Upcoming payments.
 struct Upcoming {
+    /// The order number, or `tokens-PACK`.
     number: String,
+    href: String,
     what: String,
     /// The end of the period, or the day payment is due.
     date: String,
@@ -62,6 +64,7 @@ async fn upcoming(
                 let days = days_to(end);
                 if (0..=90).contains(&days) {
                     expirations.push(Upcoming {
+                        href: format!("/account/orders#order-{}", o.number),
                         number: o.number,
                         what,
                         date: o.end_date,
@@ -74,6 +77,7 @@ async fn upcoming(
                 let due = tessera_core::from_millis(o.created_at).date_naive()
                     + chrono::Duration::days(state.config.payment_days);
                 payments.push(Upcoming {
+                    href: format!("/account/orders#order-{}", o.number),
                     number: o.number,
                     what,
                     date: due.format("%Y-%m-%d").to_string(),
@@ -82,6 +86,23 @@ async fn upcoming(
                 });
             }
             OrderStatus::Cancelled => {}
+        }
+    }
+    // Token balances expire too: packs with tokens left whose last day is near.
+    for pack in state.store.token_packs(organization_id).await? {
+        let Ok(last) = chrono::NaiveDate::parse_from_str(&pack.expires_on, "%Y-%m-%d") else {
+            continue;
+        };
+        let days = days_to(last);
+        if pack.remaining > 0 && (0..=90).contains(&days) {
+            expirations.push(Upcoming {
+                number: format!("tokens-{}", pack.id),
+                href: "/account/reports/tokens".into(),
+                what: format!("{} of {} tokens", pack.remaining, pack.tokens),
+                date: pack.expires_on,
+                days,
+                amount: String::new(),
+            });
         }
     }
     expirations.sort_by(|a, b| a.date.cmp(&b.date).then(a.number.cmp(&b.number)));

@@ -3,7 +3,8 @@
 
 use tessera_core::Millis;
 
-use super::{OrderRecord, orders::order_from_row};
+use super::tokens::{PACK_COLUMNS, pack_from_row};
+use super::{OrderRecord, TokenPackRecord, orders::order_from_row};
 use crate::{Store, StoreError};
 
 impl Store {
@@ -99,5 +100,23 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    /// Token packs with tokens left whose last day is from `from_day` to `to_day`
+    /// (YYYY-MM-DD), soonest first: the balances about to expire.
+    pub async fn token_packs_expiring(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<Vec<TokenPackRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PACK_COLUMNS} FROM token_packs WHERE remaining > 0 \
+             AND expires_on >= $1 AND expires_on <= $2 ORDER BY expires_on, id"
+        ))
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter().map(pack_from_row).collect()
     }
 }

@@ -96,12 +96,12 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-const PACK_COLUMNS: &str =
+pub(super) const PACK_COLUMNS: &str =
     "id, organization_id, tokens, remaining, expires_on, granted_by, note, created_at";
 const CHARGE_COLUMNS: &str =
     "id, organization_id, user_id, email, product, day, window_start, window_end, tokens";
 
-fn pack_from_row(r: &sqlx::any::AnyRow) -> Result<TokenPackRecord, StoreError> {
+pub(super) fn pack_from_row(r: &sqlx::any::AnyRow) -> Result<TokenPackRecord, StoreError> {
     Ok(TokenPackRecord {
         id: r.try_get("id")?,
         organization_id: r.try_get("organization_id")?,
