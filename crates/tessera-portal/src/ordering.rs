@@ -152,22 +152,7 @@ pub async fn place_single(
         .store
         .place_channel_order(order, channel, state.now())
         .await?;
-    match announce_order(state, &placed).await {
-        Ok(()) => match notify_staff(state, std::slice::from_ref(&placed)).await {
-            Ok(()) => {
-                state
-                    .store
-                    .mark_order_announced(&placed.id, Announcement::Placed, state.now())
-                    .await?
-            }
-            Err(e) => {
-                tracing::error!(order = %placed.number, error = %e, "the staff note failed; will retry")
-            }
-        },
-        Err(e) => {
-            tracing::error!(order = %placed.number, error = %e, "the order's invoice e-mail failed; will retry")
-        }
-    }
+    announce_one(state, &placed).await?;
     Ok(placed)
 }
 
@@ -272,23 +257,29 @@ pub async fn renew_with_seats(
             PortalError::conflict(format!("Order {} was renewed meanwhile.", order.number))
         })?;
     // As for a new order: the invoice and the staff's note now, or by the recovery task.
-    match announce_order(state, &placed).await {
-        Ok(()) => match notify_staff(state, std::slice::from_ref(&placed)).await {
-            Ok(()) => {
-                state
-                    .store
-                    .mark_order_announced(&placed.id, Announcement::Placed, state.now())
-                    .await?
-            }
-            Err(e) => {
-                tracing::error!(order = %placed.number, error = %e, "the staff note of a renewal failed; will retry")
-            }
-        },
+    announce_one(state, &placed).await?;
+    Ok(placed)
+}
+
+/// E-mails one new order's invoice to the customer and the note to staff, and records
+/// that it did; a failure is logged and left to the recovery task (`announce_pending`).
+async fn announce_one(state: &PortalState, placed: &OrderRecord) -> PortalResult<()> {
+    let sent = match announce_order(state, placed).await {
+        Ok(()) => notify_staff(state, std::slice::from_ref(placed)).await,
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok(()) => {
+            state
+                .store
+                .mark_order_announced(&placed.id, Announcement::Placed, state.now())
+                .await?
+        }
         Err(e) => {
-            tracing::error!(order = %placed.number, error = %e, "the renewal's invoice e-mail failed; will retry")
+            tracing::error!(order = %placed.number, error = %e, "the new order's e-mails failed; will retry")
         }
     }
-    Ok(placed)
+    Ok(())
 }
 
 /// Announces the orders whose e-mails were never stored because the portal stopped
