@@ -7,7 +7,7 @@ use chrono::Datelike;
 use sqlx::Row;
 use tessera_core::Millis;
 
-use super::orders::{OrderRecord, insert_order, next_number};
+use super::orders::{OrderRecord, insert_order, next_numbers};
 use super::teams::{NamedSubscriptionRecord, TeamError, TeamRecord};
 use super::{NewOrder, count};
 use crate::{Backend, Store, StoreError};
@@ -53,10 +53,7 @@ impl Store {
     ) -> Result<OrderRecord, StoreError> {
         let year = tessera_core::from_millis(now).year();
         let mut tx = self.portal_write_tx().await?;
-        let order_no = next_number(&mut tx, &format!("order-{year}")).await?;
-        let invoice_no = next_number(&mut tx, &format!("invoice-{year}")).await?;
-        let number = format!("ORD-{year}-{order_no:06}");
-        let invoice_number = format!("INV-{year}-{invoice_no:06}");
+        let (number, invoice_number) = next_numbers(&mut tx, year).await?;
         let placed = insert_order(&mut tx, order, &number, &invoice_number, now).await?;
         // Added seats renew with their subscription, a reseller's order through the reseller.
         let auto_renew = channel.reseller_email.is_none() && channel.adds_to.is_none();

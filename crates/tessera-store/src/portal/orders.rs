@@ -258,9 +258,23 @@ pub(super) fn order_from_row(row: &sqlx::any::AnyRow) -> Result<OrderRecord, Sto
     })
 }
 
+/// The next order and invoice numbers of `year` (`ORD-2026-000001`, `INV-2026-000001`),
+/// inside the caller's transaction.
+pub(super) async fn next_numbers(
+    tx: &mut Tx<'_>,
+    year: i32,
+) -> Result<(String, String), StoreError> {
+    let order_no = next_number(tx, &format!("order-{year}")).await?;
+    let invoice_no = next_number(tx, &format!("invoice-{year}")).await?;
+    Ok((
+        format!("ORD-{year}-{order_no:06}"),
+        format!("INV-{year}-{invoice_no:06}"),
+    ))
+}
+
 /// The next value of a counter, inside the caller's transaction: the upsert locks the
 /// counter's row until the transaction ends, so concurrent orders number one by one.
-pub(super) async fn next_number(tx: &mut Tx<'_>, name: &str) -> Result<i64, StoreError> {
+async fn next_number(tx: &mut Tx<'_>, name: &str) -> Result<i64, StoreError> {
     let value: i64 = sqlx::query_scalar(
         "INSERT INTO counters (name, value) VALUES ($1, 1) \
          ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
@@ -396,10 +410,7 @@ impl Store {
                 };
                 team_id = team;
             }
-            let order_no = next_number(&mut tx, &format!("order-{year}")).await?;
-            let invoice_no = next_number(&mut tx, &format!("invoice-{year}")).await?;
-            let number = format!("ORD-{year}-{order_no:06}");
-            let invoice_number = format!("INV-{year}-{invoice_no:06}");
+            let (number, invoice_number) = next_numbers(&mut tx, year).await?;
             let mut order = insert_order(&mut tx, o, &number, &invoice_number, now).await?;
             if let Some(team) = team_id {
                 sqlx::query("UPDATE orders SET team_id = $1 WHERE id = $2")
@@ -529,10 +540,7 @@ impl Store {
     ) -> Result<Option<OrderRecord>, StoreError> {
         let year = tessera_core::from_millis(now).year();
         let mut tx = self.portal_write_tx().await?;
-        let order_no = next_number(&mut tx, &format!("order-{year}")).await?;
-        let invoice_no = next_number(&mut tx, &format!("invoice-{year}")).await?;
-        let number = format!("ORD-{year}-{order_no:06}");
-        let invoice_number = format!("INV-{year}-{invoice_no:06}");
+        let (number, invoice_number) = next_numbers(&mut tx, year).await?;
         let claimed = sqlx::query(
             "UPDATE orders SET renewed_by = $1 WHERE id = $2 AND status = 'Paid' AND renewed_by IS NULL",
         )
