@@ -38,6 +38,9 @@ pub struct OptionConfig {
     pub borrow_max_hours: u32,
 }
 
+/// Tokens in one pack of a token product: its "number of users" is a number of packs.
+pub const TOKEN_PACK: i64 = 100;
+
 /// A product on sale.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -48,8 +51,8 @@ pub struct ProductConfig {
     pub description: String,
     /// The product ids its license pools cover, as licensed programs ask for them.
     pub licensed: Vec<String>,
-    /// `floating` (seats on a license server, the default) or `named` (seats assigned
-    /// to people in a team, who sign in).
+    /// `floating` (seats on a license server, the default), `named` (seats assigned
+    /// to people in a team, who sign in) or `tokens` (packs of prepaid tokens).
     #[serde(default, skip_serializing_if = "is_floating")]
     pub model: tessera_core::LicenseModel,
     pub options: Vec<OptionConfig>,
@@ -288,6 +291,14 @@ impl PortalConfig {
                     licensed: vec!["share".into()],
                     model: tessera_core::LicenseModel::Named,
                     options: options("share", [6_000, 20_000, 54_000], 0),
+                },
+                ProductConfig {
+                    id: "tokens".into(),
+                    name: "Flex tokens".into(),
+                    description: format!("Prepaid tokens for occasional use: each product a person uses in a day costs its daily rate once. Sold in packs of {TOKEN_PACK} tokens, used until the end of the period."),
+                    licensed: vec!["autocad".into(), "revit".into(), "share".into()],
+                    model: tessera_core::LicenseModel::Tokens,
+                    options: options("tokens", [4_000, 3_500, 3_000], 0),
                 },
             ],
         }

@@ -649,7 +649,34 @@ pub async fn mark_paid(
     // A named-user product's seats go to a subscription in the buyer's team (made before
     // the order turns Paid; made once per order, so a retry makes nothing twice).
     let named = crate::teams::is_named_order(state, &order);
+    let tokens = crate::teams::is_token_order(state, &order);
     let activation_key = match order.server_kind {
+        // Token packs go to the organization's balance (once per order: a retry finds
+        // the pack it made).
+        _ if tokens => {
+            let packs = state.store.token_packs(&organization.id).await?;
+            if !packs.iter().any(|p| p.note == order.number) {
+                let last_day = (end - chrono::Duration::days(1))
+                    .format("%Y-%m-%d")
+                    .to_string();
+                state
+                    .store
+                    .add_token_pack(
+                        &tessera_store::portal::NewTokenPack {
+                            organization_id: &organization.id,
+                            tokens: i64::from(order.seats) * crate::config::TOKEN_PACK,
+                            expires_on: &last_day,
+                            granted_by: &order.customer_email,
+                            note: &order.number,
+                        },
+                        state.now(),
+                    )
+                    .await?;
+                // A pack does not renew by itself unless the customer turns it on.
+                state.store.set_auto_renew(&order.id, false).await?;
+            }
+            None
+        }
         _ if named => {
             crate::teams::subscribe_named(
                 state,
@@ -738,8 +765,20 @@ async fn announce_paid(
 ) -> PortalResult<()> {
     let mut attachments = Vec::new();
     let named = crate::teams::is_named_order(state, order);
+    let tokens = crate::teams::is_token_order(state, order);
     let how = match (&order.server_kind, &order.activation_key) {
         _ if named => crate::teams::paid_named_text(state, order, organization).await?,
+        _ if tokens => format!(
+            "{n} tokens are in your organization's balance, to be used until {last}. People \
+             signed in to a licensed program use them; your usage and balance:\n{url}\n",
+            n = i64::from(order.seats) * crate::config::TOKEN_PACK,
+            last = day(&order.end_date)
+                .map(|d| (d - chrono::Duration::days(1))
+                    .format("%Y-%m-%d")
+                    .to_string())
+                .unwrap_or_else(|_| order.end_date.clone()),
+            url = state.url("/account/reports/tokens"),
+        ),
         (ServerKind::Lan, Some(key)) => {
             attachments.push(Attachment {
                 filename: activation_filename(order),
@@ -777,6 +816,7 @@ async fn announce_paid(
             to: recipients(order),
             subject: match order.server_kind {
                 _ if named => format!("Order {} is Paid — assign your seats", order.number),
+                _ if tokens => format!("Order {} is Paid — your tokens", order.number),
                 ServerKind::Lan => format!("Order {} is Paid — your activation key", order.number),
                 ServerKind::Web => {
                     format!("Order {} is Paid — Use Web License Server", order.number)

@@ -98,9 +98,12 @@ pub async fn check_subscription(
             "That license option belongs to another product.",
         )));
     }
-    // Named-user seats are served by the portal itself: no license server to choose.
+    // Named-user seats and token packs are served by the portal itself: no license
+    // server to choose.
     let named;
-    let form = if crate::teams::is_named_product(state, &product.id) {
+    let form = if crate::teams::is_named_product(state, &product.id)
+        || crate::teams::is_token_product(state, &product.id)
+    {
         named = SubscriptionForm {
             registration_key: String::new(),
             web: Some("on".into()),

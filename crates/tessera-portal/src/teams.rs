@@ -240,6 +240,20 @@ pub async fn team_of_order(
         .map(|s| s.team_id))
 }
 
+/// Whether an order is of a token product (packs of prepaid tokens).
+pub fn is_token_order(state: &PortalState, order: &OrderRecord) -> bool {
+    product_of_order(state, order).is_some_and(|p| p.model == tessera_core::LicenseModel::Tokens)
+}
+
+/// Whether a catalog product sells token packs.
+pub fn is_token_product(state: &PortalState, product_id: &str) -> bool {
+    state
+        .config
+        .products
+        .iter()
+        .any(|p| p.id == product_id && p.model == tessera_core::LicenseModel::Tokens)
+}
+
 /// Whether a catalog product is named-user.
 pub fn is_named_product(state: &PortalState, product_id: &str) -> bool {
     state

@@ -398,3 +398,83 @@ async fn concurrent_uses_charge_once_per_person_and_product() {
         assert_eq!(drawn, 25);
     }
 }
+
+/// Token packs are bought like any license: Buy → Flex tokens (a number of packs, no
+/// license server) → Checkout → Paid puts the tokens in the organization's balance until
+/// the end of the period, once, with an e-mail that says so; no Use Web License Server.
+#[tokio::test]
+async fn token_packs_are_bought_as_an_order_and_paid_into_the_balance() {
+    for t in TestPortal::every_backend().await {
+        let email = "flex@office.example";
+        let mut buyer = t.customer(email, "Flex Office").await;
+        TestPortal::add_company_info(&mut buyer, "Flex Office Ltd", email).await;
+        let page = buyer.get("/buy/tokens").await;
+        assert!(
+            page.has("Number of packs (100 tokens each)"),
+            "{}",
+            page.text
+        );
+        assert!(!page.has("Registration key"), "no license server to choose");
+        let added = buyer
+            .submit(
+                "/buy/tokens",
+                &[("option", "tokens-1y"), ("start", ""), ("users", "3")],
+            )
+            .await;
+        assert!(added.status.is_redirection(), "{}", added.text);
+        let placed = buyer.checkout(false).await;
+        assert!(placed.status.is_redirection(), "{}", placed.text);
+        let orders = buyer.get("/account/orders").await;
+        let number = support::order_numbers(&orders.text).pop().unwrap();
+
+        let mut staff = t.staff().await;
+        let today = chrono::Utc::now().date_naive();
+        let start = today.format("%Y-%m-%d").to_string();
+        staff.get(&format!("/staff/orders/{number}")).await;
+        let paid = staff
+            .submit(
+                &format!("/staff/orders/{number}/paid"),
+                &[("start", &start)],
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+        let again = staff
+            .submit(
+                &format!("/staff/orders/{number}/paid"),
+                &[("start", &start)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+
+        let store = &t.portal.store;
+        let org = store
+            .user_by_email(email)
+            .await
+            .unwrap()
+            .unwrap()
+            .organization_id;
+        let packs = store.token_packs(&org).await.unwrap();
+        assert_eq!(packs.len(), 1, "{packs:?}");
+        assert_eq!((packs[0].tokens, packs[0].remaining), (300, 300));
+        let order = store.order_by_number(&number).await.unwrap().unwrap();
+        let last = (chrono::NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d").unwrap()
+            - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+        assert_eq!(packs[0].expires_on, last);
+        assert_eq!(
+            store.token_balance(&org, &start).await.unwrap(),
+            300,
+            "in the balance"
+        );
+        assert!(!order.auto_renew, "a pack does not renew by itself");
+        let mails = t.mails_to(email).await;
+        let paid_mail = mails
+            .iter()
+            .find(|m| m.subject.contains(&number) && m.subject.contains("your tokens"))
+            .expect("the Paid e-mail");
+        assert!(paid_mail.text.contains("300 tokens"), "{}", paid_mail.text);
+        let orders = buyer.get("/account/orders").await;
+        assert!(!orders.has("Use Web License Server"), "{}", orders.text);
+    }
+}

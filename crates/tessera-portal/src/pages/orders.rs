@@ -181,6 +181,12 @@ pub async fn orders_page(
                 .map(|t| format!("/account/teams/{}", t));
         }
     }
+    // A token order's tokens are in the balance, not on the web license server.
+    for (view, order) in views.iter_mut().zip(&orders) {
+        if crate::teams::is_token_order(&state, order) {
+            view.web_url = None;
+        }
+    }
     let today = state.today();
     for (view, order) in views.iter_mut().zip(&orders) {
         view.can_renew = ordering::renewal_open(order, today);

@@ -224,6 +224,8 @@ struct SubscriptionPage {
     tax_rate: String,
     /// For a named-user product: the teams the signed-in buyer may buy seats for.
     teams: Vec<TeamOption>,
+    /// A token product: the number is of packs, and there is no license server.
+    tokens: bool,
 }
 
 /// A team the seats of a named-user subscription may go to.
@@ -335,6 +337,7 @@ pub async fn subscription_page(
             max_users: MAX_USERS,
             tax_rate: tax_rate(&state),
             teams,
+            tokens: crate::teams::is_token_product(&state, &product_id),
         },
     )
 }
@@ -384,6 +387,7 @@ pub async fn add_to_cart(
                     max_users: MAX_USERS,
                     tax_rate: tax_rate(&state),
                     teams,
+                    tokens: crate::teams::is_token_product(&state, &product_id),
                 },
             );
         }
