@@ -153,6 +153,16 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
             report.contains("1 seat(s) and 3 people hold one: 2 too many"),
             "{report}"
         );
+        // Reporting's Insights shows the same over-assignment, on the page and in the CSV.
+        let insights = buyer.get("/account/reports/insights").await.ok();
+        assert!(insights.has("Over-assignment report"), "{}", insights.text);
+        let csv = buyer.get("/account/reports/insights.csv").await.ok();
+        let row = csv
+            .text
+            .lines()
+            .find(|l| l.ends_with(",1,3,0,2"))
+            .unwrap_or_else(|| panic!("no over-assigned row in {}", csv.text));
+        assert!(row.contains("Share"), "{row}");
 
         // No new assignment meanwhile, with a clear message.
         let refused = assign(&mut buyer, &team, &sub, "c@office.example").await;
