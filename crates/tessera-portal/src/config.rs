@@ -196,6 +196,10 @@ pub struct PortalConfig {
     pub named: NamedSettings,
     #[serde(default)]
     pub web_rate_limits: WebRateLimits,
+    /// Reverse proxies or load balancers whose `X-Forwarded-For` names the client (IP
+    /// addresses); none by default, and the header is then ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
     #[serde(default)]
     pub tokens: TokenSettings,
     pub vendor: VendorDetails,
@@ -248,6 +252,7 @@ impl PortalConfig {
             sign_in: SignInLimits::default(),
             named: NamedSettings::default(),
             web_rate_limits: WebRateLimits::default(),
+            trusted_proxies: Vec::new(),
             tokens: TokenSettings::default(),
             vendor: VendorDetails {
                 name: "Tessera Software Ltd.".into(),

@@ -213,6 +213,10 @@ pub fn router(portal: Portal) -> Router {
                 .with_state(portal.clone()),
         )
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(
+            tessera_server::proxy::TrustedProxies::new(portal.web.config.trusted_proxies.clone()),
+            tessera_server::proxy::real_client,
+        ))
 }
 
 /// Forgets expired sessions and one-time tokens, and sign-in failures older than a day,

@@ -169,6 +169,12 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
     let mut web_config = tessera_server::ServerConfig::new(config.data_dir.clone());
     web_config.rate_limit = config.web_rate_limits.per_client;
     web_config.org_rate_limit = config.web_rate_limits.per_organization;
+    // Unreadable entries were refused when the settings were read (`tessera portal`).
+    web_config.trusted_proxies = config
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
     let web = tessera_server::web_state(
         store.clone(),
         vendor.clone(),

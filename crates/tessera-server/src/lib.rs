@@ -14,6 +14,7 @@ pub mod limits;
 mod live;
 pub mod openapi;
 pub mod policy_file;
+pub mod proxy;
 pub mod queue;
 pub mod report;
 mod usage_page;
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     pub report_usage: Option<String>,
     /// How often the usage reports are sent.
     pub report_every: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`proxy.rs`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServerConfig {
@@ -82,6 +85,7 @@ impl ServerConfig {
             org_rate_limit: limits::DEFAULT_ORG_RATE_LIMIT,
             report_usage: None,
             report_every: Duration::from_secs(3600),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -371,7 +375,11 @@ pub fn router(state: SharedState) -> Router {
                 "this path does not take that method",
             )
         });
-    with_edges(routes, state)
+    let trusted = proxy::TrustedProxies::new(state.config.trusted_proxies.clone());
+    with_edges(routes, state).layer(axum::middleware::from_fn_with_state(
+        trusted,
+        proxy::real_client,
+    ))
 }
 
 /// The web license server: the same protocol for each organization at `/w/{org}/api/v1`,

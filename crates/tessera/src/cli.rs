@@ -80,6 +80,10 @@ pub struct PortalArgs {
     /// twice that in a burst (default 1000, or `web_rate_limits.per_organization`; 0: no limit).
     #[arg(long)]
     pub org_rate_limit: Option<u32>,
+    /// A reverse proxy or load balancer in front of the portal, whose X-Forwarded-For names
+    /// the client (repeat for several; default `trusted_proxies` in portal.toml, none).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -184,6 +188,10 @@ pub struct RunArgs {
     /// Seconds between usage reports (default 3600).
     #[arg(long, value_name = "SECONDS")]
     pub report_usage_every: Option<u64>,
+    /// A reverse proxy or load balancer in front of the server, whose X-Forwarded-For
+    /// names the client (repeat for several; default: none, the header is ignored).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Subcommand)]

@@ -28,6 +28,7 @@ pub struct FileConfig {
     /// The portal's URL to send usage reports to; absent: never sent.
     pub report_usage: Option<String>,
     pub report_usage_every_s: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -127,6 +128,12 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
         }
         config.report_every = Duration::from_secs(s);
     }
+    let proxies = if run.trusted_proxies.is_empty() {
+        file.trusted_proxies.clone().unwrap_or_default()
+    } else {
+        run.trusted_proxies.clone()
+    };
+    config.trusted_proxies = parse_proxies(&proxies)?;
     if let Some(d) = file.usage_retention_days {
         config.usage_retention_days = d;
     }
@@ -138,4 +145,15 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
         );
     }
     Ok((config, vendor))
+}
+
+/// The trusted proxies' addresses, each an IP address.
+pub fn parse_proxies(list: &[String]) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    list.iter()
+        .map(|p| {
+            p.trim()
+                .parse()
+                .with_context(|| format!("trusted proxy `{p}` is not an IP address like 10.0.0.2"))
+        })
+        .collect()
 }

@@ -38,6 +38,10 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
     if let Some(rate) = args.rate_limit {
         config.web_rate_limits.per_client = rate;
     }
+    if !args.trusted_proxies.is_empty() {
+        config.trusted_proxies = args.trusted_proxies.clone();
+    }
+    crate::config::parse_proxies(&config.trusted_proxies)?;
     if let Some(rate) = args.org_rate_limit {
         config.web_rate_limits.per_organization = rate;
     }

@@ -11,6 +11,11 @@ use common::*;
 
 /// A GET from a chosen loopback source address (127.0.0.2 and 127.0.0.3 are two clients).
 fn get_from(source: &str, server: &str, path: &str) -> u16 {
+    get_from_with(source, server, path, "")
+}
+
+/// The same with extra header lines (each ending in `\r\n`).
+fn get_from_with(source: &str, server: &str, path: &str, headers: &str) -> u16 {
     let addr: SocketAddr = server.trim_start_matches("http://").parse().unwrap();
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket
@@ -25,7 +30,7 @@ fn get_from(source: &str, server: &str, path: &str) -> u16 {
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
@@ -127,4 +132,59 @@ fn the_portal_limits_each_organization_of_its_web_license_server() {
     assert_eq!(get_from("127.0.0.5", &url, "/w/other/api/v1/server"), 404);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Behind a trusted proxy each client is known by its `X-Forwarded-For` address: one
+/// client flooding through the proxy is limited while another behind the same proxy is
+/// answered. A peer that is not a trusted proxy cannot choose who it is with the header.
+#[test]
+fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
+    let vendor = Vendor::new();
+    let server = Server::start(
+        &vendor,
+        ServerOpts {
+            extra: vec![
+                "--rate-limit".into(),
+                "1".into(),
+                "--trusted-proxy".into(),
+                "127.0.0.2".into(),
+            ],
+            ..ServerOpts::default()
+        },
+    );
+    let via_proxy = |client: &str| {
+        get_from_with(
+            "127.0.0.2",
+            &server.url,
+            "/api/v1/server",
+            &format!("X-Forwarded-For: {client}\r\n"),
+        )
+    };
+    let flood: Vec<u16> = (0..10).map(|_| via_proxy("203.0.113.7")).collect();
+    assert!(
+        flood.contains(&429),
+        "the flooding client is limited: {flood:?}"
+    );
+    assert_eq!(
+        via_proxy("203.0.113.8"),
+        200,
+        "another client behind the proxy"
+    );
+
+    // Not a trusted proxy: its header changes nothing, it is limited as itself.
+    let direct = |client: &str| {
+        get_from_with(
+            "127.0.0.3",
+            &server.url,
+            "/api/v1/server",
+            &format!("X-Forwarded-For: {client}\r\n"),
+        )
+    };
+    let flood: Vec<u16> = (0..10).map(|_| direct("198.51.100.1")).collect();
+    assert!(flood.contains(&429), "{flood:?}");
+    assert_eq!(
+        direct("198.51.100.2"),
+        429,
+        "a new header is no new identity"
+    );
 }
