@@ -188,3 +188,45 @@ fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
         "a new header is no new identity"
     );
 }
+
+/// The portal behind a trusted proxy: its web license server's per-client limit tells
+/// clients apart by `X-Forwarded-For`.
+#[test]
+fn the_portal_behind_a_trusted_proxy_limits_each_client_by_x_forwarded_for() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = tessera()
+        .args(["portal", "--data"])
+        .arg(data.path())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "1",
+            "--org-rate-limit",
+            "0",
+            "--trusted-proxy",
+            "127.0.0.7",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = wait_for_listening(&mut child);
+    let via_proxy = |client: &str| {
+        get_from_with(
+            "127.0.0.7",
+            &url,
+            "/w/someone/api/v1/server",
+            &format!("X-Forwarded-For: {client}\r\n"),
+        )
+    };
+    let flood: Vec<u16> = (0..10).map(|_| via_proxy("203.0.113.70")).collect();
+    assert!(flood.contains(&429), "{flood:?}");
+    assert_eq!(
+        via_proxy("203.0.113.71"),
+        404,
+        "another client behind the proxy is answered"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
