@@ -13,6 +13,8 @@ pub enum StoreError {
     Unsupported(&'static str),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the database could not commit: {0}")]
+    Commit(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -7,6 +7,7 @@
 
 mod batch;
 mod error;
+mod group;
 mod mail_outbox;
 pub mod portal;
 mod realms;
@@ -45,6 +46,8 @@ pub struct Store {
     pub(crate) writer: AnyPool,
     /// Group commit of heartbeats on SQLite (`batch.rs`); none on PostgreSQL.
     pub(crate) heartbeats: Option<batch::Heartbeats>,
+    /// Group commit of checkouts and checkins on SQLite (`group.rs`); none on PostgreSQL.
+    pub(crate) group: Option<group::Group>,
     pub(crate) backend: Backend,
 }
 
@@ -139,10 +142,12 @@ impl Store {
         migrator.run(&writer).await.map_err(StoreError::Migration)?;
         let heartbeats =
             (backend == Backend::Sqlite).then(|| batch::Heartbeats::start(writer.clone()));
+        let group = (backend == Backend::Sqlite).then(|| group::Group::start(writer.clone()));
         Ok(Store {
             db,
             writer,
             heartbeats,
+            group,
             backend,
         })
     }

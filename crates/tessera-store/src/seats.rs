@@ -264,6 +264,35 @@ async fn end_lease(
     record_end(tx, lease, end_at, reason).await
 }
 
+/// Ends a lease inside the caller's write transaction (see [`Store::end`]).
+async fn end_in(
+    tx: &mut Tx<'static>,
+    realm: &str,
+    id: &str,
+    kind: Option<LeaseKind>,
+    now: Millis,
+    reason: EndReason,
+) -> Result<Option<LeaseRecord>, StoreError> {
+    let lease: Option<LeaseRecord> =
+        sqlx::query_as("SELECT * FROM leases WHERE realm = $1 AND id = $2")
+            .bind(realm)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(lease) = lease else {
+        return Ok(None);
+    };
+    if kind.is_some_and(|k| k != lease.kind()) {
+        return Ok(None);
+    }
+    if lease.expires_at <= now {
+        end_lease(tx, &lease, lease.expires_at, EndReason::Expired).await?;
+        return Ok(None);
+    }
+    end_lease(tx, &lease, now, reason).await?;
+    Ok(Some(lease))
+}
+
 impl Store {
     async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self.backend {
@@ -458,8 +487,34 @@ impl Store {
         policy: &dyn SeatPolicy,
         now: Millis,
     ) -> Result<(LeaseRecord, bool), SeatError> {
+        if let Some(group) = &self.group {
+            let mut job = group.job().await?;
+            return match self.take_seat_in(job.tx(), req, policy, now).await {
+                Ok(taken) => {
+                    job.keep().await?;
+                    Ok(taken)
+                }
+                Err(e) => {
+                    job.undo().await?;
+                    Err(e)
+                }
+            };
+        }
         let mut tx = self.write_tx().await?;
-        self.lock_realm(&mut tx, req.realm).await?;
+        let taken = self.take_seat_in(&mut tx, req, policy, now).await?;
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    /// The checkout inside the caller's write transaction (committed only on `Ok`).
+    async fn take_seat_in(
+        &self,
+        tx: &mut Tx<'static>,
+        req: &SeatRequest<'_>,
+        policy: &dyn SeatPolicy,
+        now: Millis,
+    ) -> Result<(LeaseRecord, bool), SeatError> {
+        self.lock_realm(tx, req.realm).await?;
         let kind = req.kind.as_str();
 
         let existing: Option<LeaseRecord> = sqlx::query_as(
@@ -472,7 +527,7 @@ impl Store {
         .bind(req.product)
         .bind(req.user)
         .bind(req.host)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         if let Some(old) = existing {
             if old.expires_at > now {
@@ -484,7 +539,7 @@ impl Store {
                     .bind(now)
                     .bind(expires_at)
                     .bind(&old.id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                     LeaseRecord {
                         heartbeat_at: now,
@@ -494,16 +549,15 @@ impl Store {
                 } else {
                     old
                 };
-                tx.commit().await?;
                 return Ok((lease, false));
             }
             // Lapsed: it ends here and the checkout goes on as a new one. (Another user's or
             // host's lease with the same client id is never found, so never ended: a
             // guessed client id cannot take someone's seat away.)
-            end_lease(&mut tx, &old, old.expires_at, EndReason::Expired).await?;
+            end_lease(tx, &old, old.expires_at, EndReason::Expired).await?;
         }
 
-        let pools = pools_in(&mut tx, req.realm).await?;
+        let pools = pools_in(tx, req.realm).await?;
         let candidates =
             candidate_pools(&pools, req.product, from_millis(now)).map_err(|e| match e {
                 PoolUnavailable::Unknown => SeatError::UnknownProduct(req.product.to_owned()),
@@ -556,9 +610,9 @@ impl Store {
             }
         };
         for pool in &candidates {
-            if holds_seat(&mut tx, req, &pool.id, now).await? {
+            if holds_seat(tx, req, &pool.id, now).await? {
                 let held = if policy.needs_holders(pool) {
-                    holders(&mut tx, req.realm, &pool.id, now).await?
+                    holders(tx, req.realm, &pool.id, now).await?
                 } else {
                     Vec::new()
                 };
@@ -574,13 +628,13 @@ impl Store {
         if chosen.is_none() {
             for pool in &candidates {
                 let held = if policy.needs_holders(pool) {
-                    let held = holders(&mut tx, req.realm, &pool.id, now).await?;
+                    let held = holders(tx, req.realm, &pool.id, now).await?;
                     if held.len() as u32 >= pool.seats {
                         continue;
                     }
                     held
                 } else {
-                    if seats_taken(&mut tx, req.realm, &pool.id, now).await? >= pool.seats {
+                    if seats_taken(tx, req.realm, &pool.id, now).await? >= pool.seats {
                         continue;
                     }
                     Vec::new()
@@ -642,9 +696,8 @@ impl Store {
         .bind(lease.expires_at)
         .bind(&lease.email)
         .bind(&lease.address)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
         Ok((lease, true))
     }
 
@@ -699,27 +752,23 @@ impl Store {
         now: Millis,
         reason: EndReason,
     ) -> Result<Option<LeaseRecord>, StoreError> {
+        if let Some(group) = &self.group {
+            let mut job = group.job().await?;
+            return match end_in(job.tx(), realm, id, kind, now, reason).await {
+                Ok(ended) => {
+                    job.keep().await?;
+                    Ok(ended)
+                }
+                Err(e) => {
+                    job.undo().await?;
+                    Err(e)
+                }
+            };
+        }
         let mut tx = self.write_tx().await?;
-        let lease: Option<LeaseRecord> =
-            sqlx::query_as("SELECT * FROM leases WHERE realm = $1 AND id = $2")
-                .bind(realm)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(lease) = lease else {
-            return Ok(None);
-        };
-        if kind.is_some_and(|k| k != lease.kind()) {
-            return Ok(None);
-        }
-        if lease.expires_at <= now {
-            end_lease(&mut tx, &lease, lease.expires_at, EndReason::Expired).await?;
-            tx.commit().await?;
-            return Ok(None);
-        }
-        end_lease(&mut tx, &lease, now, reason).await?;
+        let ended = end_in(&mut tx, realm, id, kind, now, reason).await?;
         tx.commit().await?;
-        Ok(Some(lease))
+        Ok(ended)
     }
 
     /// Every live lease and borrow, oldest first.

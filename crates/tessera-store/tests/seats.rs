@@ -333,3 +333,63 @@ async fn concurrent_heartbeats_each_extend_their_own_lease() {
         );
     }
 }
+
+/// Checkouts and checkins share transactions on SQLite: checkouts cancelled half-way
+/// (their requests dropped) undo only themselves, every answered checkout is stored,
+/// the pool is never exceeded, and the store goes on working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelled_checkouts_leave_the_others_and_the_store_intact() {
+    for (store, _keep) in stores_with(vec![pool("p", &["acad"], 40, 0)]).await {
+        for round in 0..5 {
+            let mut tasks = Vec::new();
+            for i in 0..30 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let user = format!("u{round}-{i}");
+                    let client = format!("c{round}-{i}");
+                    store
+                        .take_seat(&req("acad", &user, "pc", &client), &OPEN, now())
+                        .await
+                        .ok()
+                        .map(|(lease, _)| lease.id)
+                }));
+            }
+            // Cancel every third request, at whatever point it has reached.
+            tokio::task::yield_now().await;
+            for t in tasks.iter().step_by(3) {
+                t.abort();
+            }
+            let mut answered = Vec::new();
+            for t in tasks {
+                if let Ok(Some(id)) = t.await {
+                    answered.push(id);
+                }
+            }
+            let live = store.live_leases(REALM, now()).await.unwrap();
+            assert!(live.len() <= 40, "never more than the pool: {}", live.len());
+            for id in &answered {
+                assert!(
+                    live.iter().any(|l| &l.id == id),
+                    "answered lease {id} stored"
+                );
+            }
+            // Check every one in again, so the next round starts from an empty pool.
+            for l in &live {
+                store
+                    .end(REALM, &l.id, None, now(), EndReason::CheckedIn)
+                    .await
+                    .unwrap();
+            }
+            assert!(store.live_leases(REALM, now()).await.unwrap().is_empty());
+        }
+        let (lease, new) = store
+            .take_seat(&req("acad", "after", "pc", "c-after"), &OPEN, now())
+            .await
+            .unwrap();
+        assert!(new);
+        assert_eq!(
+            store.live_leases(REALM, now()).await.unwrap()[0].id,
+            lease.id
+        );
+    }
+}
