@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use tessera_core::Millis;
-use tessera_core::usage::{SeatUse, daily_usage};
+use tessera_core::usage::daily_usage;
 use tessera_token::{UsageReportClaims, sign_usage_report, verify_activation};
 
+use crate::usage_page::{pool_refusals, pool_uses};
 use crate::{Authority, SharedState};
 
 const DAY: Millis = 86_400_000;
@@ -51,27 +52,8 @@ pub async fn make_reports(state: &SharedState, now: Millis) -> Result<Vec<String
         };
         let mut days = Vec::new();
         for pool in &activation.claims.pools {
-            let uses: Vec<SeatUse> = sessions
-                .iter()
-                .filter(|s| s.pool_id == pool.id)
-                .map(|s| (s.user_name.as_str(), s.host.as_str(), s.start_at, s.end_at))
-                .chain(
-                    live.iter()
-                        .filter(|l| l.pool_id == pool.id)
-                        .map(|l| (l.user_name.as_str(), l.host.as_str(), l.created_at, now)),
-                )
-                .map(|(user, host, start, end)| SeatUse {
-                    user: user.to_owned(),
-                    host: host.to_owned(),
-                    start,
-                    end,
-                })
-                .collect();
-            let refused: Vec<Millis> = denials
-                .iter()
-                .filter(|d| pool.covers(&d.product) && d.code == "no_seat_available")
-                .map(|d| d.at)
-                .collect();
+            let uses = pool_uses(&sessions, &live, &pool.id, now);
+            let refused: Vec<Millis> = pool_refusals(&denials, pool).collect();
             days.extend(daily_usage(pool, &uses, &refused, from, REPORT_DAYS));
         }
         let claims = UsageReportClaims {

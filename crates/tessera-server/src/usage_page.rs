@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tessera_core::usage::{SeatUse, peaks, sizing, top_users};
-use tessera_core::{Millis, from_millis};
+use tessera_core::{ErrorCode, Millis, PoolSpec, from_millis};
+use tessera_store::{DenialRecord, LeaseRecord, SessionRecord};
 
 use crate::SharedState;
 use crate::error::{ApiError, ApiResult};
@@ -100,6 +101,42 @@ pub async fn page(
         .into_response())
 }
 
+/// The uses of one pool's seats: its recorded sessions, and its live leases up to `now`.
+pub(crate) fn pool_uses(
+    sessions: &[SessionRecord],
+    live: &[LeaseRecord],
+    pool_id: &str,
+    now: Millis,
+) -> Vec<SeatUse> {
+    let use_of = |user: &str, host: &str, start, end| SeatUse {
+        user: user.to_owned(),
+        host: host.to_owned(),
+        start,
+        end,
+    };
+    sessions
+        .iter()
+        .filter(|s| s.pool_id == pool_id)
+        .map(|s| use_of(&s.user_name, &s.host, s.start_at, s.end_at))
+        .chain(
+            live.iter()
+                .filter(|l| l.pool_id == pool_id)
+                .map(|l| use_of(&l.user_name, &l.host, l.created_at, now)),
+        )
+        .collect()
+}
+
+/// When a pool refused a checkout for want of a seat.
+pub(crate) fn pool_refusals<'a>(
+    denials: &'a [DenialRecord],
+    pool: &'a PoolSpec,
+) -> impl Iterator<Item = Millis> + 'a {
+    denials
+        .iter()
+        .filter(|d| pool.covers(&d.product) && d.code == ErrorCode::NoSeatAvailable.as_str())
+        .map(|d| d.at)
+}
+
 /// Every pool of `realm` with its usage over the last 30 days (hours over 7).
 pub async fn usage_views(
     store: &tessera_store::Store,
@@ -117,30 +154,12 @@ pub async fn usage_views(
     let mut pools = Vec::new();
     for usage in store.pool_usage(realm, now).await? {
         let pool = &usage.pool;
-        let uses: Vec<SeatUse> = sessions
-            .iter()
-            .filter(|s| s.pool_id == pool.id)
-            .map(|s| (s.user_name.clone(), s.host.clone(), s.start_at, s.end_at))
-            .chain(
-                live.iter()
-                    .filter(|l| l.pool_id == pool.id)
-                    .map(|l| (l.user_name.clone(), l.host.clone(), l.created_at, now)),
-            )
-            .map(|(user, host, start, end)| SeatUse {
-                user,
-                host,
-                start,
-                end,
-            })
-            .collect();
+        let uses = pool_uses(&sessions, &live, &pool.id, now);
         let daily = peaks(&uses, month_from, DAY, 30);
         let hourly = peaks(&uses, week_from, HOUR, 168);
         let mut denied_per_day = vec![0u32; 30];
-        for d in denials
-            .iter()
-            .filter(|d| pool.covers(&d.product) && d.code == "no_seat_available")
-        {
-            let i = ((d.at - month_from) / DAY).clamp(0, 29) as usize;
+        for at in pool_refusals(&denials, pool) {
+            let i = ((at - month_from) / DAY).clamp(0, 29) as usize;
             denied_per_day[i] += 1;
         }
         let denials_total: u64 = denied_per_day.iter().map(|&n| u64::from(n)).sum();
