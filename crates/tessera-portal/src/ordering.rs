@@ -384,7 +384,7 @@ async fn announce_order(state: &PortalState, order: &OrderRecord) -> PortalResul
 }
 
 /// The account's e-mail, and the company's invoice e-mail when it differs.
-fn recipients(order: &OrderRecord) -> Vec<String> {
+pub(crate) fn recipients(order: &OrderRecord) -> Vec<String> {
     let mut to = vec![order.customer_email.clone()];
     let billing = order.company.billing_email.trim();
     if !billing.is_empty() && !billing.eq_ignore_ascii_case(&order.customer_email) {

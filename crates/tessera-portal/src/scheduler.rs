@@ -101,13 +101,28 @@ fn due(days_left: i64) -> Option<u32> {
         .min()
 }
 
+/// The days from `day` to 90 days after it (YYYY-MM-DD): what the reminders look at.
+fn reminder_window(day: NaiveDate) -> (String, String) {
+    let to = day + chrono::Duration::days(i64::from(REMINDER_DAYS[0]));
+    (
+        day.format("%Y-%m-%d").to_string(),
+        to.format("%Y-%m-%d").to_string(),
+    )
+}
+
+/// The reminder (90, 30 or 7) due for `key` with `days_left`, unless it was sent already.
+async fn reminder_due(state: &PortalState, key: &str, days_left: i64) -> PortalResult<Option<u32>> {
+    let Some(threshold) = due(days_left) else {
+        return Ok(None);
+    };
+    let already = state.store.reminders_sent(key).await?;
+    Ok((!already.iter().any(|&t| t <= threshold)).then_some(threshold))
+}
+
 /// E-mails the customers whose subscription periods end within 90 days and who have
 /// not had the reminder for that threshold; returns how many were sent.
 async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<usize> {
-    let from = day.format("%Y-%m-%d").to_string();
-    let to = (day + chrono::Duration::days(i64::from(REMINDER_DAYS[0])))
-        .format("%Y-%m-%d")
-        .to_string();
+    let (from, to) = reminder_window(day);
     let mut sent = 0;
     for order in state.store.orders_ending_between(&from, &to).await? {
         let Ok(end) = NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d") else {
@@ -118,18 +133,10 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
             continue;
         }
         let days_left = (end - day).num_days();
-        let Some(threshold) = due(days_left) else {
+        let Some(threshold) = reminder_due(state, &order.id, days_left).await? else {
             continue;
         };
-        let already = state.store.reminders_sent(&order.id).await?;
-        if already.iter().any(|&t| t <= threshold) {
-            continue;
-        }
-        let mut to = vec![order.customer_email.clone()];
-        let billing = order.company.billing_email.trim();
-        if !billing.is_empty() && !billing.eq_ignore_ascii_case(&order.customer_email) {
-            to.push(billing.to_owned());
-        }
+        let to = crate::ordering::recipients(&order);
         // Bought through a reseller: renewed only through them.
         let how = match &order.reseller_email {
             Some(reseller) => format!(
@@ -183,25 +190,18 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
 /// E-mails the contract managers of organizations whose token packs (with tokens left)
 /// expire within 90 days, at 90, 30 and 7 days, once each; returns how many were sent.
 async fn token_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<usize> {
-    let from = day.format("%Y-%m-%d").to_string();
-    let to = (day + chrono::Duration::days(i64::from(REMINDER_DAYS[0])))
-        .format("%Y-%m-%d")
-        .to_string();
+    let (from, to) = reminder_window(day);
     let mut sent = 0;
     for pack in state.store.token_packs_expiring(&from, &to).await? {
         let Ok(last) = NaiveDate::parse_from_str(&pack.expires_on, "%Y-%m-%d") else {
             continue;
         };
         let days_left = (last - day).num_days();
-        let Some(threshold) = due(days_left) else {
-            continue;
-        };
         // Recorded beside the orders' reminders, under the pack's own key.
         let key = format!("tokens:{}", pack.id);
-        let already = state.store.reminders_sent(&key).await?;
-        if already.iter().any(|&t| t <= threshold) {
+        let Some(threshold) = reminder_due(state, &key, days_left).await? else {
             continue;
-        }
+        };
         let to = state
             .store
             .contract_manager_emails(&pack.organization_id)
