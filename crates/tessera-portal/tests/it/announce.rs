@@ -1,0 +1,125 @@
+//! An order whose commit landed but whose e-mails did not (the portal stopped in
+//! between) is announced afterwards by the recovery task, once, on every backend.
+
+use crate::support;
+
+use support::TestPortal;
+use tessera_portal::ordering::announce_pending;
+use tessera_store::portal::{NewOrder, PaidOrder, ServerKind};
+
+async fn placed_without_announcement(t: &TestPortal, email: &str) -> (String, String) {
+    let store = &t.portal.store;
+    let user = store.user_by_email(email).await.unwrap().unwrap();
+    let org = store
+        .organization(&user.organization_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let order = NewOrder {
+        cart_item_id: None,
+        user_id: user.id.clone(),
+        organization_id: org.id.clone(),
+        customer_email: user.email.clone(),
+        company: org.company(),
+        option_id: "autocad-12m".into(),
+        product_name: "AutoCAD plugins".into(),
+        option_name: "12 months".into(),
+        licensed: vec!["autocad".into()],
+        months: 12,
+        borrow_max_hours: 72,
+        seats: 3,
+        currency: "EUR".into(),
+        unit_price_minor: 10_000,
+        tax_rate_bp: 2_000,
+        net_minor: 30_000,
+        tax_minor: 6_000,
+        gross_minor: 36_000,
+        contract_and_acts: false,
+        server_kind: ServerKind::Lan,
+        registration_key: Some("TSR1-TEST".into()),
+        start_date: "2026-01-01".into(),
+        end_date: "2027-01-01".into(),
+    };
+    // What `checkout` commits before it stores the e-mails: the process "stops" here.
+    let placed = store
+        .place_orders(&[order], "nobody", t.portal.now())
+        .await
+        .unwrap()
+        .unwrap();
+    (placed[0].id.clone(), placed[0].number.clone())
+}
+
+#[tokio::test]
+async fn an_order_left_unannounced_by_a_stop_is_announced_once_afterwards() {
+    for t in TestPortal::every_backend().await {
+        let email = "late@buyer.example";
+        let mut buyer = t.customer(email, "Late Buyer").await;
+        TestPortal::add_company_info(&mut buyer, "Late Buyer Ltd", email).await;
+        let (id, number) = placed_without_announcement(&t, email).await;
+        let about = |subject: &str| subject.contains(&number);
+        assert!(
+            !t.mails_to(email).await.iter().any(|m| about(&m.subject)),
+            "nothing was sent before the recovery"
+        );
+
+        // Within the grace period (a checkout may still be sending) nothing is done.
+        assert_eq!(announce_pending(&t.portal, 60_000).await.unwrap(), 0);
+        assert_eq!(announce_pending(&t.portal, -1_000).await.unwrap(), 1);
+        let to_buyer: Vec<_> = t
+            .mails_to(email)
+            .await
+            .into_iter()
+            .filter(|m| about(&m.subject))
+            .collect();
+        assert_eq!(to_buyer.len(), 1, "the invoice e-mail, once");
+        assert_eq!(to_buyer[0].attachments.len(), 1, "with the invoice PDF");
+        let staff = t.portal.config.staff_notification_email.clone();
+        let staff_note = t
+            .mails_to(&staff)
+            .await
+            .iter()
+            .filter(|m| about(&m.subject))
+            .count();
+        assert_eq!(staff_note, 1, "the staff are told of the order, once");
+
+        // Announced once: another pass sends nothing.
+        assert_eq!(announce_pending(&t.portal, -1_000).await.unwrap(), 0);
+
+        // Marked Paid, and the process "stops" before the Paid e-mail.
+        let store = &t.portal.store;
+        assert!(
+            store
+                .mark_order_paid(
+                    &id,
+                    &PaidOrder {
+                        start_date: "2026-01-01",
+                        end_date: "2027-01-01",
+                        activation_key: Some("v4.public.test-activation-key"),
+                    },
+                    t.portal.now(),
+                )
+                .await
+                .unwrap()
+        );
+        assert_eq!(announce_pending(&t.portal, -1_000).await.unwrap(), 1);
+        let paid: Vec<_> = t
+            .mails_to(email)
+            .await
+            .into_iter()
+            .filter(|m| {
+                about(&m.subject) && m.attachments.iter().any(|(n, _)| n.contains("activation"))
+            })
+            .collect();
+        assert_eq!(paid.len(), 1, "the Paid e-mail, once");
+        assert!(
+            paid[0]
+                .attachments
+                .iter()
+                .any(|(name, body)| name.contains("activation")
+                    && body.trim_ascii() == b"v4.public.test-activation-key"),
+            "with the activation key: {:?}",
+            paid[0].attachments
+        );
+        assert_eq!(announce_pending(&t.portal, -1_000).await.unwrap(), 0);
+    }
+}

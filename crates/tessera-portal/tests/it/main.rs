@@ -1,0 +1,15 @@
+//! The integration tests of `tessera-portal`, in one test binary: each file is a module of it,
+//! so the whole stack is linked once instead of once per file.
+
+mod announce;
+mod contracts;
+mod documents;
+mod mail;
+mod next_path;
+mod reports;
+mod scheduler;
+mod shop;
+mod support;
+mod teams;
+mod tokens;
+mod web_panel;

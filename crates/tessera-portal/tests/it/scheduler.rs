@@ -1,0 +1,440 @@
+//! The daily jobs with a clock the test moves: renewal reminders go out 90, 30 and 7
+//! days before a period ends, once each, with two portal nodes on one database running
+//! the same days at once; a day the portal was down is caught up.
+
+use crate::support;
+
+use chrono::{Duration, NaiveDate};
+use support::TestPortal;
+use tessera_portal::scheduler::run_daily;
+use tessera_store::portal::{NewOrder, PaidOrder, ServerKind};
+
+/// A Paid order of `email`'s organization whose period ends on `end`.
+async fn paid_order_ending(t: &TestPortal, email: &str, end: NaiveDate) -> String {
+    let store = &t.portal.store;
+    let user = store.user_by_email(email).await.unwrap().unwrap();
+    let org = store
+        .organization(&user.organization_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let start = (end - Duration::days(365)).format("%Y-%m-%d").to_string();
+    let end = end.format("%Y-%m-%d").to_string();
+    let order = NewOrder {
+        cart_item_id: None,
+        user_id: user.id.clone(),
+        organization_id: org.id.clone(),
+        customer_email: user.email.clone(),
+        company: org.company(),
+        option_id: "autocad-1y".into(),
+        product_name: "AutoCAD plugins".into(),
+        option_name: "1 year".into(),
+        licensed: vec!["autocad".into()],
+        months: 12,
+        borrow_max_hours: 72,
+        seats: 4,
+        currency: "EUR".into(),
+        unit_price_minor: 10_000,
+        tax_rate_bp: 2_000,
+        net_minor: 40_000,
+        tax_minor: 8_000,
+        gross_minor: 48_000,
+        contract_and_acts: false,
+        server_kind: ServerKind::Lan,
+        registration_key: Some(
+            tessera_token::RegistrationKey::derive(
+                tessera_token::SigningKey::generate().verifying_key(),
+                "office-machine",
+            )
+            .to_string(),
+        ),
+        start_date: start.clone(),
+        end_date: end.clone(),
+    };
+    let placed = store
+        .place_orders(&[order], "nobody", t.portal.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let order = &placed[0];
+    assert!(
+        store
+            .mark_order_paid(
+                &order.id,
+                &PaidOrder {
+                    start_date: &start,
+                    end_date: &end,
+                    activation_key: Some("v4.public.key"),
+                },
+                t.portal.now(),
+            )
+            .await
+            .unwrap()
+    );
+    order.number.clone()
+}
+
+#[tokio::test]
+async fn renewal_reminders_go_out_once_at_90_30_and_7_days_across_two_nodes() {
+    for t in TestPortal::every_backend().await {
+        let email = "renew@office.example";
+        let mut buyer = t.customer(email, "Renewing Office").await;
+        TestPortal::add_company_info(&mut buyer, "Renewing Office Ltd", email).await;
+        let day0 = NaiveDate::from_ymd_opt(2031, 3, 1).unwrap();
+        let end = day0 + Duration::days(100);
+        let number = paid_order_ending(&t, email, end).await;
+        // A second portal node on the same database.
+        let other = tessera_portal::open(t.portal.config.clone(), t.vendor.clone())
+            .await
+            .unwrap();
+        let reminders = |mails: Vec<support::Mail>| -> Vec<String> {
+            mails
+                .into_iter()
+                .filter(|m| m.subject.contains("subscription ends on"))
+                .map(|m| {
+                    assert!(m.text.contains(&number), "{}", m.text);
+                    m.subject
+                })
+                .collect()
+        };
+
+        let mut expected = Vec::new();
+        // Every day from 100 days before the end to 5 days after, both nodes at once,
+        // except days 40 to 25 before the end when the portal was down.
+        for offset in 0..=105 {
+            let day = day0 + Duration::days(offset);
+            let left = (end - day).num_days();
+            if (25..=40).contains(&left) {
+                continue;
+            }
+            let (a, b) = tokio::join!(run_daily(&t.portal, day), run_daily(&other, day));
+            let (a, b) = (a.unwrap(), b.unwrap());
+            for job in 0..a.len() {
+                let ran = [&a[job], &b[job]]
+                    .iter()
+                    .filter(|r| r.done.is_some())
+                    .count();
+                assert_eq!(ran, 1, "day {day}: one node runs each job: {a:?} {b:?}");
+            }
+            // The same day again finds it done.
+            assert!(
+                run_daily(&t.portal, day)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|r| r.done.is_none())
+            );
+            if left == 90 || left == 24 || left == 7 {
+                expected.push(format!("({left} day(s))"));
+            }
+            let got = reminders(t.mails_to(email).await);
+            assert_eq!(
+                got.len(),
+                expected.len(),
+                "day {day} ({left} left): {got:?}"
+            );
+            for (g, e) in got.iter().zip(&expected) {
+                assert!(g.ends_with(e.as_str()), "{g} vs {e}");
+            }
+        }
+        assert_eq!(expected.len(), 3);
+        drop(other);
+    }
+}
+
+#[tokio::test]
+async fn the_home_page_shows_upcoming_expirations_and_payments_of_ones_own_organization() {
+    for t in TestPortal::every_backend().await {
+        let email = "home@office.example";
+        let mut buyer = t.customer(email, "Home Office").await;
+        TestPortal::add_company_info(&mut buyer, "Home Office Ltd", email).await;
+        let today = chrono::Utc::now().date_naive();
+        let soon = paid_order_ending(&t, email, today + Duration::days(30)).await;
+        let later = paid_order_ending(&t, email, today + Duration::days(200)).await;
+        let home = buyer.get("/").await;
+        assert!(home.has("Upcoming expirations") && home.has("Upcoming payments"));
+        let soon_line = format!("id=\"expiration-{soon}\"");
+        assert!(home.has(&soon_line), "{}", home.text);
+        assert!(home.has("in 30 day(s)"), "{}", home.text);
+        assert!(
+            !home.has(&format!("id=\"expiration-{later}\"")),
+            "not 200 days ahead"
+        );
+        assert!(home.has("Nothing to pay."));
+
+        // A Pending order is an upcoming payment, due after the payment term.
+        buyer
+            .add_to_cart("autocad", "autocad-1y", "2", None)
+            .await
+            .ok();
+        buyer.checkout(false).await.ok();
+        let home = buyer.get("/").await;
+        let due = (today + Duration::days(t.portal.config.payment_days))
+            .format("%Y-%m-%d")
+            .to_string();
+        assert!(home.has("id=\"payment-ORD-"), "{}", home.text);
+        assert!(home.has(&format!("due {due}")), "{}", home.text);
+
+        // Another organization sees none of it; a visitor sees neither section.
+        let mut other = t.customer("else@else.example", "Else").await;
+        let theirs = other.get("/").await;
+        assert!(!theirs.has(&soon_line) && theirs.has("Nothing to pay."));
+        let anonymous = t.browser().get("/").await;
+        assert!(!anonymous.has("Upcoming expirations"));
+    }
+}
+
+#[tokio::test]
+async fn an_auto_renewing_subscription_gets_its_renewal_order_at_the_end_of_its_period() {
+    for t in TestPortal::every_backend().await {
+        let email = "auto@office.example";
+        let mut buyer = t.customer(email, "Auto Office").await;
+        TestPortal::add_company_info(&mut buyer, "Auto Office Ltd", email).await;
+        let end = NaiveDate::from_ymd_opt(2031, 6, 1).unwrap();
+        let renewing = paid_order_ending(&t, email, end).await;
+        let stopping = paid_order_ending(&t, email, end).await;
+        // The customer turns auto-renew off for one of them on the Orders page.
+        buyer.get("/account/orders").await;
+        let page = buyer
+            .submit(
+                &format!("/account/orders/{stopping}/auto-renew"),
+                &[("on", "off")],
+            )
+            .await;
+        assert_eq!(page.status, axum::http::StatusCode::SEE_OTHER);
+        let orders = buyer.get("/account/orders").await;
+        assert_eq!(
+            support::text_of(&orders.text, &format!("auto-renew-{stopping}")).as_deref(),
+            Some("Off")
+        );
+        assert_eq!(
+            support::text_of(&orders.text, &format!("auto-renew-{renewing}")).as_deref(),
+            Some("On")
+        );
+
+        let other = tessera_portal::open(t.portal.config.clone(), t.vendor.clone())
+            .await
+            .unwrap();
+        // The day before the end nothing is renewed; on the day, once, by one node.
+        run_daily(&t.portal, end - Duration::days(1)).await.unwrap();
+        let store = &t.portal.store;
+        assert!(
+            store
+                .order_by_number(&renewing)
+                .await
+                .unwrap()
+                .unwrap()
+                .renewed_by
+                .is_none()
+        );
+        let (a, b) = tokio::join!(run_daily(&t.portal, end), run_daily(&other, end));
+        let placed: usize = a
+            .unwrap()
+            .iter()
+            .chain(b.unwrap().iter())
+            .filter(|r| r.job == "renewals")
+            .filter_map(|r| r.done)
+            .sum();
+        assert_eq!(placed, 1);
+        run_daily(&t.portal, end + Duration::days(1)).await.unwrap();
+
+        let original = store.order_by_number(&renewing).await.unwrap().unwrap();
+        let renewal_number = original.renewed_by.clone().expect("renewed");
+        let renewal = store
+            .order_by_number(&renewal_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewal.status.as_str(), "Pending");
+        assert_eq!(renewal.renews.as_deref(), Some(renewing.as_str()));
+        assert_eq!(
+            renewal.pool_id, original.pool_id,
+            "the new key replaces the pool"
+        );
+        assert_eq!(renewal.start_date, "2031-06-01");
+        assert_eq!(renewal.end_date, "2032-06-01");
+        assert_eq!(renewal.seats, original.seats);
+        assert_eq!(renewal.gross_minor, original.gross_minor);
+        let stopped = store.order_by_number(&stopping).await.unwrap().unwrap();
+        assert!(stopped.renewed_by.is_none(), "auto-renew off: not renewed");
+        // Its invoice is e-mailed as for any order.
+        let mails = t.mails_to(email).await;
+        let invoice = mails
+            .iter()
+            .find(|m| m.subject.contains(&renewal_number))
+            .expect("the renewal's invoice e-mail");
+        assert_eq!(invoice.attachments.len(), 1);
+        // The Orders page tells which order renews which, and offers no second renewal.
+        let orders = buyer.get("/account/orders").await;
+        assert!(orders.has(&format!("id=\"renewed-by-{renewing}\"")));
+        assert!(orders.has(&format!("id=\"renews-{renewal_number}\"")));
+        assert!(!orders.has(&format!("id=\"renew-{renewing}\"")));
+        drop(other);
+    }
+}
+
+#[tokio::test]
+async fn renew_now_is_offered_within_90_days_of_the_end_once_and_paying_it_keeps_the_pool() {
+    for t in TestPortal::every_backend().await {
+        let email = "early@office.example";
+        let mut buyer = t.customer(email, "Early Office").await;
+        TestPortal::add_company_info(&mut buyer, "Early Office Ltd", email).await;
+        let today = chrono::Utc::now().date_naive();
+        let far = paid_order_ending(&t, email, today + Duration::days(120)).await;
+        let near = paid_order_ending(&t, email, today + Duration::days(60)).await;
+        let orders = buyer.get("/account/orders").await;
+        assert!(
+            !orders.has(&format!("id=\"renew-{far}\"")),
+            "not 120 days ahead"
+        );
+        assert!(
+            orders.has(&format!("id=\"renew-{near}\"")),
+            "{}",
+            orders.text
+        );
+        let refused = buyer
+            .submit(&format!("/account/orders/{far}/renew"), &[])
+            .await;
+        assert_eq!(refused.status, axum::http::StatusCode::CONFLICT);
+
+        let placed = buyer
+            .submit(&format!("/account/orders/{near}/renew"), &[])
+            .await;
+        assert_eq!(
+            placed.status,
+            axum::http::StatusCode::SEE_OTHER,
+            "{}",
+            placed.text
+        );
+        buyer.get("/account/orders").await;
+        let again = buyer
+            .submit(&format!("/account/orders/{near}/renew"), &[])
+            .await;
+        assert_eq!(again.status, axum::http::StatusCode::CONFLICT);
+        let store = &t.portal.store;
+        let original = store.order_by_number(&near).await.unwrap().unwrap();
+        let renewal_number = original.renewed_by.clone().unwrap();
+
+        // Another organization cannot renew it.
+        let mut other = t.customer("nosy@else.example", "Nosy").await;
+        other.get("/account/orders").await;
+        let nosy = other
+            .submit(&format!("/account/orders/{near}/renew"), &[])
+            .await;
+        assert_eq!(nosy.status, axum::http::StatusCode::NOT_FOUND);
+
+        // Staff mark the renewal Paid from the end of the old period: the activation key
+        // for the registration key keeps the pool id and carries the new term.
+        let renewal = store
+            .order_by_number(&renewal_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewal.pool_id, original.pool_id);
+        let mut staff = t.staff().await;
+        staff.get(&format!("/staff/orders/{renewal_number}")).await;
+        let start = original.end_date.clone();
+        let paid = staff
+            .submit(
+                &format!("/staff/orders/{renewal_number}/paid"),
+                &[("start", &start)],
+            )
+            .await;
+        assert_eq!(
+            paid.status,
+            axum::http::StatusCode::SEE_OTHER,
+            "{}",
+            paid.text
+        );
+        let renewal = store
+            .order_by_number(&renewal_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewal.status.as_str(), "Paid");
+        assert_eq!(renewal.start_date, start);
+        let key = tessera_token::verify_activation(
+            t.vendor.verifying_key(),
+            renewal.activation_key.as_deref().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(key.claims.pools.len(), 1);
+        assert_eq!(key.claims.pools[0].id, original.pool_id);
+        assert_eq!(
+            key.claims.pools[0]
+                .end
+                .date_naive()
+                .format("%Y-%m-%d")
+                .to_string(),
+            renewal.end_date
+        );
+    }
+}
+
+#[tokio::test]
+async fn token_balances_about_to_expire_are_reminded_and_shown_on_the_home_page() {
+    for t in TestPortal::every_backend().await {
+        let email = "tokens@office.example";
+        let mut buyer = t.customer(email, "Token Office").await;
+        let store = &t.portal.store;
+        let user = store.user_by_email(email).await.unwrap().unwrap();
+        let day0 = NaiveDate::from_ymd_opt(2031, 3, 1).unwrap();
+        let last = (day0 + Duration::days(100)).format("%Y-%m-%d").to_string();
+        store
+            .add_token_pack(
+                &tessera_store::portal::NewTokenPack {
+                    organization_id: &user.organization_id,
+                    tokens: 500,
+                    expires_on: &last,
+                    granted_by: "staff",
+                    note: "",
+                },
+                t.portal.now(),
+            )
+            .await
+            .unwrap();
+        let reminders = |mails: Vec<support::Mail>| -> usize {
+            mails
+                .iter()
+                .filter(|m| m.subject.contains("tokens expire on"))
+                .count()
+        };
+        for offset in 0..=101 {
+            run_daily(&t.portal, day0 + Duration::days(offset))
+                .await
+                .unwrap();
+            let left = 100 - offset;
+            let expected = [90, 30, 7].iter().filter(|&&d| left <= d).count();
+            assert_eq!(
+                reminders(t.mails_to(email).await),
+                expected,
+                "{left} day(s) left"
+            );
+        }
+
+        // A pack ending within 90 days of today is an upcoming expiration.
+        let soon = (chrono::Utc::now().date_naive() + Duration::days(20))
+            .format("%Y-%m-%d")
+            .to_string();
+        let pack = store
+            .add_token_pack(
+                &tessera_store::portal::NewTokenPack {
+                    organization_id: &user.organization_id,
+                    tokens: 40,
+                    expires_on: &soon,
+                    granted_by: "staff",
+                    note: "",
+                },
+                t.portal.now(),
+            )
+            .await
+            .unwrap();
+        let home = buyer.get("/").await;
+        assert!(
+            home.has(&format!("id=\"expiration-tokens-{}\"", pack.id)),
+            "{}",
+            home.text
+        );
+        assert!(home.has("40 of 40 tokens</a> expire on"), "{}", home.text);
+    }
+}

@@ -1,0 +1,6 @@
+//! The integration tests of `tessera-store`, in one test binary: each file is a module of it,
+//! so the whole stack is linked once instead of once per file.
+
+mod portal;
+mod seats;
+mod teams;

@@ -1,0 +1,163 @@
+//! `tessera status` and `tessera checkout --hold` as an office would use them.
+
+use crate::common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn checkout_cmd(server: &Server, vendor: &Vendor, product: &str, user: &str) -> Command {
+    let mut c = tessera();
+    c.args(["checkout", product, "--hold", "--user", user])
+        .env("TESSERA_SERVER", &server.url)
+        .env("TESSERA_VENDOR_PUBLIC_KEY", vendor.public_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn wait_until_held(child: &mut std::process::Child) {
+    use std::io::{BufRead, BufReader};
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("holding the seat") => break,
+            Some(Ok(_)) => continue,
+            _ => panic!("checkout --hold ended before holding a seat"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+}
+
+#[test]
+fn checkout_hold_keeps_a_seat_until_sigterm_then_checks_in() {
+    let vendor = Vendor::new();
+    let opts = ServerOpts {
+        lease_ttl: 3,
+        heartbeat: 1,
+        ..Default::default()
+    };
+    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 1, 0)]);
+    let mut child = checkout_cmd(&server, &vendor, "acad", "anna")
+        .spawn()
+        .unwrap();
+    wait_until_held(&mut child);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        server.api().pool("p")["in_use"],
+        1,
+        "held past the TTL by heartbeats"
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(server.api().pool("p")["in_use"], 0, "checked in on SIGTERM");
+}
+
+#[test]
+fn a_killed_clients_seat_returns_by_itself_within_the_ttl() {
+    let vendor = Vendor::new();
+    let opts = ServerOpts {
+        lease_ttl: 3,
+        heartbeat: 1,
+        ..Default::default()
+    };
+    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 1, 0)]);
+    let mut child = checkout_cmd(&server, &vendor, "acad", "anna")
+        .spawn()
+        .unwrap();
+    wait_until_held(&mut child);
+    child.kill().unwrap(); // SIGKILL: no check-in
+    child.wait().unwrap();
+    let killed_at = std::time::Instant::now();
+    assert_eq!(server.api().pool("p")["in_use"], 1);
+    assert!(eventually(Duration::from_secs(8), || server
+        .api()
+        .pool("p")["in_use"]
+        == 0));
+    assert!(
+        killed_at.elapsed() <= Duration::from_secs(5),
+        "returned within TTL + a heartbeat"
+    );
+    let (status, _) = server.api().checkout("acad", "bob", "pc2", "c2");
+    assert_eq!(status, 201);
+}
+
+#[test]
+fn status_shows_pools_and_with_the_admin_token_who_uses_what() {
+    let vendor = Vendor::new();
+    let server = server_with(
+        &vendor,
+        ServerOpts::default(),
+        vec![pool("p", &["acad", "revit"], 3, 0)],
+    );
+    let (status, _) = server.api().checkout("revit", "anna", "pc-anna", "c1");
+    assert_eq!(status, 201);
+    let out = tessera()
+        .args(["status", "--server", &server.url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("acad + revit"), "{text}");
+    assert!(
+        !text.contains("pc-anna"),
+        "no seat list without the admin token: {text}"
+    );
+
+    let out = tessera()
+        .args(["status", "--server", &server.url])
+        .env("TESSERA_ADMIN_TOKEN", server.admin_token())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("anna") && text.contains("pc-anna") && text.contains("online"),
+        "{text}"
+    );
+
+    let out = tessera()
+        .args([
+            "status",
+            "--json",
+            "--server",
+            &server.url,
+            "--admin-token",
+            &server.admin_token(),
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["server"]["products"][0]["in_use"], 1);
+    assert_eq!(json["leases"][0]["user"], "anna");
+    assert_eq!(json["leases"][0]["host"], "pc-anna");
+}
+
+#[test]
+fn checkout_of_a_missing_product_or_with_no_server_fails_with_a_clear_message() {
+    let vendor = Vendor::new();
+    let server = server_with(
+        &vendor,
+        ServerOpts::default(),
+        vec![pool("p", &["acad"], 1, 0)],
+    );
+    let out = tessera()
+        .args(["checkout", "civil3d", "--server", &server.url])
+        .env("TESSERA_VENDOR_PUBLIC_KEY", vendor.public_path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("civil3d"), "{err}");
+    let out = tessera()
+        .args(["checkout", "acad"])
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TESSERA_SERVER"));
+}

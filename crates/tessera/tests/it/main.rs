@@ -1,0 +1,26 @@
+//! The integration tests of `tessera`, in one test binary: each file is a module of it,
+//! so the whole stack is linked once instead of once per file.
+
+mod activation;
+mod backup;
+mod bad_input;
+mod borrow;
+mod cli_client;
+mod client_library;
+mod common;
+mod durability;
+mod leases;
+mod limits;
+mod live_page;
+mod named_login;
+mod paseto_interop;
+mod policy;
+mod portal_demo;
+mod portal_flow;
+mod registration;
+mod scale_out;
+mod smoke;
+mod token_use;
+mod ttl;
+mod usage;
+mod vendor_issue;
