@@ -607,8 +607,8 @@ pub async fn reseller_order(
     let now = state.now();
     // The owner and their organization, made when new (with an invitation to choose a
     // password).
-    let (owner, new_owner) = match state.store.user_by_email(&email).await? {
-        Some(u) => (u, false),
+    let owner = match state.store.user_by_email(&email).await? {
+        Some(u) => u,
         None => {
             let slug: String = team_name
                 .to_lowercase()
@@ -632,7 +632,7 @@ pub async fn reseller_order(
                 .ok_or_else(|| {
                     PortalError::conflict("That e-mail was registered meanwhile; try again.")
                 })?;
-            (u, true)
+            u
         }
     };
     if owner.id == user.id || owner.organization_id == user.organization_id {
@@ -674,7 +674,9 @@ pub async fn reseller_order(
             }
         }
     };
-    if new_owner {
+    // An owner who has not chosen a password yet is invited (again) with every order: a
+    // new owner, and one whose first order was cut short after their account was made.
+    if owner.confirmed_at.is_none() {
         let token = random_token();
         let invited = state
             .store

@@ -42,6 +42,16 @@ async fn mark_paid(t: &TestPortal, number: &str, start: &str) {
 /// A buyer with a Paid order of `seats` Share seats: their browser, the order number
 /// and the team id.
 async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser, String, String) {
+    paid_named_order_from(t, email, seats, &today()).await
+}
+
+/// As [`paid_named_order`], with the subscription period starting on `start`.
+async fn paid_named_order_from(
+    t: &TestPortal,
+    email: &str,
+    seats: &str,
+    start: &str,
+) -> (Browser, String, String) {
     let mut buyer = t.customer(email, "Office").await;
     TestPortal::add_company_info(&mut buyer, "Office Ltd", email).await;
     buyer.get("/buy/share").await;
@@ -55,7 +65,7 @@ async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser,
     let placed = buyer.checkout(false).await.ok();
     let orders = buyer.get(placed.location.as_deref().unwrap()).await;
     let number = support::order_numbers(&orders.text).pop().unwrap();
-    mark_paid(t, &number, &today()).await;
+    mark_paid(t, &number, start).await;
     let team = team_in(&mut buyer).await;
     (buyer, number, team)
 }
@@ -91,7 +101,16 @@ async fn assign(b: &mut Browser, team: &str, sub: &str, email: &str) -> support:
 #[tokio::test]
 async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_an_admin_chooses() {
     for t in TestPortal::every_backend().await {
-        let (mut buyer, number, team) = paid_named_order(&t, "cm@office.example", "3").await;
+        // The year started eleven months ago: its renewal is open (from 90 days before
+        // the end).
+        let eleven_months_ago = chrono::Utc::now()
+            .date_naive()
+            .checked_sub_months(chrono::Months::new(11))
+            .unwrap()
+            .format("%Y-%m-%d")
+            .to_string();
+        let (mut buyer, number, team) =
+            paid_named_order_from(&t, "cm@office.example", "3", &eleven_months_ago).await;
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         let sub = subscription_id(&page.text);
         for who in ["a@office.example", "b@office.example"] {
@@ -123,22 +142,50 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
         assert_eq!(pdf.status, StatusCode::OK);
         assert!(pdf.bytes.starts_with(b"%PDF"));
 
-        // A partial renewal to 1 seat (the renewal window is months away: the renewal is
-        // placed as "Renew now" places it), Paid: 3 people hold seats of 1.
-        let order = t
+        // A partial renewal to 1 seat through "Renew now" on the Orders page (its seats
+        // field offers at most the 3 of now), Paid: 3 people hold seats of 1.
+        let orders = buyer.get("/account/orders").await.ok();
+        assert!(
+            orders.has(&format!(
+                "id=\"renew-seats-{number}\" name=\"seats\" min=\"1\" max=\"3\""
+            )),
+            "{}",
+            orders.text
+        );
+        let renew = format!("/account/orders/{number}/renew");
+        for (seats, says) in [
+            ("9", "keeps at most the 3 seat(s)"),
+            ("0", "Renew at least 1 seat"),
+            ("three", "enter a whole number"),
+        ] {
+            let refused = buyer.submit(&renew, &[("seats", seats)]).await;
+            assert!(
+                refused.status.is_client_error(),
+                "{seats}: {}",
+                refused.text
+            );
+            assert!(
+                refused.has(says),
+                "{seats}: {says} missing in {}",
+                refused.text
+            );
+        }
+        let placed = buyer.submit(&renew, &[("seats", "1")]).await;
+        assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+        let renewal = placed
+            .location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("/account/orders?placed="))
+            .expect("the renewal order's number")
+            .to_owned();
+        let renewal_order = t
             .portal
             .store
-            .order_by_number(&number)
+            .order_by_number(&renewal)
             .await
             .unwrap()
             .unwrap();
-        let more = tessera_portal::ordering::renew_with_seats(&t.portal, &order, Some(9)).await;
-        assert!(more.is_err(), "a renewal cannot add seats");
-        let placed = tessera_portal::ordering::renew_with_seats(&t.portal, &order, Some(1))
-            .await
-            .unwrap();
-        assert_eq!(placed.seats, 1);
-        let renewal = placed.number.clone();
+        assert_eq!(renewal_order.seats, 1);
         let original = t
             .portal
             .store
@@ -146,6 +193,7 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(renewal_order.start_date, original.end_date);
         mark_paid(&t, &renewal, &original.end_date).await;
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         let report = support::text_of(&page.text, &format!("over-text-{sub}")).expect(&page.text);
@@ -361,6 +409,52 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
             reminder.text
         );
         assert!(!reminder.text.contains("renew before then"));
+    }
+}
+
+/// A reseller's order that was cut short after the owner's account was made (a crash,
+/// a failed step) left an owner who was never invited; ordering again invites them.
+#[tokio::test]
+async fn a_reseller_order_again_invites_an_owner_whose_first_order_was_cut_short() {
+    for t in TestPortal::every_backend().await {
+        t.portal
+            .store
+            .create_account(
+                &tessera_store::portal::NewAccount {
+                    email: "owner@studio.example",
+                    password_hash: "!",
+                    role: tessera_store::portal::Role::Customer,
+                    organization_name: "Design Studio",
+                    slug: "design-studio",
+                    confirmed_at: None,
+                },
+                t.portal.now(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let mut reseller = t.customer("reseller@partner.example", "Partner").await;
+        TestPortal::add_company_info(&mut reseller, "Partner GmbH", "billing@partner.example")
+            .await;
+        reseller.get("/reseller").await.ok();
+        let placed = reseller
+            .submit(
+                "/reseller/orders",
+                &[
+                    ("option", "share-1y"),
+                    ("users", "2"),
+                    ("team", "Design Studio"),
+                    ("owner_email", "owner@studio.example"),
+                ],
+            )
+            .await;
+        assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+        let link = t
+            .link_in_last_mail("owner@studio.example", "/invitation?token=")
+            .await;
+        let mut owner = t.browser();
+        let page = owner.get(&link).await.ok();
+        assert!(page.has("Design Studio"), "{}", page.text);
     }
 }
 
