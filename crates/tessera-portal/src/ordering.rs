@@ -152,7 +152,7 @@ pub async fn place_single(
         .store
         .place_channel_order(order, channel, state.now())
         .await?;
-    announce_one(state, &placed).await?;
+    announce(state, &placed, Announcement::Placed).await?;
     Ok(placed)
 }
 
@@ -257,29 +257,42 @@ pub async fn renew_with_seats(
             PortalError::conflict(format!("Order {} was renewed meanwhile.", order.number))
         })?;
     // As for a new order: the invoice and the staff's note now, or by the recovery task.
-    announce_one(state, &placed).await?;
+    announce(state, &placed, Announcement::Placed).await?;
     Ok(placed)
 }
 
-/// E-mails one new order's invoice to the customer and the note to staff, and records
-/// that it did; a failure is logged and left to the recovery task (`announce_pending`).
-async fn announce_one(state: &PortalState, placed: &OrderRecord) -> PortalResult<()> {
-    let sent = match announce_order(state, placed).await {
-        Ok(()) => notify_staff(state, std::slice::from_ref(placed)).await,
-        Err(e) => Err(e),
+/// Sends an order's e-mails of `which` (a new order: its invoice to the customer and the
+/// note to staff; a Paid one: its key or web license server to the customer) and records
+/// that they went. A failure is logged and left to the recovery task
+/// (`announce_pending`). Answers whether they went.
+async fn announce(
+    state: &PortalState,
+    order: &OrderRecord,
+    which: Announcement,
+) -> PortalResult<bool> {
+    let sent = match which {
+        Announcement::Placed => match announce_order(state, order).await {
+            Ok(()) => notify_staff(state, std::slice::from_ref(order)).await,
+            Err(e) => Err(e),
+        },
+        Announcement::Paid => match state.store.organization(&order.organization_id).await? {
+            Some(organization) => announce_paid(state, order, &organization).await,
+            None => Err(PortalError::internal("the order's organization is missing")),
+        },
     };
     match sent {
         Ok(()) => {
             state
                 .store
-                .mark_order_announced(&placed.id, Announcement::Placed, state.now())
-                .await?
+                .mark_order_announced(&order.id, which, state.now())
+                .await?;
+            Ok(true)
         }
         Err(e) => {
-            tracing::error!(order = %placed.number, error = %e, "the new order's e-mails failed; will retry")
+            tracing::error!(order = %order.number, ?which, error = %e, "the order's e-mails failed; will retry");
+            Ok(false)
         }
     }
-    Ok(())
 }
 
 /// Announces the orders whose e-mails were never stored because the portal stopped
@@ -294,28 +307,9 @@ pub async fn announce_pending(state: &PortalState, grace_ms: i64) -> PortalResul
         .await?;
     let mut done = 0;
     for (order, which) in pending {
-        let sent = match which {
-            Announcement::Placed => match announce_order(state, &order).await {
-                Ok(()) => notify_staff(state, std::slice::from_ref(&order)).await,
-                Err(e) => Err(e),
-            },
-            Announcement::Paid => match state.store.organization(&order.organization_id).await? {
-                Some(organization) => announce_paid(state, &order, &organization).await,
-                None => Err(PortalError::internal("the order's organization is missing")),
-            },
-        };
-        match sent {
-            Ok(()) => {
-                state
-                    .store
-                    .mark_order_announced(&order.id, which, state.now())
-                    .await?;
-                tracing::info!(order = %order.number, ?which, "announced an order a stop had left unannounced");
-                done += 1;
-            }
-            Err(e) => {
-                tracing::error!(order = %order.number, error = %e, "announcing the order failed; will retry")
-            }
+        if announce(state, &order, which).await? {
+            tracing::info!(order = %order.number, ?which, "announced an order a stop had left unannounced");
+            done += 1;
         }
     }
     Ok(done)
@@ -739,17 +733,7 @@ pub async fn mark_paid(
         .order_by_number(&order.number)
         .await?
         .ok_or(PortalError::NotFound)?;
-    match announce_paid(state, &paid, &organization).await {
-        Ok(()) => {
-            state
-                .store
-                .mark_order_announced(&paid.id, Announcement::Paid, state.now())
-                .await?
-        }
-        Err(e) => {
-            tracing::error!(order = %paid.number, error = %e, "the Paid order's e-mail failed; will retry")
-        }
-    }
+    announce(state, &paid, Announcement::Paid).await?;
     Ok(paid)
 }
 
