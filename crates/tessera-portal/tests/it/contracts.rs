@@ -11,38 +11,10 @@ use crate::support;
 use axum::http::StatusCode;
 use support::{Browser, PASSWORD, TestPortal};
 
-fn today() -> String {
-    chrono::Utc::now()
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
-async fn mark_paid(t: &TestPortal, number: &str, start: &str) {
-    let known = t
-        .portal
-        .store
-        .user_by_email(support::STAFF_EMAIL)
-        .await
-        .unwrap();
-    let mut staff = if known.is_some() {
-        let mut b = t.browser();
-        b.sign_in(support::STAFF_EMAIL, PASSWORD).await;
-        b
-    } else {
-        t.staff().await
-    };
-    staff.get(&format!("/staff/orders/{number}")).await;
-    let paid = staff
-        .submit(&format!("/staff/orders/{number}/paid"), &[("start", start)])
-        .await;
-    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
-}
-
 /// A buyer with a Paid order of `seats` Share seats: their browser, the order number
 /// and the team id.
 async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser, String, String) {
-    paid_named_order_from(t, email, seats, &today()).await
+    paid_named_order_from(t, email, seats, &support::today()).await
 }
 
 /// As [`paid_named_order`], with the subscription period starting on `start`.
@@ -65,7 +37,7 @@ async fn paid_named_order_from(
     let placed = buyer.checkout(false).await.ok();
     let orders = buyer.get(placed.location.as_deref().unwrap()).await;
     let number = support::order_numbers(&orders.text).pop().unwrap();
-    mark_paid(t, &number, start).await;
+    t.mark_paid(&number, start).await;
     let team = team_in(&mut buyer).await;
     (buyer, number, team)
 }
@@ -194,7 +166,7 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
             .unwrap()
             .unwrap();
         assert_eq!(renewal_order.start_date, original.end_date);
-        mark_paid(&t, &renewal, &original.end_date).await;
+        t.mark_paid(&renewal, &original.end_date).await;
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         let report = support::text_of(&page.text, &format!("over-text-{sub}")).expect(&page.text);
         assert!(
@@ -329,7 +301,7 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
             .link_in_last_mail("owner@studio.example", "/invitation?token=")
             .await;
 
-        mark_paid(&t, &number, &today()).await;
+        t.mark_paid(&number, &support::today()).await;
         let told = t.mails_to("owner@studio.example").await;
         assert!(
             told.iter().any(|m| m
@@ -495,7 +467,7 @@ async fn added_seats_stay_in_the_team_and_a_moved_subscription_loses_its_assignm
             .iter()
             .find(|o| o.adds_to.as_deref() == Some(sub.as_str()))
             .unwrap();
-        mark_paid(&t, &add.number, &today()).await;
+        t.mark_paid(&add.number, &support::today()).await;
         let s = t
             .portal
             .store
@@ -638,7 +610,7 @@ async fn a_new_contract_goes_to_the_team_chosen_at_purchase() {
             .into_iter()
             .next()
             .unwrap();
-        mark_paid(&t, &number, &today()).await;
+        t.mark_paid(&number, &support::today()).await;
         let in_design = store.team_subscriptions(&design.id).await.unwrap();
         assert_eq!(in_design.len(), 1, "{in_design:?}");
         assert_eq!(in_design[0].seats, 2);

@@ -49,16 +49,7 @@ async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser,
     let placed = buyer.checkout(false).await.ok();
     let orders = buyer.get(placed.location.as_deref().unwrap()).await;
     let number = support::order_numbers(&orders.text).pop().unwrap();
-    let mut staff = t.staff().await;
-    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    staff.get(&format!("/staff/orders/{number}")).await;
-    let paid = staff
-        .submit(
-            &format!("/staff/orders/{number}/paid"),
-            &[("start", &today)],
-        )
-        .await;
-    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    t.mark_paid(&number, &support::today()).await;
     let teams = buyer.get("/account/teams").await.ok();
     (buyer, first_id_after(&teams.text, "/account/teams/"))
 }

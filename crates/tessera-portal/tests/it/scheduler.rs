@@ -331,21 +331,8 @@ async fn renew_now_is_offered_within_90_days_of_the_end_once_and_paying_it_keeps
             .unwrap()
             .unwrap();
         assert_eq!(renewal.pool_id, original.pool_id);
-        let mut staff = t.staff().await;
-        staff.get(&format!("/staff/orders/{renewal_number}")).await;
         let start = original.end_date.clone();
-        let paid = staff
-            .submit(
-                &format!("/staff/orders/{renewal_number}/paid"),
-                &[("start", &start)],
-            )
-            .await;
-        assert_eq!(
-            paid.status,
-            axum::http::StatusCode::SEE_OTHER,
-            "{}",
-            paid.text
-        );
+        t.mark_paid(&renewal_number, &start).await;
         let renewal = store
             .order_by_number(&renewal_number)
             .await

@@ -158,23 +158,10 @@ async fn a_lan_order_goes_from_sign_up_to_a_paid_activation_key_on_every_backend
         );
         let order_page = staff.get(&format!("/staff/orders/{number}")).await;
         assert!(order_page.has("Mark Paid"));
-        let today = chrono::Utc::now()
-            .date_naive()
-            .format("%Y-%m-%d")
-            .to_string();
-        let paid = staff
-            .submit(
-                &format!("/staff/orders/{number}/paid"),
-                &[("start", &today)],
-            )
-            .await;
+        let today = support::today();
+        let paid = staff.mark_paid(&number, &today).await;
         assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
-        let again = staff
-            .submit(
-                &format!("/staff/orders/{number}/paid"),
-                &[("start", &today)],
-            )
-            .await;
+        let again = staff.mark_paid(&number, &today).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{backend}: paid twice");
 
         // The activation key: shown in Orders with copy and download, and e-mailed.
@@ -259,19 +246,7 @@ async fn a_web_license_server_order_gets_use_web_license_server_when_paid() {
             "no agreement without Contract and Acts"
         );
 
-        let mut staff = t.staff().await;
-        let today = chrono::Utc::now()
-            .date_naive()
-            .format("%Y-%m-%d")
-            .to_string();
-        staff.get(&format!("/staff/orders/{number}")).await;
-        staff
-            .submit(
-                &format!("/staff/orders/{number}/paid"),
-                &[("start", &today)],
-            )
-            .await
-            .ok();
+        t.mark_paid(&number, &support::today()).await;
         let orders = buyer.get("/account/orders").await;
         assert!(
             orders.has("id=\"use-web-license-server\""),

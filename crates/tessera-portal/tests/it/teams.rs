@@ -31,19 +31,7 @@ async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser,
     let placed = buyer.checkout(false).await.ok();
     let orders = buyer.get(placed.location.as_deref().unwrap()).await;
     let number = support::order_numbers(&orders.text).pop().unwrap();
-    let mut staff = t.staff().await;
-    let today = chrono::Utc::now()
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string();
-    staff.get(&format!("/staff/orders/{number}")).await;
-    let paid = staff
-        .submit(
-            &format!("/staff/orders/{number}/paid"),
-            &[("start", &today)],
-        )
-        .await;
-    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    t.mark_paid(&number, &support::today()).await;
     let teams = buyer.get("/account/teams").await.ok();
     let start = teams.text.find("/account/teams/").expect(&teams.text) + "/account/teams/".len();
     let team: String = teams.text[start..]
@@ -712,17 +700,8 @@ async fn a_paid_renewal_carries_the_named_subscription_on_and_resets_the_coordin
             .await
             .unwrap()
             .unwrap();
-        let mut staff = t.browser();
-        staff.sign_in(support::STAFF_EMAIL, PASSWORD).await;
-        staff
-            .get(&format!("/staff/orders/{}", renewal.number))
-            .await;
-        let paid = staff
-            .submit(
-                &format!("/staff/orders/{}/paid", renewal.number),
-                &[("start", &original.end_date)],
-            )
-            .await;
+        let mut staff = t.staff().await;
+        let paid = staff.mark_paid(&renewal.number, &original.end_date).await;
         assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
         let subs = store.team_subscriptions(&team).await.unwrap();
         assert_eq!(subs.len(), 1, "no second subscription: {subs:?}");
@@ -733,12 +712,7 @@ async fn a_paid_renewal_carries_the_named_subscription_on_and_resets_the_coordin
         assert_eq!(team_now.software_coordinator_id, None);
         assert_eq!(team_now.coordinator(), buyer_id);
         // Marking it Paid again (a retry) changes nothing.
-        let again = staff
-            .submit(
-                &format!("/staff/orders/{}/paid", renewal.number),
-                &[("start", &original.end_date)],
-            )
-            .await;
+        let again = staff.mark_paid(&renewal.number, &original.end_date).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
         assert_eq!(store.team_subscriptions(&team).await.unwrap().len(), 1);
     }

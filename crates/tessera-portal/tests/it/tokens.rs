@@ -428,22 +428,10 @@ async fn token_packs_are_bought_as_an_order_and_paid_into_the_balance() {
         let number = support::order_numbers(&orders.text).pop().unwrap();
 
         let mut staff = t.staff().await;
-        let today = chrono::Utc::now().date_naive();
-        let start = today.format("%Y-%m-%d").to_string();
-        staff.get(&format!("/staff/orders/{number}")).await;
-        let paid = staff
-            .submit(
-                &format!("/staff/orders/{number}/paid"),
-                &[("start", &start)],
-            )
-            .await;
+        let start = support::today();
+        let paid = staff.mark_paid(&number, &start).await;
         assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
-        let again = staff
-            .submit(
-                &format!("/staff/orders/{number}/paid"),
-                &[("start", &start)],
-            )
-            .await;
+        let again = staff.mark_paid(&number, &start).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
 
         let store = &t.portal.store;

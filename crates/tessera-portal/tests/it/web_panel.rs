@@ -18,30 +18,14 @@ use tower::ServiceExt;
 
 /// An organization with a paid web license server order of 2 seats of "all" (AutoCAD and
 /// Revit), and its member's browser.
-async fn web_org(
-    t: &TestPortal,
-    staff: &mut Browser,
-    email: &str,
-    name: &str,
-) -> (Browser, String) {
+async fn web_org(t: &TestPortal, email: &str, name: &str) -> (Browser, String) {
     let mut b = t.customer(email, name).await;
     TestPortal::add_company_info(&mut b, &format!("{name} Ltd"), email).await;
     b.add_to_cart("all", "all-3m", "2", None).await.ok();
     let placed = b.checkout(false).await.ok();
     let orders = b.get(placed.location.as_deref().unwrap()).await;
     let number = order_numbers(&orders.text).pop().unwrap();
-    let today = chrono::Utc::now()
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string();
-    staff.get(&format!("/staff/orders/{number}")).await;
-    staff
-        .submit(
-            &format!("/staff/orders/{number}/paid"),
-            &[("start", &today)],
-        )
-        .await
-        .ok();
+    t.mark_paid(&number, &support::today()).await;
     let orders = b.get("/account/orders").await;
     let at = orders
         .text
@@ -138,9 +122,8 @@ async fn heartbeat(t: &TestPortal, slug: &str, held: &Held) -> (StatusCode, Valu
 }
 
 async fn two_organizations(t: &TestPortal) -> ((Browser, String), (Browser, String)) {
-    let mut staff = t.staff().await;
-    let alpha = web_org(t, &mut staff, "admin@alpha.example", "Alpha Design").await;
-    let beta = web_org(t, &mut staff, "admin@beta.example", "Beta Build").await;
+    let alpha = web_org(t, "admin@alpha.example", "Alpha Design").await;
+    let beta = web_org(t, "admin@beta.example", "Beta Build").await;
     assert_ne!(alpha.1, beta.1);
     (alpha, beta)
 }
@@ -297,8 +280,7 @@ async fn one_organization_can_never_see_free_or_change_anothers_web_license_serv
 #[tokio::test]
 async fn the_panels_remove_frees_a_seat_and_the_client_learns_on_its_next_heartbeat() {
     for t in TestPortal::every_backend().await {
-        let mut staff = t.staff().await;
-        let (mut alpha, a) = web_org(&t, &mut staff, "admin@alpha.example", "Alpha Design").await;
+        let (mut alpha, a) = web_org(&t, "admin@alpha.example", "Alpha Design").await;
         let anna = checkout(&t, &a, "anna", "pc1", None).await.unwrap();
         let _carl = checkout(&t, &a, "carl", "pc2", None).await.unwrap();
         let (status, v) = checkout(&t, &a, "dora", "pc3", None).await.err().unwrap();
@@ -349,8 +331,7 @@ async fn the_panels_remove_frees_a_seat_and_the_client_learns_on_its_next_heartb
 #[tokio::test]
 async fn a_bad_policy_is_refused_with_its_line_and_the_old_one_stays_in_force() {
     for t in TestPortal::every_backend().await {
-        let mut staff = t.staff().await;
-        let (mut alpha, a) = web_org(&t, &mut staff, "admin@alpha.example", "Alpha Design").await;
+        let (mut alpha, a) = web_org(&t, "admin@alpha.example", "Alpha Design").await;
         alpha.get(&format!("/w/{a}/")).await;
         let good = "[[rule]]\nproduct = \"autocad\"\nexclude = [\"user:mallory\"]\n";
         let saved = alpha
@@ -393,8 +374,7 @@ async fn a_bad_policy_is_refused_with_its_line_and_the_old_one_stays_in_force() 
 #[tokio::test]
 async fn the_switch_and_the_allow_and_deny_lists_are_enforced_on_checkout() {
     for t in TestPortal::every_backend().await {
-        let mut staff = t.staff().await;
-        let (mut alpha, a) = web_org(&t, &mut staff, "admin@alpha.example", "Alpha Design").await;
+        let (mut alpha, a) = web_org(&t, "admin@alpha.example", "Alpha Design").await;
         let held = checkout(&t, &a, "anna", "pc1", None).await.unwrap();
 
         alpha.get(&format!("/w/{a}/")).await;

@@ -122,9 +122,22 @@ impl TestPortal {
         b
     }
 
-    /// The staff member's browser (their e-mail is staff by the settings).
+    /// The staff member's browser, signed in (their e-mail is staff by the settings); the
+    /// first call signs them up.
     pub async fn staff(&self) -> Browser {
-        self.customer(STAFF_EMAIL, "Tessera Software").await
+        let known = self.portal.store.user_by_email(STAFF_EMAIL).await.unwrap();
+        if known.is_none() {
+            return self.customer(STAFF_EMAIL, "Tessera Software").await;
+        }
+        let mut b = self.browser();
+        b.sign_in(STAFF_EMAIL, PASSWORD).await;
+        b
+    }
+
+    /// Staff mark the order Paid, its period starting on `start`.
+    pub async fn mark_paid(&self, number: &str, start: &str) {
+        let paid = self.staff().await.mark_paid(number, start).await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
     }
 
     /// The path of the link in the newest message to `email` that contains `marker`.
@@ -309,6 +322,14 @@ impl Browser {
         self.submit(&format!("/buy/{product}"), &fields).await
     }
 
+    /// As staff: opens the order in the back office and presses Mark Paid, its period
+    /// starting on `start`; the answer (303 once marked Paid).
+    pub async fn mark_paid(&mut self, number: &str, start: &str) -> Page {
+        self.get(&format!("/staff/orders/{number}")).await;
+        self.submit(&format!("/staff/orders/{number}/paid"), &[("start", start)])
+            .await
+    }
+
     /// Presses Checkout with Bank transfer (and Contract and Acts when asked).
     pub async fn checkout(&mut self, contract_and_acts: bool) -> Page {
         self.get("/checkout").await;
@@ -355,6 +376,14 @@ impl Mail {
                 .collect(),
         }
     }
+}
+
+/// Today's date as the forms take it (`YYYY-MM-DD`).
+pub fn today() -> String {
+    chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// The order numbers in a page, in the order they appear.
