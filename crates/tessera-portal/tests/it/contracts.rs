@@ -9,66 +9,7 @@
 use crate::support;
 
 use axum::http::StatusCode;
-use support::{Browser, PASSWORD, TestPortal};
-
-/// A buyer with a Paid order of `seats` Share seats: their browser, the order number
-/// and the team id.
-async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser, String, String) {
-    paid_named_order_from(t, email, seats, &support::today()).await
-}
-
-/// As [`paid_named_order`], with the subscription period starting on `start`.
-async fn paid_named_order_from(
-    t: &TestPortal,
-    email: &str,
-    seats: &str,
-    start: &str,
-) -> (Browser, String, String) {
-    let mut buyer = t.customer(email, "Office").await;
-    TestPortal::add_company_info(&mut buyer, "Office Ltd", email).await;
-    buyer.get("/buy/share").await;
-    let added = buyer
-        .submit(
-            "/buy/share",
-            &[("option", "share-1y"), ("start", ""), ("users", seats)],
-        )
-        .await;
-    assert!(added.status.is_redirection(), "{}", added.text);
-    let placed = buyer.checkout(false).await.ok();
-    let orders = buyer.get(placed.location.as_deref().unwrap()).await;
-    let number = support::order_numbers(&orders.text).pop().unwrap();
-    t.mark_paid(&number, start).await;
-    let team = team_in(&mut buyer).await;
-    (buyer, number, team)
-}
-
-async fn team_in(b: &mut Browser) -> String {
-    let teams = b.get("/account/teams").await.ok();
-    let start = teams.text.find("/account/teams/").expect(&teams.text) + "/account/teams/".len();
-    teams.text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect()
-}
-
-fn subscription_id(team_page: &str) -> String {
-    let marker = "id=\"subscription-";
-    let start = team_page.find(marker).expect(team_page) + marker.len();
-    team_page[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect()
-}
-
-async fn assign(b: &mut Browser, team: &str, sub: &str, email: &str) -> support::Page {
-    b.get(&format!("/account/teams/{team}/subscriptions/{sub}"))
-        .await;
-    b.submit(
-        &format!("/account/teams/{team}/subscriptions/{sub}/assign"),
-        &[("email", email), ("first_name", "A"), ("last_name", "B")],
-    )
-    .await
-}
+use support::{PASSWORD, TestPortal, subscription_id};
 
 #[tokio::test]
 async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_an_admin_chooses() {
@@ -81,12 +22,13 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
             .unwrap()
             .format("%Y-%m-%d")
             .to_string();
-        let (mut buyer, number, team) =
-            paid_named_order_from(&t, "cm@office.example", "3", &eleven_months_ago).await;
+        let (mut buyer, number, team) = t
+            .paid_named_order_from("cm@office.example", "3", &eleven_months_ago)
+            .await;
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         let sub = subscription_id(&page.text);
         for who in ["a@office.example", "b@office.example"] {
-            let r = assign(&mut buyer, &team, &sub, who).await;
+            let r = buyer.assign_seat(&team, &sub, who).await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
         }
 
@@ -185,7 +127,7 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
         assert!(row.contains("Share"), "{row}");
 
         // No new assignment meanwhile, with a clear message.
-        let refused = assign(&mut buyer, &team, &sub, "c@office.example").await;
+        let refused = buyer.assign_seat(&team, &sub, "c@office.example").await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
         assert!(refused.has("over-assigned"), "{}", refused.text);
 
@@ -433,10 +375,11 @@ async fn a_reseller_order_again_invites_an_owner_whose_first_order_was_cut_short
 #[tokio::test]
 async fn added_seats_stay_in_the_team_and_a_moved_subscription_loses_its_assignments() {
     for t in TestPortal::every_backend().await {
-        let (mut buyer, _, team) = paid_named_order(&t, "cm@office.example", "2").await;
+        let (mut buyer, _, team) = t.paid_named_order("cm@office.example", "2").await;
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         let sub = subscription_id(&page.text);
-        assign(&mut buyer, &team, &sub, "a@office.example")
+        buyer
+            .assign_seat(&team, &sub, "a@office.example")
             .await
             .ok();
 
@@ -538,7 +481,7 @@ async fn added_seats_stay_in_the_team_and_a_moved_subscription_loses_its_assignm
 async fn a_new_contract_goes_to_the_team_chosen_at_purchase() {
     for t in TestPortal::every_backend().await {
         let email = "chooser@office.example";
-        let (mut buyer, _, first_team) = paid_named_order(&t, email, "1").await;
+        let (mut buyer, _, first_team) = t.paid_named_order(email, "1").await;
         let store = &t.portal.store;
         let user = store.user_by_email(email).await.unwrap().unwrap();
         let design = store
@@ -603,13 +546,7 @@ async fn a_new_contract_goes_to_the_team_chosen_at_purchase() {
             )
             .await;
         assert!(added.status.is_redirection(), "{}", added.text);
-        let placed = buyer.checkout(false).await.ok();
-        let orders = buyer.get(placed.location.as_deref().unwrap()).await;
-        // The newest order is listed first.
-        let number = support::order_numbers(&orders.text)
-            .into_iter()
-            .next()
-            .unwrap();
+        let number = buyer.place_order().await;
         t.mark_paid(&number, &support::today()).await;
         let in_design = store.team_subscriptions(&design.id).await.unwrap();
         assert_eq!(in_design.len(), 1, "{in_design:?}");

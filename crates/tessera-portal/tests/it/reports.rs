@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::StatusCode;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use support::{Browser, PASSWORD, TestPortal};
+use support::{Browser, TestPortal, subscription_id};
 use tessera_store::SessionRecord;
 use tessera_store::portal::{NewTokenPack, TokenOutcome, TokenUse};
 
@@ -33,64 +33,6 @@ impl Rng {
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-}
-
-async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser, String) {
-    let mut buyer = t.customer(email, "Report Office").await;
-    TestPortal::add_company_info(&mut buyer, "Report Office Ltd", email).await;
-    buyer.get("/buy/share").await;
-    let added = buyer
-        .submit(
-            "/buy/share",
-            &[("option", "share-1y"), ("start", ""), ("users", seats)],
-        )
-        .await;
-    assert!(added.status.is_redirection(), "{}", added.text);
-    let placed = buyer.checkout(false).await.ok();
-    let orders = buyer.get(placed.location.as_deref().unwrap()).await;
-    let number = support::order_numbers(&orders.text).pop().unwrap();
-    t.mark_paid(&number, &support::today()).await;
-    let teams = buyer.get("/account/teams").await.ok();
-    (buyer, first_id_after(&teams.text, "/account/teams/"))
-}
-
-fn first_id_after(html: &str, marker: &str) -> String {
-    let start = html.find(marker).expect(html) + marker.len();
-    html[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect()
-}
-
-async fn invite(t: &TestPortal, admin: &mut Browser, team: &str, email: &str) -> Browser {
-    admin.get(&format!("/account/teams/{team}")).await;
-    let sent = admin
-        .submit(
-            &format!("/account/teams/{team}/invite"),
-            &[
-                ("email", email),
-                ("first_name", "Test"),
-                ("last_name", "Person"),
-            ],
-        )
-        .await;
-    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
-    let link = t.link_in_last_mail(email, "/invitation?token=").await;
-    let mut b = t.browser();
-    b.get(&link).await.ok();
-    let token = link.split("token=").nth(1).unwrap().to_owned();
-    let done = b
-        .submit(
-            "/invitation",
-            &[
-                ("token", &token),
-                ("password", PASSWORD),
-                ("password_again", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
-    b
 }
 
 fn unescape(s: &str) -> String {
@@ -187,26 +129,18 @@ async fn page_and_csv(b: &mut Browser, kind: &str, query: &str) -> Vec<Vec<Strin
 async fn a_generated_month_gives_the_figures_computed_independently() {
     for t in TestPortal::every_backend().await {
         let buyer_email = "boss@report.example";
-        let (mut buyer, team1) = paid_named_order(&t, buyer_email, "3").await;
-        let sub = first_id_after(
-            &buyer.get(&format!("/account/teams/{team1}")).await.text,
-            "id=\"subscription-",
-        );
-        let _ada = invite(&t, &mut buyer, &team1, "ada@report.example").await;
-        let assigned = buyer
-            .submit(
-                &format!("/account/teams/{team1}/subscriptions/{sub}/assign"),
-                &[("email", "ada@report.example")],
-            )
-            .await;
+        let (mut buyer, _, team1) = t.paid_named_order(buyer_email, "3").await;
+        let sub = subscription_id(&buyer.get(&format!("/account/teams/{team1}")).await.text);
+        let _ada = t.invited(&mut buyer, &team1, "ada@report.example").await;
+        let assigned = buyer.assign_seat(&team1, &sub, "ada@report.example").await;
         assert_eq!(assigned.status, StatusCode::SEE_OTHER, "{}", assigned.text);
         // A second team, with one person of its own.
         buyer.get("/account/teams").await;
         let made = buyer.submit("/account/teams", &[("name", "Design")]).await;
         assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
-        let team2 = first_id_after(made.location.as_deref().unwrap(), "/account/teams/");
-        let _ben = invite(&t, &mut buyer, &team2, "ben@report.example").await;
-        let mut cid = invite(&t, &mut buyer, &team1, "cid@report.example").await;
+        let team2 = support::first_id_after(made.location.as_deref().unwrap(), "/account/teams/");
+        let _ben = t.invited(&mut buyer, &team2, "ben@report.example").await;
+        let mut cid = t.invited(&mut buyer, &team1, "cid@report.example").await;
 
         let store = &t.portal.store;
         let boss = store.user_by_email(buyer_email).await.unwrap().unwrap();

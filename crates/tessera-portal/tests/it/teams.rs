@@ -11,82 +11,8 @@ use crate::support;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use support::{Browser, PASSWORD, TestPortal};
+use support::{Browser, PASSWORD, TestPortal, subscription_id};
 use tower::ServiceExt;
-
-/// A buyer whose named-user order of `seats` Share seats is Paid; answers their browser
-/// and the team's id.
-async fn paid_named_order(t: &TestPortal, email: &str, seats: &str) -> (Browser, String) {
-    let mut buyer = t.customer(email, "Office").await;
-    TestPortal::add_company_info(&mut buyer, "Office Ltd", email).await;
-    // No license server to choose for a named-user product: neither key nor web needed.
-    buyer.get("/buy/share").await;
-    let added = buyer
-        .submit(
-            "/buy/share",
-            &[("option", "share-1y"), ("start", ""), ("users", seats)],
-        )
-        .await;
-    assert!(added.status.is_redirection(), "{}", added.text);
-    let placed = buyer.checkout(false).await.ok();
-    let orders = buyer.get(placed.location.as_deref().unwrap()).await;
-    let number = support::order_numbers(&orders.text).pop().unwrap();
-    t.mark_paid(&number, &support::today()).await;
-    let teams = buyer.get("/account/teams").await.ok();
-    let start = teams.text.find("/account/teams/").expect(&teams.text) + "/account/teams/".len();
-    let team: String = teams.text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
-    (buyer, team)
-}
-
-/// The first subscription's id on the team page.
-fn subscription_id(team_page: &str) -> String {
-    let marker = "id=\"subscription-";
-    let start = team_page.find(marker).expect(team_page) + marker.len();
-    team_page[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect()
-}
-
-/// Invites `email` and has them accept with the link from their e-mail; their browser.
-async fn invited(t: &TestPortal, admin: &mut Browser, team: &str, email: &str) -> Browser {
-    admin.get(&format!("/account/teams/{team}")).await;
-    let sent = admin
-        .submit(
-            &format!("/account/teams/{team}/invite"),
-            &[
-                ("email", email),
-                ("first_name", "Test"),
-                ("last_name", "Person"),
-            ],
-        )
-        .await;
-    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
-    accept(t, email).await
-}
-
-async fn accept(t: &TestPortal, email: &str) -> Browser {
-    let link = t.link_in_last_mail(email, "/invitation?token=").await;
-    let mut b = t.browser();
-    let page = b.get(&link).await.ok();
-    assert!(page.has("Accept the invitation"), "{}", page.text);
-    let token = link.split("token=").nth(1).unwrap().to_owned();
-    let done = b
-        .submit(
-            "/invitation",
-            &[
-                ("token", &token),
-                ("password", PASSWORD),
-                ("password_again", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
-    b
-}
 
 async fn user_id(t: &TestPortal, email: &str) -> String {
     t.portal
@@ -142,7 +68,7 @@ fn code(v: &Value) -> &str {
 async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign_in_on_one_device()
 {
     for t in TestPortal::every_backend().await {
-        let (mut buyer, team) = paid_named_order(&t, "buyer@office.example", "2").await;
+        let (mut buyer, _, team) = t.paid_named_order("buyer@office.example", "2").await;
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         assert!(page.has("Share (named user)"), "{}", page.text);
         assert!(
@@ -210,7 +136,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
             (status, code(&e)),
             (StatusCode::UNAUTHORIZED, "unauthorized")
         );
-        let mut anna = invited(&t, &mut buyer, &team, "anna@office.example").await;
+        let mut anna = t.invited(&mut buyer, &team, "anna@office.example").await;
         let (status, e) = activate(&t, "anna@office.example", "pc-anna").await;
         assert_eq!(
             (status, code(&e)),
@@ -243,15 +169,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
             "seat_unassigned",
             "the buyer's program stops at its next refresh"
         );
-        buyer
-            .get(&format!("/account/teams/{team}/subscriptions/{sub}"))
-            .await;
-        let r = buyer
-            .submit(
-                &format!("/account/teams/{team}/subscriptions/{sub}/assign"),
-                &[("email", "anna@office.example")],
-            )
-            .await;
+        let r = buyer.assign_seat(&team, &sub, "anna@office.example").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
         let (status, anna_token) = activate(&t, "anna@office.example", "pc-anna").await;
         assert_eq!(status, StatusCode::CREATED, "{anna_token}");
@@ -322,12 +240,14 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
 #[tokio::test]
 async fn each_role_sees_and_does_only_what_it_should() {
     let t = TestPortal::sqlite().await;
-    let (mut cm, team) = paid_named_order(&t, "cm@office.example", "5").await;
+    let (mut cm, _, team) = t.paid_named_order("cm@office.example", "5").await;
     let sub = subscription_id(&cm.get(&format!("/account/teams/{team}")).await.text);
-    let mut primary = invited(&t, &mut cm, &team, "primary@office.example").await;
-    let mut secondary = invited(&t, &mut cm, &team, "secondary@office.example").await;
-    let mut coordinator = invited(&t, &mut cm, &team, "coordinator@office.example").await;
-    let mut user = invited(&t, &mut cm, &team, "user@office.example").await;
+    let mut primary = t.invited(&mut cm, &team, "primary@office.example").await;
+    let mut secondary = t.invited(&mut cm, &team, "secondary@office.example").await;
+    let mut coordinator = t
+        .invited(&mut cm, &team, "coordinator@office.example")
+        .await;
+    let mut user = t.invited(&mut cm, &team, "user@office.example").await;
     let mut outsider = t.customer("outsider@elsewhere.example", "Elsewhere").await;
     let id = |e: &'static str| {
         let t = &t;
@@ -533,7 +453,7 @@ async fn each_role_sees_and_does_only_what_it_should() {
 async fn assignments_beyond_the_seats_are_refused_by_hand_and_by_import_with_nothing_half_applied()
 {
     for t in TestPortal::every_backend().await {
-        let (mut cm, team) = paid_named_order(&t, "cm@office.example", "3").await;
+        let (mut cm, _, team) = t.paid_named_order("cm@office.example", "3").await;
         let sub = subscription_id(&cm.get(&format!("/account/teams/{team}")).await.text);
         let seats = |t: &TestPortal, sub: String| {
             let store = t.portal.store.clone();
@@ -631,14 +551,7 @@ async fn assignments_beyond_the_seats_are_refused_by_hand_and_by_import_with_not
         assert_eq!(anna.len(), 2, "{anna:?}");
 
         // Full: one more by hand is refused, and the page says so.
-        cm.get(&format!("/account/teams/{team}/subscriptions/{sub}"))
-            .await;
-        let r = cm
-            .submit(
-                &format!("/account/teams/{team}/subscriptions/{sub}/assign"),
-                &[("email", "cara@office.example")],
-            )
-            .await;
+        let r = cm.assign_seat(&team, &sub, "cara@office.example").await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
         assert!(r.has("Not assigned"), "{}", r.text);
         assert_eq!(seats(&t, sub.clone()).await, 3);
@@ -653,7 +566,7 @@ async fn assignments_beyond_the_seats_are_refused_by_hand_and_by_import_with_not
         );
 
         // Anna accepts later with the link she was sent.
-        let mut anna = accept(&t, "anna@office.example").await;
+        let mut anna = t.accept_invitation("anna@office.example").await;
         let mine = anna.get("/account/licenses").await.ok();
         assert!(mine.has("Share (named user)"));
         // A used link does not work twice.
@@ -671,7 +584,7 @@ async fn assignments_beyond_the_seats_are_refused_by_hand_and_by_import_with_not
 async fn a_paid_renewal_carries_the_named_subscription_on_and_resets_the_coordinator() {
     for t in TestPortal::every_backend().await {
         let email = "renewing@named.example";
-        let (_buyer, team) = paid_named_order(&t, email, "2").await;
+        let (_buyer, _, team) = t.paid_named_order(email, "2").await;
         let store = &t.portal.store;
         let buyer_id = user_id(&t, email).await;
         store

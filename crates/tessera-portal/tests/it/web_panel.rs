@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use support::{Browser, TestPortal, order_numbers};
+use support::{Browser, TestPortal};
 use tower::ServiceExt;
 
 /// An organization with a paid web license server order of 2 seats of "all" (AutoCAD and
@@ -22,9 +22,7 @@ async fn web_org(t: &TestPortal, email: &str, name: &str) -> (Browser, String) {
     let mut b = t.customer(email, name).await;
     TestPortal::add_company_info(&mut b, &format!("{name} Ltd"), email).await;
     b.add_to_cart("all", "all-3m", "2", None).await.ok();
-    let placed = b.checkout(false).await.ok();
-    let orders = b.get(placed.location.as_deref().unwrap()).await;
-    let number = order_numbers(&orders.text).pop().unwrap();
+    let number = b.place_order().await;
     t.mark_paid(&number, &support::today()).await;
     let orders = b.get("/account/orders").await;
     let at = orders

@@ -15,6 +15,10 @@ use tessera_store::testing::TestDatabase;
 use tessera_token::SigningKey;
 use tower::ServiceExt;
 
+mod named;
+
+pub use named::subscription_id;
+
 pub struct TestPortal {
     pub portal: Portal,
     pub app: Router,
@@ -339,6 +343,15 @@ impl Browser {
         }
         self.submit("/checkout", &fields).await
     }
+
+    /// Presses Checkout with Bank transfer (no Contract and Acts); the number of the
+    /// newest order on the Orders page it leads to (the newest is listed first).
+    pub async fn place_order(&mut self) -> String {
+        let placed = self.checkout(false).await;
+        assert!(placed.status.is_redirection(), "{}", placed.text);
+        let orders = self.get(placed.location.as_deref().unwrap()).await;
+        order_numbers(&orders.text).into_iter().next().unwrap()
+    }
 }
 
 /// A delivered message.
@@ -397,6 +410,15 @@ pub fn order_numbers(html: &str) -> Vec<String> {
         rest = &s[end..];
     }
     out
+}
+
+/// The id (its letters and digits) that follows the first `marker` in `html`.
+pub fn first_id_after(html: &str, marker: &str) -> String {
+    let start = html.find(marker).expect(html) + marker.len();
+    html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
 }
 
 /// The text of the element with this id (`<tag id="ID" …>TEXT<`), unescaped lightly.

@@ -1,0 +1,103 @@
+//! Named-user seats and teams: a buyer whose Share (named-user) order is Paid, with their
+//! team; the ids on the team pages; invitations accepted from the e-mail; seats assigned.
+
+use axum::http::StatusCode;
+
+use super::{Browser, PASSWORD, Page, TestPortal, first_id_after, today};
+
+impl TestPortal {
+    /// A buyer whose named-user order is Paid: signs `email` up (organization "Office",
+    /// company "Office Ltd"), orders `seats` Share seats and has staff mark the order Paid
+    /// from today. Answers the buyer's browser, the order's number and the id of the team
+    /// its seats are in.
+    pub async fn paid_named_order(&self, email: &str, seats: &str) -> (Browser, String, String) {
+        self.paid_named_order_from(email, seats, &today()).await
+    }
+
+    /// As [`TestPortal::paid_named_order`], with the subscription period starting on
+    /// `start`.
+    pub async fn paid_named_order_from(
+        &self,
+        email: &str,
+        seats: &str,
+        start: &str,
+    ) -> (Browser, String, String) {
+        let mut buyer = self.customer(email, "Office").await;
+        TestPortal::add_company_info(&mut buyer, "Office Ltd", email).await;
+        // No license server to choose for a named-user product: neither key nor web needed.
+        buyer.get("/buy/share").await;
+        let added = buyer
+            .submit(
+                "/buy/share",
+                &[("option", "share-1y"), ("start", ""), ("users", seats)],
+            )
+            .await;
+        assert!(added.status.is_redirection(), "{}", added.text);
+        let number = buyer.place_order().await;
+        self.mark_paid(&number, start).await;
+        let team = buyer.first_team().await;
+        (buyer, number, team)
+    }
+
+    /// `admin` invites `email` to the team, who accepts with the link from their e-mail;
+    /// their browser.
+    pub async fn invited(&self, admin: &mut Browser, team: &str, email: &str) -> Browser {
+        admin.get(&format!("/account/teams/{team}")).await;
+        let sent = admin
+            .submit(
+                &format!("/account/teams/{team}/invite"),
+                &[
+                    ("email", email),
+                    ("first_name", "Test"),
+                    ("last_name", "Person"),
+                ],
+            )
+            .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
+        self.accept_invitation(email).await
+    }
+
+    /// `email` accepts the newest invitation they were sent, choosing [`PASSWORD`]; their
+    /// browser.
+    pub async fn accept_invitation(&self, email: &str) -> Browser {
+        let link = self.link_in_last_mail(email, "/invitation?token=").await;
+        let mut b = self.browser();
+        let page = b.get(&link).await.ok();
+        assert!(page.has("Accept the invitation"), "{}", page.text);
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let done = b
+            .submit(
+                "/invitation",
+                &[
+                    ("token", &token),
+                    ("password", PASSWORD),
+                    ("password_again", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+        b
+    }
+}
+
+impl Browser {
+    /// The id of the first team on Account → Teams.
+    pub async fn first_team(&mut self) -> String {
+        let teams = self.get("/account/teams").await.ok();
+        first_id_after(&teams.text, "/account/teams/")
+    }
+
+    /// On the subscription's page, assigns a seat to `email` (invited when new to the
+    /// team); the answer.
+    pub async fn assign_seat(&mut self, team: &str, sub: &str, email: &str) -> Page {
+        let page = format!("/account/teams/{team}/subscriptions/{sub}");
+        self.get(&page).await;
+        self.submit(&format!("{page}/assign"), &[("email", email)])
+            .await
+    }
+}
+
+/// The id of the first subscription on a team page.
+pub fn subscription_id(team_page: &str) -> String {
+    first_id_after(team_page, "id=\"subscription-")
+}
