@@ -102,36 +102,24 @@ fn the_limit_answer_says_when_to_try_again() {
 #[test]
 fn the_portal_limits_each_organization_of_its_web_license_server() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = tessera()
-        .args(["portal", "--data"])
-        .arg(data.path())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "0",
-            "--org-rate-limit",
-            "5",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = wait_for_listening(&mut child);
+    let portal = PortalProcess::start(
+        data.path(),
+        None,
+        &["--rate-limit", "0", "--org-rate-limit", "5"],
+    );
+    let url = &portal.url;
     let statuses: Vec<u16> = ["127.0.0.5", "127.0.0.6"]
         .iter()
         .cycle()
         .take(30)
-        .map(|source| get_from(source, &url, "/w/flooded/api/v1/server"))
+        .map(|source| get_from(source, url, "/w/flooded/api/v1/server"))
         .collect();
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(
         statuses.iter().filter(|s| **s != 429).count() <= 10 + 2,
         "a burst of 10 at most: {statuses:?}"
     );
-    assert_eq!(get_from("127.0.0.5", &url, "/w/other/api/v1/server"), 404);
-    let _ = child.kill();
-    let _ = child.wait();
+    assert_eq!(get_from("127.0.0.5", url, "/w/other/api/v1/server"), 404);
 }
 
 /// Behind a trusted proxy each client is known by its `X-Forwarded-For` address: one
@@ -194,28 +182,22 @@ fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
 #[test]
 fn the_portal_behind_a_trusted_proxy_limits_each_client_by_x_forwarded_for() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = tessera()
-        .args(["portal", "--data"])
-        .arg(data.path())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
+    let portal = PortalProcess::start(
+        data.path(),
+        None,
+        &[
             "--rate-limit",
             "1",
             "--org-rate-limit",
             "0",
             "--trusted-proxy",
             "127.0.0.7",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = wait_for_listening(&mut child);
+        ],
+    );
     let via_proxy = |client: &str| {
         get_from_with(
             "127.0.0.7",
-            &url,
+            &portal.url,
             "/w/someone/api/v1/server",
             &format!("X-Forwarded-For: {client}\r\n"),
         )
@@ -227,6 +209,4 @@ fn the_portal_behind_a_trusted_proxy_limits_each_client_by_x_forwarded_for() {
         404,
         "another client behind the proxy is answered"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

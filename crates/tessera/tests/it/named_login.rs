@@ -8,13 +8,13 @@ use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Vendor, tessera, wait_for_listening};
-use tessera_store::portal::{NewNamedSubscription, Role};
+use common::named::{on, output, prepare_customer};
+use common::{PortalProcess, Vendor};
+use tessera_store::portal::NewNamedSubscription;
 
-const PASSWORD: &str = "a long enough password";
 const EMAIL: &str = "anna@office.example";
 
 /// Prepares the portal's data folder in-process: the settings (a token refreshed every
@@ -30,20 +30,7 @@ fn prepare_portal(data: &Path, vendor: &Vendor) {
     )
     .unwrap();
     config.named.refresh_seconds = 1;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let portal = tessera_portal::open(config, vendor.signing_key())
-            .await
-            .unwrap();
-        let user = tessera_portal::accounts::ensure_account(
-            &portal,
-            EMAIL,
-            PASSWORD,
-            "Office",
-            Role::Customer,
-        )
-        .await
-        .unwrap();
+    prepare_customer(config, vendor, EMAIL, "Office", async |portal, user| {
         let team = portal
             .store
             .default_team(&user.organization_id, &user.id, "Office team", 0)
@@ -69,30 +56,7 @@ fn prepare_portal(data: &Path, vendor: &Vendor) {
             )
             .await
             .unwrap();
-        portal.store.close().await;
     });
-}
-
-/// A command on one computer: its own cache folder, the vendor's public key.
-fn on(computer: &Path, vendor: &Vendor) -> Command {
-    let mut c = tessera();
-    c.env("TESSERA_CACHE_DIR", computer)
-        .env("TESSERA_VENDOR_PUBLIC_KEY", vendor.public_path())
-        .env("TESSERA_PASSWORD", PASSWORD)
-        .env_remove("TESSERA_DEVICE_ID")
-        .env_remove("TESSERA_PORTAL")
-        .env_remove("TESSERA_EMAIL");
-    c
-}
-
-fn output(mut c: Command, args: &[&str]) -> (bool, String) {
-    let out = c.args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 #[test]
@@ -100,20 +64,8 @@ fn signing_in_on_a_second_computer_stops_the_first_until_it_signs_in_again() {
     let vendor = Vendor::new();
     let data = tempfile::tempdir().unwrap();
     prepare_portal(data.path(), &vendor);
-    let mut portal = tessera()
-        .args(["portal", "--data", data.path().to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0"])
-        .args([
-            "--vendor-secret-key",
-            vendor.secret_path().to_str().unwrap(),
-        ])
-        .env_remove("TESSERA_SMTP")
-        .env_remove("TESSERA_PUBLIC_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = wait_for_listening(&mut portal);
+    let mut portal = PortalProcess::start(data.path(), Some(&vendor), &[]);
+    let url = portal.url.clone();
     let desk = tempfile::tempdir().unwrap();
     let laptop = tempfile::tempdir().unwrap();
 
@@ -195,8 +147,7 @@ fn signing_in_on_a_second_computer_stops_the_first_until_it_signs_in_again() {
     assert!(!ok && text.contains("superseded"), "{text}");
 
     // With the portal gone, the desk keeps working in its offline period.
-    let _ = portal.kill();
-    let _ = portal.wait();
+    portal.kill9();
     let (ok, text) = output(on(desk.path(), &vendor), &["checkout", "share"]);
     assert!(ok && text.contains("offline until"), "{text}");
 

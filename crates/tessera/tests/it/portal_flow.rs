@@ -8,55 +8,36 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{Api, Server, ServerOpts, Vendor, eventually, tessera, wait_for_listening};
+use common::{Api, PASSWORD, PortalProcess, Server, ServerOpts, Vendor, eventually};
 use mail_parser::{MessageParser, MimeHeaders};
 
-const PASSWORD: &str = "a long enough password";
-
-/// A portal process on a loopback port.
+/// A portal process on a loopback port, and its data folder with the outbox.
 struct Portal {
     data: PathBuf,
-    url: String,
-    child: Child,
+    process: PortalProcess,
 }
 
 impl Portal {
     fn start(data: &Path, vendor: &Vendor, database_url: Option<&str>) -> Portal {
-        let mut cmd = tessera();
-        cmd.args([
-            "portal",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--vendor-secret-key",
-            vendor.secret_path().to_str().unwrap(),
-        ])
-        .env_remove("TESSERA_SMTP")
-        .env_remove("TESSERA_PUBLIC_URL")
-        .env_remove("TESSERA_VENDOR_SECRET_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        if let Some(url) = database_url {
-            cmd.args(["--database-url", url]);
-        }
-        let mut child = cmd.spawn().expect("the portal starts");
-        let url = wait_for_listening(&mut child);
+        let args = match database_url {
+            Some(url) => vec!["--database-url", url],
+            None => Vec::new(),
+        };
         Portal {
             data: data.to_owned(),
-            url,
-            child,
+            process: PortalProcess::start(data, Some(vendor), &args),
         }
+    }
+
+    fn url(&self) -> &str {
+        &self.process.url
     }
 
     fn browser(&self) -> Browser {
         Browser {
-            api: Api::new(&self.url),
+            api: Api::new(self.url()),
             cookie: None,
             csrf: String::new(),
         }
@@ -109,13 +90,6 @@ impl Portal {
         let r = b.submit("/signin", &[("email", email), ("password", PASSWORD)]);
         assert_eq!(r.0, 303, "{}", r.1);
         b
-    }
-}
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -359,7 +333,7 @@ fn purchase_with_a_lan_server(database_url: Option<&str>) {
     assert_eq!(status, 200);
     server.opts.extra = vec![
         "--report-usage".into(),
-        portal.url.clone(),
+        portal.url().to_owned(),
         "--report-usage-every".into(),
         "1".into(),
     ];
@@ -386,7 +360,7 @@ fn purchase_with_a_lan_server(database_url: Option<&str>) {
     let mut other = portal.customer("other@else.example", "Else");
     assert!(!other.get("/account/lan-usage").1.contains(&row_id));
     // A report not signed by the server's key is refused, as is a body that is no report.
-    let api = Api::new(&portal.url);
+    let api = Api::new(portal.url());
     let (status, answer) = api.post_json(
         "/api/v1/usage-reports",
         None,

@@ -8,13 +8,12 @@
 
 use crate::common;
 
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{Api, Vendor, tessera, wait_for_listening};
+use common::{Api, PortalProcess, Vendor};
 use serde_json::{Value, json};
 use tessera_core::{LicenseModel, PoolSpec};
 use tessera_store::Store;
@@ -24,8 +23,9 @@ const REALM: &str = "acme";
 const SEATS: usize = 6;
 const PRODUCT: &str = "autocad";
 
+/// A portal node on the shared database, and its organization's web license server.
 struct Node {
-    child: Child,
+    portal: PortalProcess,
     api: Api,
     _data: tempfile::TempDir,
 }
@@ -33,41 +33,28 @@ struct Node {
 impl Node {
     fn start(vendor: &Vendor, database_url: &str) -> Node {
         let data = tempfile::tempdir().unwrap();
-        let mut child = tessera()
-            .args(["portal", "--data", data.path().to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
-            .args([
-                "--vendor-secret-key",
-                vendor.secret_path().to_str().unwrap(),
-            ])
-            // Every request of this test comes from 127.0.0.1: no per-address limit.
-            .args(["--rate-limit", "0", "--org-rate-limit", "0"])
-            .env_remove("TESSERA_SMTP")
-            .env_remove("TESSERA_PUBLIC_URL")
-            .env_remove("TESSERA_VENDOR_SECRET_KEY")
-            .env_remove("TESSERA_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the portal starts");
-        let url = wait_for_listening(&mut child);
+        let portal = PortalProcess::start(
+            data.path(),
+            Some(vendor),
+            &[
+                "--database-url",
+                database_url,
+                // Every request of this test comes from 127.0.0.1: no per-address limit.
+                "--rate-limit",
+                "0",
+                "--org-rate-limit",
+                "0",
+            ],
+        );
         Node {
-            child,
-            api: Api::new(&format!("{url}/w/{REALM}")),
+            api: Api::new(&format!("{}/w/{REALM}", portal.url)),
+            portal,
             _data: data,
         }
     }
 
     fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.portal.kill9();
     }
 }
 

@@ -2,6 +2,8 @@
 //! keys, and a small HTTP helper that returns status and JSON for any answer.
 #![allow(dead_code)]
 
+pub mod named;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -359,6 +361,51 @@ pub fn spawn_server(
     let mut child = cmd.spawn().expect("the server starts");
     let url = wait_for_listening(&mut child);
     (child, url)
+}
+
+/// The password of every portal account the tests make.
+pub const PASSWORD: &str = "a long enough password";
+
+/// A `tessera portal` process on a loopback port; killed when dropped.
+pub struct PortalProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl PortalProcess {
+    /// Starts `tessera portal --data DATA --listen 127.0.0.1:0 ARGS…`, with the vendor's
+    /// secret key when given, and waits until it listens. Mail, the public URL and the
+    /// vendor's key come from the arguments only, never from the environment.
+    pub fn start(data: &Path, vendor: Option<&Vendor>, args: &[&str]) -> PortalProcess {
+        let mut cmd = tessera();
+        cmd.args(["portal", "--data", data.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("TESSERA_SMTP")
+            .env_remove("TESSERA_PUBLIC_URL")
+            .env_remove("TESSERA_VENDOR_SECRET_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(vendor) = vendor {
+            cmd.arg("--vendor-secret-key").arg(vendor.secret_path());
+        }
+        let mut child = cmd.spawn().expect("the portal starts");
+        let url = wait_for_listening(&mut child);
+        PortalProcess { child, url }
+    }
+
+    /// Stops the portal with SIGKILL and waits for it to exit.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for PortalProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Reads the child's stdout until `listening on URL`; keeps draining both pipes after,
