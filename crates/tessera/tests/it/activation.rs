@@ -186,11 +186,7 @@ fn a_garbage_activation_body_is_refused_with_invalid_request() {
         serde_json::to_vec(&serde_json::json!({ "key": valid })).unwrap(),
         // A lease token is not an activation key.
         {
-            let server2 = server_with(
-                &vendor,
-                ServerOpts::default(),
-                vec![pool("x", &["acad"], 1, 0)],
-            );
+            let server2 = server_with_pool(&vendor, pool("x", &["acad"], 1, 0));
             let (_, lease) = server2.api().checkout("acad", "a", "b", "c");
             lease["token"].as_str().unwrap().as_bytes().to_vec()
         },
@@ -238,11 +234,7 @@ fn the_admin_activation_call_needs_the_admin_token() {
     let (status, body) = import_api(&server, Some("tsa_not_the_token"), key.as_bytes());
     assert_eq!((status, code(&body)), (401, "unauthorized"), "{body}");
     // A lease token is no admin token either.
-    let other = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("x", &["acad"], 1, 0)],
-    );
+    let other = server_with_pool(&vendor, pool("x", &["acad"], 1, 0));
     let (_, lease) = other.api().checkout("acad", "a", "b", "c");
     let (status, body) = import_api(&server, lease["token"].as_str(), key.as_bytes());
     assert_eq!((status, code(&body)), (401, "unauthorized"), "{body}");

@@ -9,11 +9,7 @@ use serde_json::json;
 #[test]
 fn a_backup_of_a_running_server_restores_activations_leases_and_borrows() {
     let vendor = Vendor::new();
-    let mut server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 3, 24)],
-    );
+    let mut server = server_with_pool(&vendor, pool("p", &["acad"], 3, 24));
     let api = server.api();
     let (status, lease) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 201);
@@ -106,26 +102,17 @@ fn a_second_server_on_the_same_data_folder_is_refused() {
 #[test]
 fn the_packaged_sample_settings_file_is_valid() {
     let vendor = Vendor::new();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("server");
-    std::fs::create_dir_all(&data).unwrap();
     let sample = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../packaging/tessera.toml"
     ))
     .unwrap();
-    std::fs::write(data.join("tessera.toml"), sample).unwrap();
     // A server refuses to start on a settings file it cannot read, so starting is the check.
-    let server = Server::start_in(&data, &vendor.public_path(), ServerOpts::default(), None);
+    let server = Server::start_with_file(&vendor, "tessera.toml", &sample);
     let (_, info) = server.api().get("/api/v1/server", None);
     assert_eq!(info["heartbeat_interval_s"], 30);
     let out = tessera()
-        .args([
-            "server",
-            "registration-key",
-            "--data",
-            data.to_str().unwrap(),
-        ])
+        .args(["server", "registration-key", "--data", server.data_arg()])
         .env("TESSERA_MACHINE_ID", "test-machine-1")
         .output()
         .unwrap();

@@ -41,16 +41,6 @@ fn raw_json(r: Raw) -> (u16, Value) {
     (r.status, r.json())
 }
 
-fn server() -> (Vendor, Server) {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 2, 0)],
-    );
-    (vendor, server)
-}
-
 fn still_serves(server: &Server) {
     let api = server.api();
     let (status, lease) = api.checkout("acad", "zoe", "pc-zoe", "c-zoe");
@@ -61,7 +51,7 @@ fn still_serves(server: &Server) {
 
 #[test]
 fn oversized_fields_answer_422() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     for field in ["user", "host", "client_id", "product"] {
         let mut body = valid_checkout();
@@ -86,7 +76,7 @@ fn oversized_fields_answer_422() {
 
 #[test]
 fn a_body_over_64_kib_answers_413_payload_too_large() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let mut body = valid_checkout();
     body["user"] = json!("x".repeat(70 * 1024));
@@ -122,7 +112,7 @@ fn a_body_over_64_kib_answers_413_payload_too_large() {
 
 #[test]
 fn an_activation_body_over_64_kib_answers_413_payload_too_large_in_json() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let admin = format!("Bearer {}", server.admin_token());
     let big = vec![b'k'; 70 * 1024];
@@ -153,7 +143,7 @@ fn an_activation_body_over_64_kib_answers_413_payload_too_large_in_json() {
 
 #[test]
 fn wrong_json_types_answer_422_invalid_request() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let mut cases: Vec<(&str, Value)> = vec![
         ("an array", json!([valid_checkout()])),
@@ -189,7 +179,7 @@ fn wrong_json_types_answer_422_invalid_request() {
 
 #[test]
 fn broken_json_answers_400_invalid_json() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     for body in [
         &b"{\"product\": "[..],
@@ -224,7 +214,7 @@ fn broken_json_answers_400_invalid_json() {
 
 #[test]
 fn a_non_json_content_type_answers_415_unsupported_media_type() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let body = serde_json::to_vec(&valid_checkout()).unwrap();
     for ct in [
@@ -258,7 +248,7 @@ fn a_non_json_content_type_answers_415_unsupported_media_type() {
 
 #[test]
 fn unknown_fields_answer_422_invalid_request() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let mut body = valid_checkout();
     body["seats"] = json!(100);
@@ -281,7 +271,7 @@ fn unknown_fields_answer_422_invalid_request() {
 
 #[test]
 fn an_unknown_path_answers_404_not_found_in_json() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     for path in ["/api/v1/nope", "/api/v1/leases/x/y/z", "/api/v1/admin"] {
         assert_error(
@@ -307,7 +297,7 @@ fn an_unknown_path_answers_404_not_found_in_json() {
 
 #[test]
 fn api_paths_outside_the_v1_calls_also_answer_404_not_found_in_json() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     // A trailing slash, a newer client asking for a protocol this server does not
     // speak, and a mistyped prefix: each is a protocol client that reads JSON errors.
@@ -324,7 +314,7 @@ fn api_paths_outside_the_v1_calls_also_answer_404_not_found_in_json() {
 
 #[test]
 fn a_wrong_method_answers_405_method_not_allowed_in_json() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     for (method, path) in [
         ("GET", "/api/v1/leases"),
@@ -348,7 +338,7 @@ fn a_wrong_method_answers_405_method_not_allowed_in_json() {
 
 #[test]
 fn odd_lease_ids_and_tokens_never_cause_a_500() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let (_, lease) = api.checkout("acad", "anna", "pc1", "c1");
     let token = lease["token"].as_str().unwrap();
@@ -392,7 +382,7 @@ fn odd_lease_ids_and_tokens_never_cause_a_500() {
 
 #[test]
 fn after_a_barrage_of_bad_input_the_server_still_serves_a_normal_checkout() {
-    let (_vendor, server) = server();
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let mut big = valid_checkout();
     big["host"] = json!("h".repeat(100 * 1024));

@@ -2,25 +2,25 @@
 
 use crate::common;
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::*;
 
-fn checkout_cmd(server: &Server, vendor: &Vendor, product: &str, user: &str) -> Command {
-    let mut c = tessera();
-    c.args(["checkout", product, "--hold", "--user", user])
+/// A server whose leases lapse after 3 s with one seat of acad, and `tessera checkout
+/// acad --hold` holding that seat for anna.
+fn a_held_seat() -> (Vendor, Server, Child) {
+    use std::io::{BufRead, BufReader};
+    let (vendor, server) = acad_server_with(ServerOpts::short_ttl(3), 1);
+    let mut child = tessera()
+        .args(["checkout", "acad", "--hold", "--user", "anna"])
         .env("TESSERA_SERVER", &server.url)
         .env("TESSERA_VENDOR_PUBLIC_KEY", vendor.public_path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn wait_until_held(child: &mut std::process::Child) {
-    use std::io::{BufRead, BufReader};
-    let out = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
         match lines.next() {
             Some(Ok(l)) if l.starts_with("holding the seat") => break,
@@ -29,21 +29,12 @@ fn wait_until_held(child: &mut std::process::Child) {
         }
     }
     std::thread::spawn(move || for _ in lines {});
+    (vendor, server, child)
 }
 
 #[test]
 fn checkout_hold_keeps_a_seat_until_sigterm_then_checks_in() {
-    let vendor = Vendor::new();
-    let opts = ServerOpts {
-        lease_ttl: 3,
-        heartbeat: 1,
-        ..Default::default()
-    };
-    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 1, 0)]);
-    let mut child = checkout_cmd(&server, &vendor, "acad", "anna")
-        .spawn()
-        .unwrap();
-    wait_until_held(&mut child);
+    let (_vendor, server, mut child) = a_held_seat();
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(
         server.api().pool("p")["in_use"],
@@ -60,17 +51,7 @@ fn checkout_hold_keeps_a_seat_until_sigterm_then_checks_in() {
 
 #[test]
 fn a_killed_clients_seat_returns_by_itself_within_the_ttl() {
-    let vendor = Vendor::new();
-    let opts = ServerOpts {
-        lease_ttl: 3,
-        heartbeat: 1,
-        ..Default::default()
-    };
-    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 1, 0)]);
-    let mut child = checkout_cmd(&server, &vendor, "acad", "anna")
-        .spawn()
-        .unwrap();
-    wait_until_held(&mut child);
+    let (_vendor, server, mut child) = a_held_seat();
     child.kill().unwrap(); // SIGKILL: no check-in
     child.wait().unwrap();
     let killed_at = std::time::Instant::now();
@@ -90,11 +71,7 @@ fn a_killed_clients_seat_returns_by_itself_within_the_ttl() {
 #[test]
 fn status_shows_pools_and_with_the_admin_token_who_uses_what() {
     let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad", "revit"], 3, 0)],
-    );
+    let server = server_with_pool(&vendor, pool("p", &["acad", "revit"], 3, 0));
     let (status, _) = server.api().checkout("revit", "anna", "pc-anna", "c1");
     assert_eq!(status, 201);
     let out = tessera()
@@ -139,12 +116,7 @@ fn status_shows_pools_and_with_the_admin_token_who_uses_what() {
 
 #[test]
 fn checkout_of_a_missing_product_or_with_no_server_fails_with_a_clear_message() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (vendor, server) = acad_server(1);
     let out = tessera()
         .args(["checkout", "civil3d", "--server", &server.url])
         .env("TESSERA_VENDOR_PUBLIC_KEY", vendor.public_path())

@@ -25,13 +25,7 @@ fn in_use(server: &Server, pool: &str) -> u64 {
 
 #[test]
 fn a_license_heartbeats_in_the_background_and_checks_in_when_dropped() {
-    let vendor = Vendor::new();
-    let opts = ServerOpts {
-        lease_ttl: 3,
-        heartbeat: 1,
-        ..Default::default()
-    };
-    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 1, 0)]);
+    let (vendor, server) = acad_server_with(ServerOpts::short_ttl(3), 1);
     let client = client_for(&server, &vendor, "anna");
     let license = client.checkout("acad").unwrap();
     let first_token = license.token();
@@ -55,13 +49,7 @@ fn a_license_heartbeats_in_the_background_and_checks_in_when_dropped() {
 
 #[test]
 fn a_license_reconnects_after_a_server_restart_without_the_user_noticing() {
-    let vendor = Vendor::new();
-    let opts = ServerOpts {
-        lease_ttl: 4,
-        heartbeat: 1,
-        ..Default::default()
-    };
-    let mut server = server_with(&vendor, opts, vec![pool("p", &["acad"], 1, 0)]);
+    let (vendor, mut server) = acad_server_with(ServerOpts::short_ttl(4), 1);
     let client = client_for(&server, &vendor, "anna");
     let license = client.checkout("acad").unwrap();
     let id = license.lease_id();
@@ -90,13 +78,7 @@ fn a_license_reconnects_after_a_server_restart_without_the_user_noticing() {
 
 #[test]
 fn a_removed_lease_is_taken_again_by_the_library_when_a_seat_is_free() {
-    let vendor = Vendor::new();
-    let opts = ServerOpts {
-        lease_ttl: 4,
-        heartbeat: 1,
-        ..Default::default()
-    };
-    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 1, 0)]);
+    let (vendor, server) = acad_server_with(ServerOpts::short_ttl(4), 1);
     let client = client_for(&server, &vendor, "anna");
     let license = client.checkout("acad").unwrap();
     let old = license.lease_id();
@@ -109,12 +91,7 @@ fn a_removed_lease_is_taken_again_by_the_library_when_a_seat_is_free() {
 
 #[test]
 fn errors_say_no_seat_unknown_product_and_unreachable_server() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (vendor, server) = acad_server(1);
     let anna = client_for(&server, &vendor, "anna");
     let _held = anna.checkout("acad").unwrap();
     let bob = client_for(&server, &vendor, "bob");
@@ -136,12 +113,7 @@ fn errors_say_no_seat_unknown_product_and_unreachable_server() {
 
 #[test]
 fn a_lease_from_a_server_the_vendor_never_activated_is_not_trusted() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_vendor, server) = acad_server(1);
     let other_vendor = Vendor::new();
     let config = ClientConfig::builder()
         .server(server.url.clone())

@@ -31,12 +31,7 @@ fn live_ids(server: &Server) -> HashSet<String> {
 
 #[test]
 fn leases_survive_a_kill_9_restart_and_their_tokens_still_heartbeat() {
-    let vendor = Vendor::new();
-    let mut server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 3, 0)],
-    );
+    let (_vendor, mut server) = acad_server(3);
     let api = server.api();
     let (_, a1) = api.checkout("acad", "anna", "pc1", "c1");
     let (_, a2) = api.checkout("acad", "anna", "pc1", "c2");
@@ -116,12 +111,8 @@ fn rush(api: Api, round: usize, thread: usize, stop: Arc<AtomicBool>) -> Outcome
 fn kill_9_during_concurrent_checkouts_never_loses_a_granted_lease_nor_oversells_seats() {
     const SEATS: u64 = 5;
     const THREADS: usize = 16;
-    let vendor = Vendor::new();
-    let mut server = server_with(
-        &vendor,
-        ServerOpts::default(), // TTL 120 s: nothing lapses during the test
-        vec![pool("p", &["acad"], SEATS as u32, 0)],
-    );
+    // The default TTL, 120 s: nothing lapses during the test.
+    let (_vendor, mut server) = acad_server(SEATS as u32);
     let admin = server.admin_token();
     let mut total_granted = 0;
     for round in 0..3 {
@@ -213,12 +204,7 @@ fn kill_9_during_concurrent_checkouts_never_loses_a_granted_lease_nor_oversells_
 
 #[test]
 fn sigterm_stops_the_server_gracefully_with_status_0_and_keeps_leases() {
-    let vendor = Vendor::new();
-    let mut server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 2, 0)],
-    );
+    let (_vendor, mut server) = acad_server(2);
     let api = server.api();
     let (status, lease) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 201, "{lease}");
@@ -254,12 +240,7 @@ fn sigterm_stops_the_server_gracefully_with_status_0_and_keeps_leases() {
 
 #[test]
 fn sigterm_stops_the_server_promptly_even_while_a_checkout_waits_for_a_seat() {
-    let vendor = Vendor::new();
-    let mut server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_vendor, mut server) = acad_server(1);
     let api = server.api();
     assert_eq!(api.checkout("acad", "anna", "pc1", "c1").0, 201);
     // Bob queues for the full pool for up to ten minutes.

@@ -20,19 +20,9 @@ fn in_use(api: &Api, pool: &str) -> u64 {
     api.pool(pool)["in_use"].as_u64().unwrap()
 }
 
-fn one_pool(seats: u32) -> (Vendor, Server) {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], seats, 0)],
-    );
-    (vendor, server)
-}
-
 #[test]
 fn checkout_answers_201_with_lease_id_token_expiry_and_heartbeat_interval() {
-    let (_vendor, server) = one_pool(2);
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let before = Utc::now();
     let (status, lease) = api.checkout("acad", "anna", "pc1", "c1");
@@ -62,7 +52,7 @@ fn checkout_answers_201_with_lease_id_token_expiry_and_heartbeat_interval() {
 
 #[test]
 fn a_full_pool_answers_409_no_seat_available() {
-    let (_vendor, server) = one_pool(2);
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     assert_eq!(api.checkout("acad", "anna", "pc1", "c1").0, 201);
     assert_eq!(api.checkout("acad", "bob", "pc2", "c2").0, 201);
@@ -78,7 +68,7 @@ fn a_full_pool_answers_409_no_seat_available() {
 
 #[test]
 fn a_product_no_pool_covers_answers_404_unknown_product() {
-    let (_vendor, server) = one_pool(2);
+    let (_vendor, server) = acad_server(2);
     let (status, body) = server.api().checkout("civil3d", "anna", "pc1", "c1");
     assert_eq!((status, code(&body)), (404, "unknown_product"), "{body}");
     // Case matters: product ids are exact.
@@ -106,7 +96,7 @@ fn a_product_whose_only_pool_ended_answers_410_license_expired() {
 
 #[test]
 fn bad_checkout_fields_answer_422_invalid_request() {
-    let (_vendor, server) = one_pool(5);
+    let (_vendor, server) = acad_server(5);
     let api = server.api();
     let ok = json!({"product": "acad", "user": "anna", "host": "pc1", "client_id": "c1"});
     let with = |field: &str, value: Value| {
@@ -162,7 +152,7 @@ fn bad_checkout_fields_answer_422_invalid_request() {
 
 #[test]
 fn heartbeat_answers_a_new_token_with_a_later_expiry() {
-    let (_vendor, server) = one_pool(1);
+    let (_vendor, server) = acad_server(1);
     let api = server.api();
     let (_, lease) = api.checkout("acad", "anna", "pc1", "c1");
     std::thread::sleep(Duration::from_millis(50));
@@ -185,7 +175,7 @@ fn heartbeat_answers_a_new_token_with_a_later_expiry() {
 
 #[test]
 fn checkin_answers_204_then_404_lease_not_found() {
-    let (_vendor, server) = one_pool(1);
+    let (_vendor, server) = acad_server(1);
     let api = server.api();
     let (_, lease) = api.checkout("acad", "anna", "pc1", "c1");
     let (status, body) = api.checkin(&lease);
@@ -201,7 +191,7 @@ fn checkin_answers_204_then_404_lease_not_found() {
 
 #[test]
 fn heartbeat_after_admin_removal_answers_404_lease_not_found() {
-    let (_vendor, server) = one_pool(1);
+    let (_vendor, server) = acad_server(1);
     let api = server.api();
     let admin = server.admin_token();
     let (_, lease) = api.checkout("acad", "anna", "pc1", "c1");
@@ -216,7 +206,7 @@ fn heartbeat_after_admin_removal_answers_404_lease_not_found() {
 
 #[test]
 fn lease_calls_without_a_bearer_token_answer_401_and_with_another_leases_token_403() {
-    let (_vendor, server) = one_pool(2);
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let (_, anna) = api.checkout("acad", "anna", "pc1", "c1");
     let (_, bob) = api.checkout("acad", "bob", "pc2", "c2");
@@ -241,12 +231,7 @@ fn lease_calls_without_a_bearer_token_answer_401_and_with_another_leases_token_4
     assert_eq!((status, code(&body)), (403, "forbidden"), "{body}");
 
     // A token from another server (same vendor, same user names) is not this server's.
-    let vendor = Vendor::new();
-    let other = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_other_vendor, other) = acad_server(1);
     let (_, foreign) = other.api().checkout("acad", "anna", "pc1", "c1");
     let (status, body) = api.post_empty(&hb, foreign["token"].as_str());
     assert_eq!((status, code(&body)), (401, "unauthorized"), "{body}");
@@ -261,7 +246,7 @@ fn lease_calls_without_a_bearer_token_answer_401_and_with_another_leases_token_4
 
 #[test]
 fn same_user_and_host_with_different_client_ids_share_one_seat() {
-    let (_vendor, server) = one_pool(1);
+    let (_vendor, server) = acad_server(1);
     let api = server.api();
     let (s1, a) = api.checkout("acad", "anna", "pc1", "c1");
     let (s2, b) = api.checkout("acad", "anna", "pc1", "c2");
@@ -284,7 +269,7 @@ fn same_user_and_host_with_different_client_ids_share_one_seat() {
 
 #[test]
 fn a_different_host_or_a_different_user_takes_another_seat() {
-    let (_vendor, server) = one_pool(3);
+    let (_vendor, server) = acad_server(3);
     let api = server.api();
     assert_eq!(api.checkout("acad", "anna", "pc1", "c1").0, 201);
     assert_eq!(api.checkout("acad", "anna", "pc2", "c2").0, 201);
@@ -300,7 +285,7 @@ fn a_different_host_or_a_different_user_takes_another_seat() {
 
 #[test]
 fn retry_with_same_client_id_takes_no_second_seat() {
-    let (_vendor, server) = one_pool(1);
+    let (_vendor, server) = acad_server(1);
     let api = server.api();
     let (status, first) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 201, "{first}");
@@ -325,11 +310,7 @@ fn retry_with_same_client_id_takes_no_second_seat() {
 #[test]
 fn a_bundle_pool_serves_each_of_its_products() {
     let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("bundle", &["acad", "revit"], 2, 0)],
-    );
+    let server = server_with_pool(&vendor, pool("bundle", &["acad", "revit"], 2, 0));
     let api = server.api();
     let p = api.pool("bundle");
     assert_eq!(p["products"], json!(["acad", "revit"]));
@@ -353,7 +334,7 @@ fn a_bundle_pool_serves_each_of_its_products() {
 
 #[test]
 fn admin_lease_list_shows_who_where_what_and_when() {
-    let (_vendor, server) = one_pool(3);
+    let (_vendor, server) = acad_server(3);
     let api = server.api();
     let admin = server.admin_token();
     let before = Utc::now() - chrono::Duration::seconds(1);
@@ -394,7 +375,7 @@ fn admin_lease_list_shows_who_where_what_and_when() {
 
 #[test]
 fn admin_removal_frees_the_seat() {
-    let (_vendor, server) = one_pool(1);
+    let (_vendor, server) = acad_server(1);
     let api = server.api();
     let admin = server.admin_token();
     let (_, lease) = api.checkout("acad", "anna", "pc1", "c1");
@@ -423,7 +404,7 @@ fn admin_removal_frees_the_seat() {
 
 #[test]
 fn concurrent_checkouts_never_take_more_seats_than_the_pool_has() {
-    let (_vendor, server) = one_pool(5);
+    let (_vendor, server) = acad_server(5);
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
     let handles: Vec<_> = (0..16)
         .map(|t| {
@@ -454,7 +435,7 @@ fn concurrent_checkouts_never_take_more_seats_than_the_pool_has() {
 
 #[test]
 fn concurrent_retries_with_one_client_id_take_one_seat_and_one_lease() {
-    let (_vendor, server) = one_pool(3);
+    let (_vendor, server) = acad_server(3);
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
     let handles: Vec<_> = (0..8)
         .map(|_| {
@@ -482,12 +463,7 @@ fn concurrent_retries_with_one_client_id_take_one_seat_and_one_lease() {
 
 #[test]
 fn a_client_id_reused_by_someone_else_never_ends_their_lease() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 2, 0)],
-    );
+    let (_vendor, server) = acad_server(2);
     let api = server.api();
     let (status, anna) = api.checkout("acad", "anna", "pc1", "same-id");
     assert_eq!(status, 201);

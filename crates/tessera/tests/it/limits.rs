@@ -44,12 +44,8 @@ fn get_from_with(source: &str, server: &str, path: &str, headers: &str) -> u16 {
 
 #[test]
 fn a_flooding_client_is_slowed_while_others_are_answered() {
-    let vendor = Vendor::new();
-    let opts = ServerOpts {
-        extra: vec!["--rate-limit".into(), "20".into()],
-        ..Default::default()
-    };
-    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], 5, 0)]);
+    let opts = ServerOpts::with_args(&["--rate-limit", "20"]);
+    let (_vendor, server) = acad_server_with(opts, 5);
     let url = server.url.clone();
     let flood = std::thread::spawn(move || {
         let (mut ok, mut limited) = (0, 0);
@@ -80,11 +76,7 @@ fn a_flooding_client_is_slowed_while_others_are_answered() {
 #[test]
 fn the_limit_answer_says_when_to_try_again() {
     let vendor = Vendor::new();
-    let opts = ServerOpts {
-        extra: vec!["--rate-limit".into(), "1".into()],
-        ..Default::default()
-    };
-    let server = Server::start(&vendor, opts);
+    let server = Server::start(&vendor, ServerOpts::with_args(&["--rate-limit", "1"]));
     let statuses: Vec<u16> = (0..4)
         .map(|_| get_from("127.0.0.4", &server.url, "/api/v1/server"))
         .collect();
@@ -128,18 +120,8 @@ fn the_portal_limits_each_organization_of_its_web_license_server() {
 #[test]
 fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
     let vendor = Vendor::new();
-    let server = Server::start(
-        &vendor,
-        ServerOpts {
-            extra: vec![
-                "--rate-limit".into(),
-                "1".into(),
-                "--trusted-proxy".into(),
-                "127.0.0.2".into(),
-            ],
-            ..ServerOpts::default()
-        },
-    );
+    let opts = ServerOpts::with_args(&["--rate-limit", "1", "--trusted-proxy", "127.0.0.2"]);
+    let server = Server::start(&vendor, opts);
     let via_proxy = |client: &str| {
         get_from_with(
             "127.0.0.2",

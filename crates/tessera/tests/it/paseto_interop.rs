@@ -80,11 +80,7 @@ fn pyseto_verifies_a_lease_token_back_to_the_vendor_key() {
         return;
     }
     let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p1", &["acad"], 2, 0)],
-    );
+    let server = server_with_pool(&vendor, pool("p1", &["acad"], 2, 0));
     let api = server.api();
     let (status, lease) = api.checkout("acad", "anna", "pc-anna", "client-42");
     assert_eq!(status, 201, "{lease}");
@@ -126,11 +122,7 @@ fn pyseto_refuses_a_lease_token_tampered_by_one_character() {
         return;
     }
     let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p1", &["acad"], 2, 0)],
-    );
+    let server = server_with_pool(&vendor, pool("p1", &["acad"], 2, 0));
     let (status, lease) = server.api().checkout("acad", "anna", "pc-anna", "c1");
     assert_eq!(status, 201, "{lease}");
     let token = lease["token"].as_str().unwrap();

@@ -18,14 +18,6 @@ fn put_policy(server: &Server, text: &str) -> (u16, Value) {
     )
 }
 
-fn fast() -> ServerOpts {
-    ServerOpts {
-        lease_ttl: 3,
-        heartbeat: 1,
-        ..Default::default()
-    }
-}
-
 const GROUPS: &str = r#"
 [user_groups]
 engineers = ["anna", "bob"]
@@ -38,15 +30,13 @@ lab = ["lab-1", "lab-2"]
 #[test]
 fn a_policy_file_in_the_data_folder_applies_from_the_start_and_exclude_wins_over_include() {
     let vendor = Vendor::new();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("server");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("policy.toml"),
-        format!("{GROUPS}\n[[rule]]\nproduct = \"acad\"\ninclude = [\"group:engineers\", \"host_group:lab\"]\nexclude = [\"user:bob\"]\n"),
-    )
-    .unwrap();
-    let server = Server::start_in(&data, &vendor.public_path(), ServerOpts::default(), None);
+    let server = Server::start_with_file(
+        &vendor,
+        "policy.toml",
+        &format!(
+            "{GROUPS}\n[[rule]]\nproduct = \"acad\"\ninclude = [\"group:engineers\", \"host_group:lab\"]\nexclude = [\"user:bob\"]\n"
+        ),
+    );
     server.activate(&vendor.activation(
         &server.registration_key(),
         vec![pool("p", &["acad"], 10, 0)],
@@ -82,12 +72,7 @@ fn a_policy_file_in_the_data_folder_applies_from_the_start_and_exclude_wins_over
 
 #[test]
 fn a_bad_policy_is_refused_with_its_line_and_the_running_policy_stays() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 10, 0)],
-    );
+    let (_vendor, server) = acad_server(10);
     let good = "[[rule]]\npool = \"p\"\nexclude = [\"user:mallory\"]\n";
     assert_eq!(put_policy(&server, good).0, 200);
     let bad = "[[rule]]\npool = \"p\"\n\nexclude = [\"crowd:everyone\"]\n";
@@ -124,12 +109,7 @@ fn a_bad_policy_is_refused_with_its_line_and_the_running_policy_stays() {
 
 #[test]
 fn a_new_policy_applies_to_the_next_checkout_without_restart() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 10, 0)],
-    );
+    let (_vendor, server) = acad_server(10);
     assert_eq!(server.api().checkout("acad", "mallory", "pc1", "c1").0, 201);
     assert_eq!(
         put_policy(
@@ -146,8 +126,7 @@ fn a_new_policy_applies_to_the_next_checkout_without_restart() {
 
 #[test]
 fn a_hand_edit_of_the_policy_file_is_picked_up_and_a_broken_one_ignored() {
-    let vendor = Vendor::new();
-    let server = server_with(&vendor, fast(), vec![pool("p", &["acad"], 10, 0)]);
+    let (_vendor, server) = acad_server_with(ServerOpts::short_ttl(3), 10);
     let file = server.data.join("policy.toml");
     std::fs::write(
         &file,
@@ -179,12 +158,7 @@ fn a_hand_edit_of_the_policy_file_is_picked_up_and_a_broken_one_ignored() {
 
 #[test]
 fn reserved_seats_go_to_their_owners_and_others_wait_for_unreserved_ones() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 3, 0)],
-    );
+    let (_vendor, server) = acad_server(3);
     let policy = format!(
         "{GROUPS}\n[[rule]]\npool = \"p\"\nreserve = [{{ for = \"group:engineers\", seats = 2 }}]\n"
     );
@@ -212,11 +186,7 @@ fn reserved_seats_go_to_their_owners_and_others_wait_for_unreserved_ones() {
 #[test]
 fn maximums_per_user_and_group_count_every_seat_they_hold() {
     let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad", "revit"], 10, 0)],
-    );
+    let server = server_with_pool(&vendor, pool("p", &["acad", "revit"], 10, 0));
     let policy = format!(
         "{GROUPS}\n[[rule]]\npool = \"p\"\nmax = [{{ for = \"user:anna\", seats = 1 }}, {{ for = \"group:students\", seats = 1 }}]\n"
     );
@@ -250,11 +220,7 @@ fn maximums_per_user_and_group_count_every_seat_they_hold() {
 #[test]
 fn the_borrow_low_water_mark_keeps_seats_in_the_office() {
     let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 3, 48)],
-    );
+    let server = server_with_pool(&vendor, pool("p", &["acad"], 3, 48));
     assert_eq!(
         put_policy(&server, "[[rule]]\npool = \"p\"\nborrow_low_water = 2\n").0,
         200
@@ -286,12 +252,7 @@ fn the_borrow_low_water_mark_keeps_seats_in_the_office() {
 
 #[test]
 fn denials_are_logged_for_the_reports() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_vendor, server) = acad_server(1);
     assert_eq!(
         put_policy(
             &server,
@@ -328,12 +289,7 @@ fn denials_are_logged_for_the_reports() {
 
 #[test]
 fn the_policy_page_saves_a_good_policy_and_shows_the_line_of_a_bad_one() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_vendor, server) = acad_server(1);
     let cookie = format!("tessera_admin={}", server.admin_token());
     let form = |text: &str| {
         let body: String = format!("policy={}", urlencode(text));
@@ -370,12 +326,7 @@ fn urlencode(s: &str) -> String {
 
 #[test]
 fn a_waiting_checkout_gets_the_seat_the_moment_one_frees() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_vendor, server) = acad_server(1);
     let (_, held) = server.api().checkout("acad", "anna", "pc1", "c1");
     let url = server.url.clone();
     let waiter = std::thread::spawn(move || {
@@ -400,12 +351,7 @@ fn a_waiting_checkout_gets_the_seat_the_moment_one_frees() {
 
 #[test]
 fn a_wait_that_runs_out_answers_no_seat_available() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_vendor, server) = acad_server(1);
     server.api().checkout("acad", "anna", "pc1", "c1");
     let start = Instant::now();
     let (status, body) = server.api().post_json(
@@ -429,12 +375,7 @@ fn a_wait_that_runs_out_answers_no_seat_available() {
 
 #[test]
 fn waiting_checkouts_are_served_first_come_first_served_and_newcomers_do_not_pass() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (_vendor, server) = acad_server(1);
     let (_, held) = server.api().checkout("acad", "holder", "pc0", "c0");
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut waiters = Vec::new();
@@ -471,12 +412,7 @@ fn waiting_checkouts_are_served_first_come_first_served_and_newcomers_do_not_pas
 
 #[test]
 fn checkout_wait_on_the_command_line_waits_for_a_seat() {
-    let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p", &["acad"], 1, 0)],
-    );
+    let (vendor, server) = acad_server(1);
     let (_, held) = server.api().checkout("acad", "anna", "pc1", "c1");
     let mut child = tessera()
         .args([

@@ -30,11 +30,7 @@ fn registration_key_is_stable_across_runs_on_the_same_folder_and_machine() {
 fn a_copied_data_folder_on_another_machine_has_a_new_registration_key_and_refuses_the_old_activation()
  {
     let vendor = Vendor::new();
-    let mut original = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p1", &["acad"], 2, 0)],
-    );
+    let mut original = server_with_pool(&vendor, pool("p1", &["acad"], 2, 0));
     let old_reg = original.registration_key();
     let old_key = vendor.activation(&old_reg, vec![pool("p2", &["revit"], 1, 0)]);
     original.activate(&old_key);

@@ -4,11 +4,7 @@ use common::*;
 #[test]
 fn a_fresh_server_activates_and_grants_a_seat() {
     let vendor = Vendor::new();
-    let server = server_with(
-        &vendor,
-        ServerOpts::default(),
-        vec![pool("p1", &["acad"], 1, 0)],
-    );
+    let server = server_with_pool(&vendor, pool("p1", &["acad"], 1, 0));
     let api = server.api();
     let (status, lease) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 201, "{lease}");

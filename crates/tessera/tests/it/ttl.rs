@@ -9,18 +9,9 @@ use common::*;
 
 const TTL_S: u64 = 3;
 
-fn short_ttl() -> ServerOpts {
-    ServerOpts {
-        lease_ttl: TTL_S,
-        heartbeat: 1,
-        ..Default::default()
-    }
-}
-
 #[test]
 fn a_lease_that_stops_heartbeating_is_gone_within_the_ttl_and_its_seat_is_usable() {
-    let vendor = Vendor::new();
-    let server = server_with(&vendor, short_ttl(), vec![pool("p", &["acad"], 1, 0)]);
+    let (_vendor, server) = acad_server_with(ServerOpts::short_ttl(TTL_S), 1);
     let api = server.api();
     let (status, lease) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 201, "{lease}");
@@ -67,8 +58,7 @@ fn a_lease_that_stops_heartbeating_is_gone_within_the_ttl_and_its_seat_is_usable
 
 #[test]
 fn a_lapsed_lease_leaves_the_live_view_within_the_ttl_even_with_nobody_waiting() {
-    let vendor = Vendor::new();
-    let server = server_with(&vendor, short_ttl(), vec![pool("p", &["acad"], 2, 0)]);
+    let (_vendor, server) = acad_server_with(ServerOpts::short_ttl(TTL_S), 2);
     let api = server.api();
     let admin = server.admin_token();
     let (status, _) = api.checkout("acad", "anna", "pc1", "c1");
@@ -86,8 +76,7 @@ fn a_lapsed_lease_leaves_the_live_view_within_the_ttl_even_with_nobody_waiting()
 
 #[test]
 fn a_lease_that_keeps_heartbeating_survives_well_past_the_ttl() {
-    let vendor = Vendor::new();
-    let server = server_with(&vendor, short_ttl(), vec![pool("p", &["acad"], 1, 0)]);
+    let (_vendor, server) = acad_server_with(ServerOpts::short_ttl(TTL_S), 1);
     let api = server.api();
     let (status, mut lease) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 201, "{lease}");

@@ -163,6 +163,26 @@ impl Default for ServerOpts {
     }
 }
 
+impl ServerOpts {
+    /// Leases lapse `lease_ttl` seconds after their last heartbeat, and clients are asked
+    /// to heartbeat every second: for tests that wait a TTL out.
+    pub fn short_ttl(lease_ttl: u64) -> Self {
+        ServerOpts {
+            lease_ttl,
+            heartbeat: 1,
+            ..Default::default()
+        }
+    }
+
+    /// The default settings with more arguments for `tessera server` (e.g. `--rate-limit`).
+    pub fn with_args(args: &[&str]) -> Self {
+        ServerOpts {
+            extra: args.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A LAN license server process on a loopback port, with its data folder.
 pub struct Server {
     pub data: PathBuf,
@@ -179,6 +199,18 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("server");
         let mut s = Self::start_in(&data, &vendor.public_path(), opts, None);
+        s._owned = Some(dir);
+        s
+    }
+
+    /// Starts a server on a fresh data folder that already holds the file `name` with
+    /// `contents` (settings or a policy there before the first start).
+    pub fn start_with_file(vendor: &Vendor, name: &str, contents: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("server");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join(name), contents).unwrap();
+        let mut s = Self::start_in(&data, &vendor.public_path(), ServerOpts::default(), None);
         s._owned = Some(dir);
         s
     }
@@ -779,4 +811,22 @@ pub fn server_with(vendor: &Vendor, opts: ServerOpts, pools: Vec<PoolSpec>) -> S
     let key = vendor.activation(&server.registration_key(), pools);
     server.activate(&key);
     server
+}
+
+/// A started server with the default settings and one pool.
+pub fn server_with_pool(vendor: &Vendor, pool: PoolSpec) -> Server {
+    server_with(vendor, ServerOpts::default(), vec![pool])
+}
+
+/// A new vendor and a started server with `opts` and one pool `p` of `seats` seats of
+/// acad, not lent. Keep the vendor while the server is used: its key files are there.
+pub fn acad_server_with(opts: ServerOpts, seats: u32) -> (Vendor, Server) {
+    let vendor = Vendor::new();
+    let server = server_with(&vendor, opts, vec![pool("p", &["acad"], seats, 0)]);
+    (vendor, server)
+}
+
+/// [`acad_server_with`] with the default settings.
+pub fn acad_server(seats: u32) -> (Vendor, Server) {
+    acad_server_with(ServerOpts::default(), seats)
 }
