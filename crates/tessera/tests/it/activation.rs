@@ -14,6 +14,19 @@ fn import_api(server: &Server, token: Option<&str>, body: &[u8]) -> (u16, Value)
         .post_raw("/api/v1/admin/activations", token, "text/plain", body)
 }
 
+/// Both ways of importing refuse `key`: `tessera server activate` with a message that
+/// contains `says`, and the admin API with `status` and `code_`; no pool is imported.
+#[track_caller]
+fn assert_refused(server: &Server, key: &str, says: &str, status: u16, code_: &str) {
+    let (out, _, stderr) = server.try_activate(key);
+    assert!(!out.status.success());
+    assert!(stderr.contains(says), "{stderr}");
+
+    let (got, body) = import_api(server, Some(&server.admin_token()), key.as_bytes());
+    assert_eq!((got, code(&body)), (status, code_), "{body}");
+    assert!(server.api().pools().is_empty());
+}
+
 fn pool_ids(server: &Server) -> Vec<String> {
     let mut ids: Vec<String> = server
         .api()
@@ -123,14 +136,7 @@ fn a_key_signed_by_another_vendor_is_refused_with_invalid_signature() {
     let rogue = Vendor::new();
     let server = Server::start(&vendor, ServerOpts::default());
     let key = rogue.issue(&server.registration_key(), "acad", 100, &[]);
-
-    let (out, _, stderr) = server.try_activate(&key);
-    assert!(!out.status.success());
-    assert!(stderr.contains("signature"), "{stderr}");
-
-    let (status, body) = import_api(&server, Some(&server.admin_token()), key.as_bytes());
-    assert_eq!((status, code(&body)), (400, "invalid_signature"), "{body}");
-    assert!(server.api().pools().is_empty());
+    assert_refused(&server, &key, "signature", 400, "invalid_signature");
     let (status, body) = server.api().checkout("acad", "anna", "pc1", "c1");
     assert_eq!((status, code(&body)), (404, "unknown_product"));
 }
@@ -141,14 +147,7 @@ fn a_key_for_another_servers_registration_key_is_refused_with_wrong_server() {
     let server = Server::start(&vendor, ServerOpts::default());
     let other = Server::start(&vendor, ServerOpts::default());
     let key = vendor.issue(&other.registration_key(), "acad", 5, &[]);
-
-    let (out, _, stderr) = server.try_activate(&key);
-    assert!(!out.status.success());
-    assert!(stderr.contains("another server"), "{stderr}");
-
-    let (status, body) = import_api(&server, Some(&server.admin_token()), key.as_bytes());
-    assert_eq!((status, code(&body)), (409, "wrong_server"), "{body}");
-    assert!(server.api().pools().is_empty());
+    assert_refused(&server, &key, "another server", 409, "wrong_server");
 }
 
 #[test]
@@ -161,14 +160,7 @@ fn an_expired_key_is_refused_with_expired() {
         5,
         &["--start", "2020-01-01", "--end", "2020-06-30"],
     );
-
-    let (out, _, stderr) = server.try_activate(&key);
-    assert!(!out.status.success());
-    assert!(stderr.contains("expired"), "{stderr}");
-
-    let (status, body) = import_api(&server, Some(&server.admin_token()), key.as_bytes());
-    assert_eq!((status, code(&body)), (410, "expired"), "{body}");
-    assert!(server.api().pools().is_empty());
+    assert_refused(&server, &key, "expired", 410, "expired");
 }
 
 #[test]
@@ -277,11 +269,6 @@ fn a_pool_with_no_seats_is_refused() {
         &server.registration_key(),
         vec![pool("empty", &["acad"], 0, 0)],
     );
-    let (status, body) = server.api().post_raw(
-        "/api/v1/admin/activations",
-        Some(&server.admin_token()),
-        "text/plain",
-        key.as_bytes(),
-    );
+    let (status, body) = import_api(&server, Some(&server.admin_token()), key.as_bytes());
     assert_eq!((status, code(&body)), (422, "invalid_request"), "{body}");
 }

@@ -4,7 +4,6 @@
 use crate::common;
 
 use common::*;
-use serde_json::json;
 
 #[test]
 fn a_backup_of_a_running_server_restores_activations_leases_and_borrows() {
@@ -13,11 +12,7 @@ fn a_backup_of_a_running_server_restores_activations_leases_and_borrows() {
     let api = server.api();
     let (status, lease) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 201);
-    let (status, borrow) = api.post_json(
-        "/api/v1/borrows",
-        None,
-        &json!({"product": "acad", "user": "bob", "host": "laptop", "client_id": "b1", "hours": 8}),
-    );
+    let (status, borrow) = api.borrow("acad", "bob", "laptop", "b1", 8);
     assert_eq!(status, 201, "{borrow}");
     let registration = server.registration_key();
 

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::*;
-use serde_json::{Value, json};
 use tessera_client::{Client, ClientConfig};
 use tessera_core::PoolSpec;
 
@@ -62,10 +61,7 @@ impl Desk {
     }
 
     fn run_via(&self, wrapper: &[&str], args: &[&str]) -> (Output, String, String) {
-        let out = self.command_via(wrapper, args).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out, stdout, stderr)
+        texts(self.command_via(wrapper, args).output().unwrap())
     }
 
     fn run(&self, args: &[&str]) -> (Output, String, String) {
@@ -138,18 +134,6 @@ fn hostname() -> String {
         .to_owned()
 }
 
-fn leases(server: &Server) -> Vec<Value> {
-    let (status, body) = server
-        .api()
-        .get("/api/v1/admin/leases", Some(&server.admin_token()));
-    assert_eq!(status, 200, "{body}");
-    body["leases"].as_array().unwrap().clone()
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str().unwrap().parse().unwrap()
-}
-
 /// A pool that ends `secs` seconds from now and lends for up to 24 hours.
 fn short_pool(id: &str, product: &str, secs: i64) -> PoolSpec {
     PoolSpec {
@@ -176,7 +160,7 @@ fn a_borrow_takes_a_seat_offline_and_the_office_sees_who_where_and_until() {
     assert_eq!(p["in_use"], 0, "{p}");
     assert_eq!(p["available"], 2, "{p}");
 
-    let list = leases(&server);
+    let list = server.admin_leases();
     assert_eq!(list.len(), 1, "{list:?}");
     let b = &list[0];
     assert_eq!(b["kind"], "borrow");
@@ -194,13 +178,7 @@ fn a_borrow_takes_a_seat_offline_and_the_office_sees_who_where_and_until() {
     assert_eq!(desk.borrow_files().len(), 1);
 
     // `tessera status` and the live page show it as borrowed, with user, host and until.
-    let out = tessera()
-        .args(["status", "--server", &server.url])
-        .env("TESSERA_ADMIN_TOKEN", server.admin_token())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success());
+    let text = server.admin_status();
     let row = text
         .lines()
         .find(|l| l.contains("borrowed"))
@@ -210,13 +188,7 @@ fn a_borrow_takes_a_seat_offline_and_the_office_sees_who_where_and_until() {
         row.contains(&until.format("%Y-%m-%d %H:%M").to_string()),
         "{row}"
     );
-    let page = ureq::get(&format!("{}/", server.url))
-        .header("Cookie", &format!("tessera_admin={}", server.admin_token()))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let page = server.admin_page("/");
     assert!(page.contains("offline (borrowed)"), "{page}");
     assert!(page.contains(&hostname()), "{page}");
     assert!(
@@ -237,13 +209,7 @@ fn borrowing_too_long_or_from_a_pool_that_does_not_lend_is_refused() {
         pool("p2", &["revit"], 2, 0),
     ]);
     let api = server.api();
-    let ask = |product: &str, hours: u32| {
-        api.post_json(
-            "/api/v1/borrows",
-            None,
-            &json!({"product": product, "user": "bob", "host": "pc2", "client_id": "c1", "hours": hours}),
-        )
-    };
+    let ask = |product: &str, hours: u32| api.borrow(product, "bob", "pc2", "c1", hours);
     let (status, body) = ask("acad", 25);
     assert_eq!((status, code(&body)), (422, "borrow_too_long"), "{body}");
     let (status, body) = ask("revit", 1);
@@ -307,9 +273,7 @@ fn a_borrowed_license_is_granted_with_the_server_stopped() {
         .map_while(Result::ok)
         .any(|l| l.starts_with("holding the borrowed license"));
     assert!(held, "checkout --hold did not hold the borrowed license");
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
+    sigterm(&child);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(child.wait().unwrap().success());
     assert!(
@@ -369,14 +333,14 @@ fn a_borrowed_seat_frees_by_itself_when_the_borrow_ends() {
     desk.run_ok(&["borrow", "acad", "--hours", "2"]);
     assert_eq!(server.api().pool("p")["borrowed"], 1);
     let borrow = desk.client(&vendor).borrowed("acad").unwrap();
-    let list = leases(&server);
+    let list = server.admin_leases();
     assert_eq!(list.len(), 1);
 
     sleep_until(borrow.until);
     assert!(
-        eventually(Duration::from_secs(5), || leases(&server).is_empty()),
+        eventually(Duration::from_secs(5), || server.admin_leases().is_empty()),
         "{:?}",
-        leases(&server)
+        server.admin_leases()
     );
     assert!(
         server
@@ -411,7 +375,7 @@ fn returning_early_frees_the_seat_at_once_and_empties_the_cache() {
         (Some(0), Some(2)),
         "{p}"
     );
-    assert!(leases(&server).is_empty());
+    assert!(server.admin_leases().is_empty());
     assert!(desk.borrow_files().is_empty());
     assert!(desk.client(&vendor).borrowed("acad").is_none());
 
@@ -423,7 +387,7 @@ fn returning_early_frees_the_seat_at_once_and_empties_the_cache() {
 fn an_admin_ending_a_borrow_frees_the_seat_and_the_client_learns_it_when_it_next_checks_out() {
     let (vendor, server, desk) = office(acad(1));
     desk.run_ok(&["borrow", "acad", "--hours", "8"]);
-    let id = leases(&server)[0]["id"].as_str().unwrap().to_owned();
+    let id = server.admin_leases()[0]["id"].as_str().unwrap().to_owned();
     let (status, body) = server.api().delete(
         &format!("/api/v1/admin/leases/{id}"),
         Some(&server.admin_token()),
@@ -457,7 +421,7 @@ fn an_admin_ending_a_borrow_frees_the_seat_and_the_client_learns_it_when_it_next
 fn borrows_survive_a_crash_and_a_restart_and_still_return() {
     let (vendor, mut server, desk) = office(acad(2));
     desk.run_ok(&["borrow", "acad", "--hours", "8"]);
-    let before = leases(&server);
+    let before = server.admin_leases();
 
     server.kill9();
     server.restart();
@@ -467,7 +431,7 @@ fn borrows_survive_a_crash_and_a_restart_and_still_return() {
         (Some(1), Some(1)),
         "{p}"
     );
-    let after = leases(&server);
+    let after = server.admin_leases();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0]["id"], before[0]["id"]);
     assert_eq!(after[0]["kind"], "borrow");

@@ -41,9 +41,7 @@ fn checkout_hold_keeps_a_seat_until_sigterm_then_checks_in() {
         1,
         "held past the TTL by heartbeats"
     );
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
+    sigterm(&child);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(server.api().pool("p")["in_use"], 0, "checked in on SIGTERM");
@@ -86,12 +84,7 @@ fn status_shows_pools_and_with_the_admin_token_who_uses_what() {
         "no seat list without the admin token: {text}"
     );
 
-    let out = tessera()
-        .args(["status", "--server", &server.url])
-        .env("TESSERA_ADMIN_TOKEN", server.admin_token())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = server.admin_status();
     assert!(
         text.contains("anna") && text.contains("pc-anna") && text.contains("online"),
         "{text}"

@@ -19,10 +19,6 @@ fn client_for(server: &Server, vendor: &Vendor, user: &str) -> Client {
     Client::new(config)
 }
 
-fn in_use(server: &Server, pool: &str) -> u64 {
-    server.api().pool(pool)["in_use"].as_u64().unwrap()
-}
-
 #[test]
 fn a_license_heartbeats_in_the_background_and_checks_in_when_dropped() {
     let (vendor, server) = acad_server_with(ServerOpts::short_ttl(3), 1);
@@ -38,10 +34,10 @@ fn a_license_heartbeats_in_the_background_and_checks_in_when_dropped() {
         first_token,
         "each heartbeat answers a fresh token"
     );
-    assert_eq!(in_use(&server, "p"), 1);
+    assert_eq!(server.api().in_use("p"), 1);
     drop(license);
     assert_eq!(
-        in_use(&server, "p"),
+        server.api().in_use("p"),
         0,
         "dropping the license checks in at once"
     );
@@ -65,7 +61,7 @@ fn a_license_reconnects_after_a_server_restart_without_the_user_noticing() {
         license.status()
     );
     assert_eq!(license.lease_id(), id, "the same lease carried on");
-    assert_eq!(in_use(&server, "p"), 1);
+    assert_eq!(server.api().in_use("p"), 1);
     // Someone else still cannot take the seat.
     let other = client_for(&server, &vendor, "bob");
     assert!(matches!(
@@ -73,7 +69,7 @@ fn a_license_reconnects_after_a_server_restart_without_the_user_noticing() {
         Err(ClientError::NoSeatAvailable { .. })
     ));
     license.check_in().unwrap();
-    assert_eq!(in_use(&server, "p"), 0);
+    assert_eq!(server.api().in_use("p"), 0);
 }
 
 #[test]
@@ -86,7 +82,7 @@ fn a_removed_lease_is_taken_again_by_the_library_when_a_seat_is_free() {
     client.admin_remove(&admin, &old).unwrap();
     assert!(eventually(Duration::from_secs(5), || license.lease_id() != old));
     assert!(license.is_valid());
-    assert_eq!(in_use(&server, "p"), 1);
+    assert_eq!(server.api().in_use("p"), 1);
 }
 
 #[test]

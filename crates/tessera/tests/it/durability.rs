@@ -12,18 +12,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn in_use(api: &Api, pool: &str) -> u64 {
-    api.pool(pool)["in_use"].as_u64().unwrap()
-}
-
 fn live_ids(server: &Server) -> HashSet<String> {
-    let (status, body) = server
-        .api()
-        .get("/api/v1/admin/leases", Some(&server.admin_token()));
-    assert_eq!(status, 200, "{body}");
-    body["leases"]
-        .as_array()
-        .unwrap()
+    server
+        .admin_leases()
         .iter()
         .map(|l| l["id"].as_str().unwrap().to_owned())
         .collect()
@@ -39,7 +30,7 @@ fn leases_survive_a_kill_9_restart_and_their_tokens_still_heartbeat() {
     for l in [&a1, &a2, &b] {
         assert!(l["token"].is_string(), "{l}");
     }
-    assert_eq!(in_use(&api, "p"), 2);
+    assert_eq!(api.in_use("p"), 2);
     let ids_before = live_ids(&server);
     assert_eq!(ids_before.len(), 3);
     let (_, info_before) = api.get("/api/v1/server", None);
@@ -49,7 +40,7 @@ fn leases_survive_a_kill_9_restart_and_their_tokens_still_heartbeat() {
 
     let (_, info_after) = api.get("/api/v1/server", None);
     assert_eq!(info_after["public_key"], info_before["public_key"]);
-    assert_eq!(in_use(&api, "p"), 2, "the same seats are held");
+    assert_eq!(api.in_use("p"), 2, "the same seats are held");
     assert_eq!(live_ids(&server), ids_before, "the same leases are live");
     for l in [&a1, &a2, &b] {
         let (status, body) = api.heartbeat(l);
@@ -65,7 +56,7 @@ fn leases_survive_a_kill_9_restart_and_their_tokens_still_heartbeat() {
     let (status, body) = api.checkout("acad", "dora", "pc4", "c5");
     assert_eq!((status, code(&body)), (409, "no_seat_available"), "{body}");
     assert_eq!(api.checkin(&b).0, 204);
-    assert_eq!(in_use(&api, "p"), 2);
+    assert_eq!(api.in_use("p"), 2);
 }
 
 /// What one client thread learned: leases it was granted (201) and still holds, and any
@@ -140,7 +131,7 @@ fn kill_9_during_concurrent_checkouts_never_loses_a_granted_lease_nor_oversells_
 
         server.restart();
         let api = server.api();
-        let used = in_use(&api, "p");
+        let used = api.in_use("p");
         assert!(
             used <= SEATS,
             "round {round}: {used} seats in use of {SEATS}"
@@ -187,14 +178,14 @@ fn kill_9_during_concurrent_checkouts_never_loses_a_granted_lease_nor_oversells_
             SEATS,
             "round {round}: the pool fills exactly to its seats after the crash"
         );
-        assert_eq!(in_use(&api, "p"), SEATS);
+        assert_eq!(api.in_use("p"), SEATS);
 
         // The office admin clears every seat before the next round.
         for id in live_ids(&server) {
             let (status, body) = api.delete(&format!("/api/v1/admin/leases/{id}"), Some(&admin));
             assert_eq!(status, 204, "{body}");
         }
-        assert_eq!(in_use(&api, "p"), 0);
+        assert_eq!(api.in_use("p"), 0);
     }
     assert!(
         total_granted > 0,
@@ -211,9 +202,7 @@ fn sigterm_stops_the_server_gracefully_with_status_0_and_keeps_leases() {
     // The agent keeps an idle keep-alive connection open; shutdown must not wait for it.
     assert_eq!(api.heartbeat(&lease).0, 200);
 
-    unsafe {
-        libc::kill(server.child.id() as i32, libc::SIGTERM);
-    }
+    sigterm(&server.child);
     let asked = Instant::now();
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -235,7 +224,7 @@ fn sigterm_stops_the_server_gracefully_with_status_0_and_keeps_leases() {
     let api = server.api();
     let (status, body) = api.heartbeat(&lease);
     assert_eq!(status, 200, "the lease outlives a graceful stop: {body}");
-    assert_eq!(in_use(&api, "p"), 1);
+    assert_eq!(api.in_use("p"), 1);
 }
 
 #[test]
@@ -257,9 +246,7 @@ fn sigterm_stops_the_server_promptly_even_while_a_checkout_waits_for_a_seat() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(!waiter.is_finished(), "the checkout waits for a seat");
 
-    unsafe {
-        libc::kill(server.child.id() as i32, libc::SIGTERM);
-    }
+    sigterm(&server.child);
     let asked = Instant::now();
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {

@@ -5,19 +5,30 @@ use crate::common;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use common::*;
 use serde_json::{Value, json};
 
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a time: {v}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {v}"))
-}
-
-fn in_use(api: &Api, pool: &str) -> u64 {
-    api.pool(pool)["in_use"].as_u64().unwrap()
+/// `n` checkouts of acad sent at the same moment (threads released together by a
+/// barrier); `who(t)` is thread t's (user, host, client_id). The answers in thread order.
+fn checkouts_at_once(
+    server: &Server,
+    n: usize,
+    who: impl Fn(usize) -> (String, String, String),
+) -> Vec<(u16, Value)> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|t| {
+            let api = server.api();
+            let barrier = barrier.clone();
+            let (user, host, client_id) = who(t);
+            std::thread::spawn(move || {
+                barrier.wait();
+                api.checkout("acad", &user, &host, &client_id)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 #[test]
@@ -44,7 +55,7 @@ fn checkout_answers_201_with_lease_id_token_expiry_and_heartbeat_interval() {
         (119_000..=122_000).contains(&ttl),
         "expires one lease TTL (120 s) from now, got {ttl} ms"
     );
-    assert_eq!(in_use(&api, "p"), 1);
+    assert_eq!(api.in_use("p"), 1);
     let p = api.pool("p");
     assert_eq!(p["available"], 1);
     assert_eq!(p["borrowed"], 0);
@@ -63,7 +74,7 @@ fn a_full_pool_answers_409_no_seat_available() {
             .as_str()
             .is_some_and(|m| !m.is_empty())
     );
-    assert_eq!(in_use(&api, "p"), 2);
+    assert_eq!(api.in_use("p"), 2);
 }
 
 #[test]
@@ -138,7 +149,7 @@ fn bad_checkout_fields_answer_422_invalid_request() {
             "{what}: {resp}"
         );
     }
-    assert_eq!(in_use(&api, "p"), 0, "nothing was granted");
+    assert_eq!(api.in_use("p"), 0, "nothing was granted");
     // The limits themselves are accepted.
     let (status, body) = api.post_json(
         "/api/v1/leases",
@@ -170,7 +181,7 @@ fn heartbeat_answers_a_new_token_with_a_later_expiry() {
     // The new token is good for the next heartbeat.
     let (status, body) = api.heartbeat(&renewed);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(in_use(&api, "p"), 1);
+    assert_eq!(api.in_use("p"), 1);
 }
 
 #[test]
@@ -180,7 +191,7 @@ fn checkin_answers_204_then_404_lease_not_found() {
     let (_, lease) = api.checkout("acad", "anna", "pc1", "c1");
     let (status, body) = api.checkin(&lease);
     assert_eq!((status, &body), (204, &Value::Null));
-    assert_eq!(in_use(&api, "p"), 0);
+    assert_eq!(api.in_use("p"), 0);
     let (status, body) = api.checkin(&lease);
     assert_eq!((status, code(&body)), (404, "lease_not_found"), "{body}");
     let (status, body) = api.heartbeat(&lease);
@@ -240,7 +251,7 @@ fn lease_calls_without_a_bearer_token_answer_401_and_with_another_leases_token_4
     let (status, body) = api.delete(&lease, Some(&server.admin_token()));
     assert_eq!((status, code(&body)), (401, "unauthorized"), "{body}");
 
-    assert_eq!(in_use(&api, "p"), 2, "nobody's seat was touched");
+    assert_eq!(api.in_use("p"), 2, "nobody's seat was touched");
     assert_eq!(api.heartbeat(&anna).0, 200);
 }
 
@@ -254,16 +265,16 @@ fn same_user_and_host_with_different_client_ids_share_one_seat() {
     assert_eq!((s1, s2, s3), (201, 201, 201), "{a}\n{b}\n{c}");
     assert_ne!(a["lease_id"], b["lease_id"]);
     assert_ne!(b["lease_id"], c["lease_id"]);
-    assert_eq!(in_use(&api, "p"), 1, "three programs, one seat");
+    assert_eq!(api.in_use("p"), 1, "three programs, one seat");
 
     // The seat frees only when the last of them ends.
     assert_eq!(api.checkin(&a).0, 204);
     assert_eq!(api.checkin(&b).0, 204);
-    assert_eq!(in_use(&api, "p"), 1);
+    assert_eq!(api.in_use("p"), 1);
     let (status, body) = api.checkout("acad", "bob", "pc2", "cb");
     assert_eq!((status, code(&body)), (409, "no_seat_available"), "{body}");
     assert_eq!(api.checkin(&c).0, 204);
-    assert_eq!(in_use(&api, "p"), 0);
+    assert_eq!(api.in_use("p"), 0);
     assert_eq!(api.checkout("acad", "bob", "pc2", "cb").0, 201);
 }
 
@@ -273,14 +284,14 @@ fn a_different_host_or_a_different_user_takes_another_seat() {
     let api = server.api();
     assert_eq!(api.checkout("acad", "anna", "pc1", "c1").0, 201);
     assert_eq!(api.checkout("acad", "anna", "pc2", "c2").0, 201);
-    assert_eq!(in_use(&api, "p"), 2, "same user on another host");
+    assert_eq!(api.in_use("p"), 2, "same user on another host");
     assert_eq!(api.checkout("acad", "bob", "pc1", "c3").0, 201);
-    assert_eq!(in_use(&api, "p"), 3, "another user on the same host");
+    assert_eq!(api.in_use("p"), 3, "another user on the same host");
     let (status, body) = api.checkout("acad", "carl", "pc1", "c4");
     assert_eq!((status, code(&body)), (409, "no_seat_available"), "{body}");
     // Sharing still works on a full pool.
     assert_eq!(api.checkout("acad", "anna", "pc2", "c5").0, 201);
-    assert_eq!(in_use(&api, "p"), 3);
+    assert_eq!(api.in_use("p"), 3);
 }
 
 #[test]
@@ -293,14 +304,9 @@ fn retry_with_same_client_id_takes_no_second_seat() {
     let (status, again) = api.checkout("acad", "anna", "pc1", "c1");
     assert_eq!(status, 200, "a retry finds the lease it made: {again}");
     assert_eq!(again["lease_id"], first["lease_id"]);
-    assert_eq!(in_use(&api, "p"), 1);
-    let (status, body) = api.get("/api/v1/admin/leases", Some(&server.admin_token()));
-    assert_eq!(status, 200);
-    assert_eq!(
-        body["leases"].as_array().unwrap().len(),
-        1,
-        "one lease, not two: {body}"
-    );
+    assert_eq!(api.in_use("p"), 1);
+    let leases = server.admin_leases();
+    assert_eq!(leases.len(), 1, "one lease, not two: {leases:?}");
     // Its token works for the same lease.
     assert_eq!(api.heartbeat(&again).0, 200);
     assert_eq!(api.checkin(&again).0, 204);
@@ -320,14 +326,14 @@ fn a_bundle_pool_serves_each_of_its_products() {
     assert_eq!(status, 201, "{body}");
     let (status, body) = api.checkout("revit", "bob", "pc2", "c2");
     assert_eq!(status, 201, "{body}");
-    assert_eq!(in_use(&api, "bundle"), 2);
+    assert_eq!(api.in_use("bundle"), 2);
     // A third person, for either product, finds the bundle full.
     let (status, body) = api.checkout("revit", "carl", "pc3", "c3");
     assert_eq!((status, code(&body)), (409, "no_seat_available"), "{body}");
     // One person running both programs of the bundle holds one seat of it.
     let (status, body) = api.checkout("revit", "anna", "pc1", "c4");
     assert_eq!(status, 201, "{body}");
-    assert_eq!(in_use(&api, "bundle"), 2);
+    assert_eq!(api.in_use("bundle"), 2);
     let (status, body) = api.checkout("civil", "anna", "pc1", "c5");
     assert_eq!((status, code(&body)), (404, "unknown_product"), "{body}");
 }
@@ -336,7 +342,6 @@ fn a_bundle_pool_serves_each_of_its_products() {
 fn admin_lease_list_shows_who_where_what_and_when() {
     let (_vendor, server) = acad_server(3);
     let api = server.api();
-    let admin = server.admin_token();
     let before = Utc::now() - chrono::Duration::seconds(1);
     let (status, lease) = api.post_json(
         "/api/v1/leases",
@@ -347,10 +352,8 @@ fn admin_lease_list_shows_who_where_what_and_when() {
     std::thread::sleep(Duration::from_millis(50));
     let (_, renewed) = api.heartbeat(&lease);
 
-    let (status, body) = api.get("/api/v1/admin/leases", Some(&admin));
-    assert_eq!(status, 200, "{body}");
-    let leases = body["leases"].as_array().unwrap();
-    assert_eq!(leases.len(), 1, "{body}");
+    let leases = server.admin_leases();
+    assert_eq!(leases.len(), 1, "{leases:?}");
     let l = &leases[0];
     assert_eq!(l["id"], lease["lease_id"]);
     assert_eq!(l["kind"], "lease");
@@ -388,13 +391,12 @@ fn admin_removal_frees_the_seat() {
     assert_eq!((status, code(&body)), (401, "unauthorized"), "{body}");
     let (status, body) = api.delete(&path, lease["token"].as_str());
     assert_eq!((status, code(&body)), (401, "unauthorized"), "{body}");
-    assert_eq!(in_use(&api, "p"), 1);
+    assert_eq!(api.in_use("p"), 1);
 
     let (status, body) = api.delete(&path, Some(&admin));
     assert_eq!(status, 204, "{body}");
-    assert_eq!(in_use(&api, "p"), 0);
-    let (status, body) = api.get("/api/v1/admin/leases", Some(&admin));
-    assert_eq!((status, body["leases"].as_array().unwrap().len()), (200, 0));
+    assert_eq!(api.in_use("p"), 0);
+    assert!(server.admin_leases().is_empty());
     let (status, body) = api.checkout("acad", "bob", "pc2", "c2");
     assert_eq!(status, 201, "{body}");
 
@@ -405,23 +407,9 @@ fn admin_removal_frees_the_seat() {
 #[test]
 fn concurrent_checkouts_never_take_more_seats_than_the_pool_has() {
     let (_vendor, server) = acad_server(5);
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
-    let handles: Vec<_> = (0..16)
-        .map(|t| {
-            let api = server.api();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                barrier.wait();
-                api.checkout(
-                    "acad",
-                    &format!("user{t}"),
-                    &format!("pc{t}"),
-                    &format!("c{t}"),
-                )
-            })
-        })
-        .collect();
-    let answers: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let answers = checkouts_at_once(&server, 16, |t| {
+        (format!("user{t}"), format!("pc{t}"), format!("c{t}"))
+    });
     let granted = answers.iter().filter(|(s, _)| *s == 201).count();
     for (status, body) in &answers {
         assert!(
@@ -430,35 +418,24 @@ fn concurrent_checkouts_never_take_more_seats_than_the_pool_has() {
         );
     }
     assert_eq!(granted, 5, "exactly the pool's seats are granted");
-    assert_eq!(in_use(&server.api(), "p"), 5);
+    assert_eq!(server.api().in_use("p"), 5);
 }
 
 #[test]
 fn concurrent_retries_with_one_client_id_take_one_seat_and_one_lease() {
     let (_vendor, server) = acad_server(3);
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            let api = server.api();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                barrier.wait();
-                api.checkout("acad", "anna", "pc1", "the-one-client")
-            })
-        })
-        .collect();
-    let answers: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let answers = checkouts_at_once(&server, 8, |_| {
+        ("anna".into(), "pc1".into(), "the-one-client".into())
+    });
     let created = answers.iter().filter(|(s, _)| *s == 201).count();
     assert_eq!(created, 1, "one new lease: {answers:?}");
     for (status, body) in &answers {
         assert!(*status == 201 || *status == 200, "{status} {body}");
         assert_eq!(body["lease_id"], answers[0].1["lease_id"], "{answers:?}");
     }
-    assert_eq!(in_use(&server.api(), "p"), 1);
-    let (_, list) = server
-        .api()
-        .get("/api/v1/admin/leases", Some(&server.admin_token()));
-    assert_eq!(list["leases"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(server.api().in_use("p"), 1);
+    let leases = server.admin_leases();
+    assert_eq!(leases.len(), 1, "{leases:?}");
 }
 
 #[test]

@@ -42,6 +42,17 @@ fn get_from_with(source: &str, server: &str, path: &str, headers: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// A GET from `source` that says it forwards the request of `client` (`X-Forwarded-For`),
+/// as a proxy does.
+fn get_forwarded(source: &str, client: &str, server: &str, path: &str) -> u16 {
+    get_from_with(
+        source,
+        server,
+        path,
+        &format!("X-Forwarded-For: {client}\r\n"),
+    )
+}
+
 #[test]
 fn a_flooding_client_is_slowed_while_others_are_answered() {
     let opts = ServerOpts::with_args(&["--rate-limit", "20"]);
@@ -122,14 +133,8 @@ fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
     let vendor = Vendor::new();
     let opts = ServerOpts::with_args(&["--rate-limit", "1", "--trusted-proxy", "127.0.0.2"]);
     let server = Server::start(&vendor, opts);
-    let via_proxy = |client: &str| {
-        get_from_with(
-            "127.0.0.2",
-            &server.url,
-            "/api/v1/server",
-            &format!("X-Forwarded-For: {client}\r\n"),
-        )
-    };
+    let via_proxy =
+        |client: &str| get_forwarded("127.0.0.2", client, &server.url, "/api/v1/server");
     let flood: Vec<u16> = (0..10).map(|_| via_proxy("203.0.113.7")).collect();
     assert!(
         flood.contains(&429),
@@ -142,14 +147,7 @@ fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
     );
 
     // Not a trusted proxy: its header changes nothing, it is limited as itself.
-    let direct = |client: &str| {
-        get_from_with(
-            "127.0.0.3",
-            &server.url,
-            "/api/v1/server",
-            &format!("X-Forwarded-For: {client}\r\n"),
-        )
-    };
+    let direct = |client: &str| get_forwarded("127.0.0.3", client, &server.url, "/api/v1/server");
     let flood: Vec<u16> = (0..10).map(|_| direct("198.51.100.1")).collect();
     assert!(flood.contains(&429), "{flood:?}");
     assert_eq!(
@@ -176,14 +174,8 @@ fn the_portal_behind_a_trusted_proxy_limits_each_client_by_x_forwarded_for() {
             "127.0.0.7",
         ],
     );
-    let via_proxy = |client: &str| {
-        get_from_with(
-            "127.0.0.7",
-            &portal.url,
-            "/w/someone/api/v1/server",
-            &format!("X-Forwarded-For: {client}\r\n"),
-        )
-    };
+    let via_proxy =
+        |client: &str| get_forwarded("127.0.0.7", client, &portal.url, "/w/someone/api/v1/server");
     let flood: Vec<u16> = (0..10).map(|_| via_proxy("203.0.113.70")).collect();
     assert!(flood.contains(&429), "{flood:?}");
     assert_eq!(

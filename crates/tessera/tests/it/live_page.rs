@@ -4,7 +4,6 @@
 use crate::common;
 
 use common::*;
-use serde_json::json;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -134,11 +133,7 @@ fn signed_in_the_page_lists_each_pool_in_use_offline_and_who_holds_a_seat() {
     let (_vendor, server) = office();
     let api = server.api();
     assert_eq!(api.checkout("acad", "anna", "pc-anna", "c1").0, 201);
-    let (status, borrow) = api.post_json(
-        "/api/v1/borrows",
-        None,
-        &json!({"product": "acad", "user": "bob", "host": "laptop-bob", "client_id": "b1", "hours": 8}),
-    );
+    let (status, borrow) = api.borrow("acad", "bob", "laptop-bob", "b1", 8);
     assert_eq!(status, 201, "{borrow}");
     assert_eq!(api.checkout("navis", "carl", "pc-carl", "c3").0, 201);
 

@@ -7,7 +7,6 @@ use crate::common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use chrono::{DateTime, Utc};
 use common::*;
 use serde_json::Value;
 
@@ -55,13 +54,6 @@ fn pyseto_check(token: &str, vendor_public: &str) -> Result<Value, String> {
     } else {
         Err(stderr)
     }
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a time: {v}"))
-        .parse()
-        .unwrap()
 }
 
 /// Changes one character in the middle of `part` (0 = version … 3 = footer) of a token.

@@ -18,6 +18,28 @@ fn put_policy(server: &Server, text: &str) -> (u16, Value) {
     )
 }
 
+/// Puts a policy the server must accept.
+#[track_caller]
+fn set_policy(server: &Server, text: &str) {
+    let (status, body) = put_policy(server, text);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// `POST /api/v1/leases` that waits up to `wait_s` seconds for a seat of acad.
+fn checkout_waiting(
+    api: &Api,
+    user: &str,
+    host: &str,
+    client_id: &str,
+    wait_s: u64,
+) -> (u16, Value) {
+    api.post_json(
+        "/api/v1/leases",
+        None,
+        &json!({"product": "acad", "user": user, "host": host, "client_id": client_id, "wait_s": wait_s}),
+    )
+}
+
 const GROUPS: &str = r#"
 [user_groups]
 engineers = ["anna", "bob"]
@@ -54,45 +76,33 @@ fn a_policy_file_in_the_data_folder_applies_from_the_start_and_exclude_wins_over
     );
     let (status, body) = api.checkout("acad", "bob", "pc2", "c3");
     assert_eq!((status, code(&body)), (403, "denied_by_policy"));
-    let message = body["error"]["message"].as_str().unwrap();
+    let denial = message(&body);
     assert!(
-        message.contains("exclude user:bob"),
-        "the denial names the rule: {message}"
+        denial.contains("exclude user:bob"),
+        "the denial names the rule: {denial}"
     );
     let (status, body) = api.checkout("acad", "zoe", "home-pc", "c4");
     assert_eq!((status, code(&body)), (403, "denied_by_policy"));
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("include"),
-        "{body}"
-    );
+    assert!(message(&body).contains("include"), "{body}");
 }
 
 #[test]
 fn a_bad_policy_is_refused_with_its_line_and_the_running_policy_stays() {
     let (_vendor, server) = acad_server(10);
     let good = "[[rule]]\npool = \"p\"\nexclude = [\"user:mallory\"]\n";
-    assert_eq!(put_policy(&server, good).0, 200);
+    set_policy(&server, good);
     let bad = "[[rule]]\npool = \"p\"\n\nexclude = [\"crowd:everyone\"]\n";
     let (status, body) = put_policy(&server, bad);
     assert_eq!((status, code(&body)), (422, "invalid_policy"));
-    let message = body["error"]["message"].as_str().unwrap();
+    let refusal = message(&body);
     assert!(
-        message.contains("line 1") && message.contains("crowd"),
-        "{message}"
+        refusal.contains("line 1") && refusal.contains("crowd"),
+        "{refusal}"
     );
     let (status, body) = put_policy(&server, "[[rule]]\npool = \"p\"\nexclude = [\"user:x\"\n");
     assert_eq!((status, code(&body)), (422, "invalid_policy"));
     // An unclosed array is found where the input ends.
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("line 4"),
-        "{body}"
-    );
+    assert!(message(&body).starts_with("line 4"), "{body}");
     let (_, current) = server
         .api()
         .get("/api/v1/admin/policy", Some(&server.admin_token()));
@@ -111,16 +121,12 @@ fn a_bad_policy_is_refused_with_its_line_and_the_running_policy_stays() {
 fn a_new_policy_applies_to_the_next_checkout_without_restart() {
     let (_vendor, server) = acad_server(10);
     assert_eq!(server.api().checkout("acad", "mallory", "pc1", "c1").0, 201);
-    assert_eq!(
-        put_policy(
-            &server,
-            "[[rule]]\nproduct = \"acad\"\nexclude = [\"user:mallory\"]\n"
-        )
-        .0,
-        200
+    set_policy(
+        &server,
+        "[[rule]]\nproduct = \"acad\"\nexclude = [\"user:mallory\"]\n",
     );
     assert_eq!(server.api().checkout("acad", "mallory", "pc2", "c2").0, 403);
-    assert_eq!(put_policy(&server, "").0, 200);
+    set_policy(&server, "");
     assert_eq!(server.api().checkout("acad", "mallory", "pc2", "c2").0, 201);
 }
 
@@ -162,7 +168,7 @@ fn reserved_seats_go_to_their_owners_and_others_wait_for_unreserved_ones() {
     let policy = format!(
         "{GROUPS}\n[[rule]]\npool = \"p\"\nreserve = [{{ for = \"group:engineers\", seats = 2 }}]\n"
     );
-    assert_eq!(put_policy(&server, &policy).0, 200);
+    set_policy(&server, &policy);
     let api = server.api();
     assert_eq!(
         api.checkout("acad", "carol", "pc1", "c1").0,
@@ -172,10 +178,7 @@ fn reserved_seats_go_to_their_owners_and_others_wait_for_unreserved_ones() {
     let (status, body) = api.checkout("acad", "dave", "pc2", "c2");
     assert_eq!((status, code(&body)), (409, "no_seat_available"));
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("reserved for group:engineers"),
+        message(&body).contains("reserved for group:engineers"),
         "{body}"
     );
     assert_eq!(api.checkout("acad", "anna", "pc3", "c3").0, 201);
@@ -190,7 +193,7 @@ fn maximums_per_user_and_group_count_every_seat_they_hold() {
     let policy = format!(
         "{GROUPS}\n[[rule]]\npool = \"p\"\nmax = [{{ for = \"user:anna\", seats = 1 }}, {{ for = \"group:students\", seats = 1 }}]\n"
     );
-    assert_eq!(put_policy(&server, &policy).0, 200);
+    set_policy(&server, &policy);
     let api = server.api();
     assert_eq!(api.checkout("acad", "anna", "pc1", "c1").0, 201);
     assert_eq!(
@@ -200,13 +203,7 @@ fn maximums_per_user_and_group_count_every_seat_they_hold() {
     );
     let (status, body) = api.checkout("acad", "anna", "pc2", "c3");
     assert_eq!((status, code(&body)), (403, "denied_by_policy"));
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("max 1 for user:anna"),
-        "{body}"
-    );
+    assert!(message(&body).contains("max 1 for user:anna"), "{body}");
     assert_eq!(api.checkout("acad", "sam", "lab-1", "c4").0, 201);
     let (status, _) = api.checkout("acad", "sue", "lab-2", "c5");
     assert_eq!(status, 403, "the group's maximum counts sam's seat");
@@ -221,28 +218,13 @@ fn maximums_per_user_and_group_count_every_seat_they_hold() {
 fn the_borrow_low_water_mark_keeps_seats_in_the_office() {
     let vendor = Vendor::new();
     let server = server_with_pool(&vendor, pool("p", &["acad"], 3, 48));
-    assert_eq!(
-        put_policy(&server, "[[rule]]\npool = \"p\"\nborrow_low_water = 2\n").0,
-        200
-    );
+    set_policy(&server, "[[rule]]\npool = \"p\"\nborrow_low_water = 2\n");
     let api = server.api();
-    let borrow = |user: &str| {
-        api.post_json(
-            "/api/v1/borrows",
-            None,
-            &json!({"product": "acad", "user": user, "host": user, "client_id": user, "hours": 8}),
-        )
-    };
+    let borrow = |user: &str| api.borrow("acad", user, user, user, 8);
     assert_eq!(borrow("anna").0, 201);
     let (status, body) = borrow("bob");
     assert_eq!((status, code(&body)), (403, "denied_by_policy"));
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("borrow_low_water"),
-        "{body}"
-    );
+    assert!(message(&body).contains("borrow_low_water"), "{body}");
     assert_eq!(
         api.checkout("acad", "bob", "pc", "c1").0,
         201,
@@ -253,13 +235,9 @@ fn the_borrow_low_water_mark_keeps_seats_in_the_office() {
 #[test]
 fn denials_are_logged_for_the_reports() {
     let (_vendor, server) = acad_server(1);
-    assert_eq!(
-        put_policy(
-            &server,
-            "[[rule]]\npool = \"p\"\nexclude = [\"user:mallory\"]\n"
-        )
-        .0,
-        200
+    set_policy(
+        &server,
+        "[[rule]]\npool = \"p\"\nexclude = [\"user:mallory\"]\n",
     );
     let api = server.api();
     api.checkout("acad", "mallory", "pc", "c1");
@@ -330,12 +308,7 @@ fn a_waiting_checkout_gets_the_seat_the_moment_one_frees() {
     let (_, held) = server.api().checkout("acad", "anna", "pc1", "c1");
     let url = server.url.clone();
     let waiter = std::thread::spawn(move || {
-        let api = Api::new(&url);
-        let (status, body) = api.post_json(
-            "/api/v1/leases",
-            None,
-            &json!({"product": "acad", "user": "bob", "host": "pc2", "client_id": "c2", "wait_s": 20}),
-        );
+        let (status, body) = checkout_waiting(&Api::new(&url), "bob", "pc2", "c2", 20);
         (status, body, Instant::now())
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -354,22 +327,14 @@ fn a_wait_that_runs_out_answers_no_seat_available() {
     let (_vendor, server) = acad_server(1);
     server.api().checkout("acad", "anna", "pc1", "c1");
     let start = Instant::now();
-    let (status, body) = server.api().post_json(
-        "/api/v1/leases",
-        None,
-        &json!({"product": "acad", "user": "bob", "host": "pc2", "client_id": "c2", "wait_s": 2}),
-    );
+    let (status, body) = checkout_waiting(&server.api(), "bob", "pc2", "c2", 2);
     assert_eq!((status, code(&body)), (409, "no_seat_available"));
     let waited = start.elapsed();
     assert!(
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(4),
         "{waited:?}"
     );
-    let (status, body) = server.api().post_json(
-        "/api/v1/leases",
-        None,
-        &json!({"product": "acad", "user": "bob", "host": "pc2", "client_id": "c2", "wait_s": 100000}),
-    );
+    let (status, body) = checkout_waiting(&server.api(), "bob", "pc2", "c2", 100000);
     assert_eq!((status, code(&body)), (422, "invalid_request"));
 }
 
@@ -385,11 +350,7 @@ fn waiting_checkouts_are_served_first_come_first_served_and_newcomers_do_not_pas
         waiters.push(std::thread::spawn(move || {
             let api = Api::new(&url);
             let user = format!("w{i}");
-            let (status, lease) = api.post_json(
-                "/api/v1/leases",
-                None,
-                &json!({"product": "acad", "user": user, "host": user, "client_id": user, "wait_s": 30}),
-            );
+            let (status, lease) = checkout_waiting(&api, &user, &user, &user, 30);
             assert_eq!(status, 201, "{lease}");
             order.lock().unwrap().push(i);
             // Hold the seat briefly, then hand it on.

@@ -49,9 +49,8 @@ fn a_lease_that_stops_heartbeating_is_gone_within_the_ttl_and_its_seat_is_usable
     assert_eq!((status, code(&body)), (404, "lease_not_found"), "{body}");
     let p = api.pool("p");
     assert_eq!(p["in_use"], 1, "bob's seat: {p}");
-    let (_, list) = api.get("/api/v1/admin/leases", Some(&server.admin_token()));
-    let leases = list["leases"].as_array().unwrap();
-    assert_eq!(leases.len(), 1, "{list}");
+    let leases = server.admin_leases();
+    assert_eq!(leases.len(), 1, "{leases:?}");
     assert_eq!(leases[0]["user"], "bob");
     assert!(bob.is_some());
 }

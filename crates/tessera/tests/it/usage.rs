@@ -57,20 +57,6 @@ fn bars(chart: &str) -> Vec<(String, u32)> {
         .collect()
 }
 
-fn usage_page(server: &Server) -> String {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut resp = agent
-        .get(&format!("{}/usage", server.url))
-        .header("Cookie", &format!("tessera_admin={}", server.admin_token()))
-        .call()
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.body_mut().read_to_string().unwrap()
-}
-
 #[test]
 fn the_usage_page_shows_daily_peaks_denials_and_advice_computed_from_a_month_of_sessions() {
     let vendor = Vendor::new();
@@ -128,7 +114,7 @@ fn the_usage_page_shows_daily_peaks_denials_and_advice_computed_from_a_month_of_
     });
     server.restart();
 
-    let page = usage_page(&server);
+    let page = server.admin_page("/usage");
     let charts: Vec<&str> = page.split("<svg").skip(1).collect();
     assert_eq!(charts.len(), 3, "daily, hourly and denials charts");
     let daily = bars(charts[0]);
@@ -181,7 +167,7 @@ fn a_pool_used_at_most_half_is_called_larger_than_needed() {
             .checkout("revit", &format!("u{i}"), "pc", &format!("c{i}"));
         assert_eq!(status, 201);
     }
-    let page = usage_page(&server);
+    let page = server.admin_page("/usage");
     assert!(
         page.contains("revit looks larger than needed: at most 3 of its 10 seats"),
         "{page}"

@@ -6,7 +6,7 @@ pub mod named;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -34,15 +34,28 @@ pub fn tessera() -> Command {
     c
 }
 
-/// Runs the binary and returns its output; stdout and stderr as text.
-pub fn run(args: &[&str]) -> (Output, String, String) {
-    let out = tessera()
-        .args(args)
-        .output()
-        .expect("the tessera binary runs");
+/// A finished process's output with its stdout and stderr as text.
+pub fn texts(out: Output) -> (Output, String, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out, stdout, stderr)
+}
+
+/// Runs the binary and returns its output; stdout and stderr as text.
+pub fn run(args: &[&str]) -> (Output, String, String) {
+    texts(
+        tessera()
+            .args(args)
+            .output()
+            .expect("the tessera binary runs"),
+    )
+}
+
+/// Sends SIGTERM to a child process (a server, a held checkout) without waiting for it.
+pub fn sigterm(child: &Child) {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
 }
 
 /// Runs the binary and expects success; returns stdout.
@@ -243,16 +256,15 @@ impl Server {
 
     /// Runs `tessera server SUB --data DATA …` against this server's folder and machine.
     pub fn cli(&self, sub: &str, args: &[&str]) -> (Output, String, String) {
-        let out = tessera()
-            .args(["server", sub, "--data", self.data_arg()])
-            .args(args)
-            .env("TESSERA_MACHINE_ID", &self.opts.machine_id)
-            .env("TESSERA_VENDOR_PUBLIC_KEY", &self.vendor_public)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out, stdout, stderr)
+        texts(
+            tessera()
+                .args(["server", sub, "--data", self.data_arg()])
+                .args(args)
+                .env("TESSERA_MACHINE_ID", &self.opts.machine_id)
+                .env("TESSERA_VENDOR_PUBLIC_KEY", &self.vendor_public)
+                .output()
+                .unwrap(),
+        )
     }
 
     pub fn registration_key(&self) -> String {
@@ -300,17 +312,12 @@ impl Server {
             .unwrap()
             .write_all(key.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out, stdout, stderr)
+        texts(child.wait_with_output().unwrap())
     }
 
     /// Stops the server with SIGTERM and returns how it exited.
-    pub fn terminate_status(&mut self) -> std::process::ExitStatus {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
+    pub fn terminate_status(&mut self) -> ExitStatus {
+        sigterm(&self.child);
         self.child.wait().unwrap()
     }
 
@@ -322,9 +329,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for it to exit.
     pub fn terminate(&mut self) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
+        sigterm(&self.child);
         let _ = self.child.wait();
     }
 
@@ -343,6 +348,39 @@ impl Server {
 
     pub fn api(&self) -> Api {
         Api::new(&self.url)
+    }
+
+    /// The office's list of leases and borrows (`GET /api/v1/admin/leases` with the admin
+    /// token), which must answer 200.
+    pub fn admin_leases(&self) -> Vec<Value> {
+        let (status, body) = self
+            .api()
+            .get("/api/v1/admin/leases", Some(&self.admin_token()));
+        assert_eq!(status, 200, "{body}");
+        body["leases"].as_array().unwrap().clone()
+    }
+
+    /// A page of the server's web interface as the signed-in admin sees it (the admin
+    /// token as the session cookie); it must answer 200.
+    pub fn admin_page(&self, path: &str) -> String {
+        let cookie = format!("tessera_admin={}", self.admin_token());
+        let page = self.api().raw("GET", path, &[("Cookie", &cookie)], b"");
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        page.text
+    }
+
+    /// What `tessera status` prints for this server with the admin token in
+    /// `TESSERA_ADMIN_TOKEN`; it must succeed.
+    pub fn admin_status(&self) -> String {
+        let (out, stdout, stderr) = texts(
+            tessera()
+                .args(["status", "--server", &self.url])
+                .env("TESSERA_ADMIN_TOKEN", self.admin_token())
+                .output()
+                .unwrap(),
+        );
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        stdout
     }
 }
 
@@ -733,6 +771,22 @@ impl Api {
         )
     }
 
+    /// `POST /api/v1/borrows`: (product, user, host, client_id) for `hours`.
+    pub fn borrow(
+        &self,
+        product: &str,
+        user: &str,
+        host: &str,
+        client_id: &str,
+        hours: u32,
+    ) -> (u16, Value) {
+        self.post_json(
+            "/api/v1/borrows",
+            None,
+            &serde_json::json!({"product": product, "user": user, "host": host, "client_id": client_id, "hours": hours}),
+        )
+    }
+
     /// A POST with no body, as the client library sends heartbeats. (A body the server
     /// does not read may make it close the keep-alive connection after answering, which
     /// the pooled agent would only notice on its next call.)
@@ -769,6 +823,11 @@ impl Api {
             .find(|p| p["id"] == id)
             .unwrap_or_else(|| panic!("no pool {id}"))
     }
+
+    /// How many seats of pool `id` are in use online.
+    pub fn in_use(&self, id: &str) -> u64 {
+        self.pool(id)["in_use"].as_u64().unwrap()
+    }
 }
 
 /// Copies a folder with its files (one level of subfolders and deeper), as an admin
@@ -789,6 +848,21 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// The error code of an error answer.
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// The message of an error answer, which must have one.
+pub fn message(body: &Value) -> &str {
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message: {body}"))
+}
+
+/// A time in an answer (RFC 3339).
+pub fn time(v: &Value) -> chrono::DateTime<Utc> {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {v}"))
 }
 
 /// Polls `check` every 100 ms until it holds or `timeout` passes; returns whether it held.
