@@ -128,28 +128,14 @@ fn issue_with_days_and_no_start_runs_from_now_and_forbids_borrowing_by_default()
     assert!(p.id.starts_with("pool-"), "a pool id is made up: {}", p.id);
 }
 
-/// Runs `vendor issue` with the given registration key and extra flags; expects a clean
-/// refusal (exit 1, a message, no panic, nothing on stdout) and returns the message.
+/// Runs `vendor issue` of acad with the given registration key and extra flags; expects
+/// a clean refusal (exit 1, a message, no panic, nothing on stdout) and returns the message.
 fn refused_issue(vendor: &Vendor, registration_key: &str, extra: &[&str]) -> String {
-    let secret = vendor.secret_path();
-    let mut args = vec![
-        "vendor",
-        "issue",
-        "--secret-key",
-        secret.to_str().unwrap(),
-        "--registration-key",
-        registration_key,
-        "--org",
-        "Test Office",
-        "--product",
-        "acad",
-    ];
-    args.extend(extra);
-    let (out, stdout, stderr) = run(&args);
+    let (out, stdout, stderr) = vendor.try_issue(registration_key, "acad", extra);
     assert_eq!(
         out.status.code(),
         Some(1),
-        "tessera {args:?} should fail cleanly:\n{stdout}\n{stderr}"
+        "tessera vendor issue {extra:?} should fail cleanly:\n{stdout}\n{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stdout.trim().is_empty(), "no key printed: {stdout}");

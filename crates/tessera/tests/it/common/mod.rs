@@ -110,7 +110,8 @@ impl Vendor {
         issue_activation(&self.signing_key(), &reg, "Test Office", pools, Utc::now()).unwrap()
     }
 
-    /// An activation key issued by `tessera vendor issue`.
+    /// An activation key issued by `tessera vendor issue`; for 30 days unless `extra`
+    /// says `--days` or `--end`.
     pub fn issue(
         &self,
         registration_key: &str,
@@ -119,6 +120,27 @@ impl Vendor {
         extra: &[&str],
     ) -> String {
         let seats = seats.to_string();
+        let mut args = vec!["--seats", seats.as_str()];
+        if !extra.iter().any(|a| *a == "--days" || *a == "--end") {
+            args.extend(["--days", "30"]);
+        }
+        args.extend(extra);
+        let (out, stdout, stderr) = self.try_issue(registration_key, product, &args);
+        assert!(
+            out.status.success(),
+            "tessera vendor issue {args:?} failed:\n{stdout}\n{stderr}"
+        );
+        stdout.trim().to_owned()
+    }
+
+    /// `tessera vendor issue` with this vendor's secret key, for `registration_key`, the
+    /// organization "Test Office" and `product`, then `extra` as it is: the raw outcome.
+    pub fn try_issue(
+        &self,
+        registration_key: &str,
+        product: &str,
+        extra: &[&str],
+    ) -> (Output, String, String) {
         let secret = self.secret_path();
         let mut args = vec![
             "vendor",
@@ -131,14 +153,9 @@ impl Vendor {
             "Test Office",
             "--product",
             product,
-            "--seats",
-            &seats,
         ];
-        if !extra.iter().any(|a| *a == "--days" || *a == "--end") {
-            args.extend(["--days", "30"]);
-        }
         args.extend(extra);
-        run_ok(&args).trim().to_owned()
+        run(&args)
     }
 }
 
@@ -584,15 +601,7 @@ impl Api {
             req = req.header(*k, *v);
         }
         let req = req.body(body.to_vec()).unwrap();
-        let mut resp = self.raw_agent.run(req).unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        Raw {
-            status,
-            headers,
-            text,
-        }
+        Self::raw_answer(self.raw_agent.run(req).unwrap())
     }
 
     /// Like [`Api::raw`], but the body is sent chunked, with no `Content-Length`.
@@ -610,7 +619,10 @@ impl Api {
             req = req.header(*k, *v);
         }
         let body = ureq::SendBody::from_owned_reader(std::io::Cursor::new(body));
-        let mut resp = self.raw_agent.run(req.body(body).unwrap()).unwrap();
+        Self::raw_answer(self.raw_agent.run(req.body(body).unwrap()).unwrap())
+    }
+
+    fn raw_answer(mut resp: ureq::http::Response<ureq::Body>) -> Raw {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
@@ -628,10 +640,7 @@ impl Api {
         bearer: Option<&str>,
         body: &Value,
     ) -> Result<(u16, Value), ureq::Error> {
-        let mut req = self.agent.post(&self.url(path));
-        if let Some(t) = bearer {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
+        let req = with_bearer(self.agent.post(&self.url(path)), bearer);
         Ok(Self::finish(req.send_json(body)?))
     }
 
@@ -653,12 +662,11 @@ impl Api {
     /// `checkin` that reports a failed connection instead of panicking.
     pub fn try_checkin(&self, lease: &Value) -> Result<(u16, Value), ureq::Error> {
         let id = lease["lease_id"].as_str().unwrap();
-        let mut req = self
-            .agent
-            .delete(&self.url(&format!("/api/v1/leases/{id}")));
-        if let Some(t) = lease["token"].as_str() {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
+        let req = with_bearer(
+            self.agent
+                .delete(&self.url(&format!("/api/v1/leases/{id}"))),
+            lease["token"].as_str(),
+        );
         Ok(Self::finish(req.call()?))
     }
 
@@ -678,18 +686,12 @@ impl Api {
     }
 
     pub fn get(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
-        let mut req = self.agent.get(&self.url(path));
-        if let Some(t) = bearer {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
+        let req = with_bearer(self.agent.get(&self.url(path)), bearer);
         Self::finish(req.call().unwrap())
     }
 
     pub fn post_json(&self, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
-        let mut req = self.agent.post(&self.url(path));
-        if let Some(t) = bearer {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
+        let req = with_bearer(self.agent.post(&self.url(path)), bearer);
         Self::finish(req.send_json(body).unwrap())
     }
 
@@ -701,14 +703,11 @@ impl Api {
         content_type: &str,
         body: &[u8],
     ) -> (u16, Value) {
-        let mut req = self
+        let req = self
             .agent
             .post(&self.url(path))
             .header("Content-Type", content_type);
-        if let Some(t) = bearer {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        Self::finish(req.send(body).unwrap())
+        Self::finish(with_bearer(req, bearer).send(body).unwrap())
     }
 
     /// A request with any method, body and content type.
@@ -755,10 +754,7 @@ impl Api {
     }
 
     pub fn delete(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
-        let mut req = self.agent.delete(&self.url(path));
-        if let Some(t) = bearer {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
+        let req = with_bearer(self.agent.delete(&self.url(path)), bearer);
         Self::finish(req.call().unwrap())
     }
 
@@ -791,10 +787,7 @@ impl Api {
     /// does not read may make it close the keep-alive connection after answering, which
     /// the pooled agent would only notice on its next call.)
     pub fn post_empty(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
-        let mut req = self.agent.post(&self.url(path));
-        if let Some(t) = bearer {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
+        let req = with_bearer(self.agent.post(&self.url(path)), bearer);
         Self::finish(req.send_empty().unwrap())
     }
 
@@ -827,6 +820,14 @@ impl Api {
     /// How many seats of pool `id` are in use online.
     pub fn in_use(&self, id: &str) -> u64 {
         self.pool(id)["in_use"].as_u64().unwrap()
+    }
+}
+
+/// The request with `Authorization: Bearer TOKEN` when there is a token.
+fn with_bearer<B>(req: ureq::RequestBuilder<B>, bearer: Option<&str>) -> ureq::RequestBuilder<B> {
+    match bearer {
+        Some(t) => req.header("Authorization", &format!("Bearer {t}")),
+        None => req,
     }
 }
 
