@@ -5,49 +5,7 @@ use crate::support;
 
 use support::TestPortal;
 use tessera_portal::ordering::announce_pending;
-use tessera_store::portal::{NewOrder, PaidOrder, ServerKind};
-
-async fn placed_without_announcement(t: &TestPortal, email: &str) -> (String, String) {
-    let store = &t.portal.store;
-    let user = store.user_by_email(email).await.unwrap().unwrap();
-    let org = store
-        .organization(&user.organization_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let order = NewOrder {
-        cart_item_id: None,
-        user_id: user.id.clone(),
-        organization_id: org.id.clone(),
-        customer_email: user.email.clone(),
-        company: org.company(),
-        option_id: "autocad-12m".into(),
-        product_name: "AutoCAD plugins".into(),
-        option_name: "12 months".into(),
-        licensed: vec!["autocad".into()],
-        months: 12,
-        borrow_max_hours: 72,
-        seats: 3,
-        currency: "EUR".into(),
-        unit_price_minor: 10_000,
-        tax_rate_bp: 2_000,
-        net_minor: 30_000,
-        tax_minor: 6_000,
-        gross_minor: 36_000,
-        contract_and_acts: false,
-        server_kind: ServerKind::Lan,
-        registration_key: Some("TSR1-TEST".into()),
-        start_date: "2026-01-01".into(),
-        end_date: "2027-01-01".into(),
-    };
-    // What `checkout` commits before it stores the e-mails: the process "stops" here.
-    let placed = store
-        .place_orders(&[order], "nobody", t.portal.now())
-        .await
-        .unwrap()
-        .unwrap();
-    (placed[0].id.clone(), placed[0].number.clone())
-}
+use tessera_store::portal::PaidOrder;
 
 #[tokio::test]
 async fn an_order_left_unannounced_by_a_stop_is_announced_once_afterwards() {
@@ -55,7 +13,11 @@ async fn an_order_left_unannounced_by_a_stop_is_announced_once_afterwards() {
         let email = "late@buyer.example";
         let mut buyer = t.customer(email, "Late Buyer").await;
         TestPortal::add_company_info(&mut buyer, "Late Buyer Ltd", email).await;
-        let (id, number) = placed_without_announcement(&t, email).await;
+        // What `checkout` commits before it stores the e-mails: the process "stops" here.
+        let placed = t
+            .place_lan_order(email, 3, "2026-01-01", "2027-01-01")
+            .await;
+        let (id, number) = (placed.id, placed.number);
         let about = |subject: &str| subject.contains(&number);
         assert!(
             !t.mails_to(email).await.iter().any(|m| about(&m.subject)),

@@ -92,21 +92,9 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
             .and_then(|l| l.strip_prefix("/account/orders?placed="))
             .expect("the renewal order's number")
             .to_owned();
-        let renewal_order = t
-            .portal
-            .store
-            .order_by_number(&renewal)
-            .await
-            .unwrap()
-            .unwrap();
+        let renewal_order = t.order(&renewal).await;
         assert_eq!(renewal_order.seats, 1);
-        let original = t
-            .portal
-            .store
-            .order_by_number(&number)
-            .await
-            .unwrap()
-            .unwrap();
+        let original = t.order(&number).await;
         assert_eq!(renewal_order.start_date, original.end_date);
         t.mark_paid(&renewal, &original.end_date).await;
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
@@ -132,20 +120,8 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
         assert!(refused.has("over-assigned"), "{}", refused.text);
 
         // The admin chooses who loses access.
-        let a = t
-            .portal
-            .store
-            .user_by_email("a@office.example")
-            .await
-            .unwrap()
-            .unwrap();
-        let b = t
-            .portal
-            .store
-            .user_by_email("b@office.example")
-            .await
-            .unwrap()
-            .unwrap();
+        let a = t.user("a@office.example").await;
+        let b = t.user("b@office.example").await;
         buyer.get(&format!("/account/teams/{team}")).await;
         let none = buyer
             .submit(
@@ -176,13 +152,7 @@ async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_a
             .ok();
         let page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         assert!(!page.has("Over-assignment"), "{}", page.text);
-        let subscription = t
-            .portal
-            .store
-            .named_subscription(&sub)
-            .await
-            .unwrap()
-            .unwrap();
+        let subscription = t.named_subscription(&sub).await;
         assert_eq!((subscription.seats, subscription.assigned), (1, 1));
         assert!(
             t.mails_to("a@office.example")
@@ -220,13 +190,7 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
         let list = reseller.get("/reseller").await.ok();
         let number = list.text.split("id=\"reseller-order-").nth(1).unwrap();
         let number: String = number.chars().take_while(|c| *c != '"').collect();
-        let order = t
-            .portal
-            .store
-            .order_by_number(&number)
-            .await
-            .unwrap()
-            .unwrap();
+        let order = t.order(&number).await;
         assert_eq!(
             order.reseller_email.as_deref(),
             Some("reseller@partner.example")
@@ -299,13 +263,7 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
             .unwrap();
         assert!(due.iter().all(|o| o.number != number));
         // Its renewal reminder sends the customer to the reseller.
-        let order = t
-            .portal
-            .store
-            .order_by_number(&number)
-            .await
-            .unwrap()
-            .unwrap();
+        let order = t.order(&number).await;
         let end = chrono::NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d").unwrap();
         tessera_portal::scheduler::run_daily(&t.portal, end - chrono::Duration::days(30))
             .await
@@ -395,15 +353,7 @@ async fn added_seats_stay_in_the_team_and_a_moved_subscription_loses_its_assignm
         let orders = t
             .portal
             .store
-            .orders_of_organization(
-                &t.portal
-                    .store
-                    .user_by_email("cm@office.example")
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .organization_id,
-            )
+            .orders_of_organization(&t.user("cm@office.example").await.organization_id)
             .await
             .unwrap();
         let add = orders
@@ -411,13 +361,7 @@ async fn added_seats_stay_in_the_team_and_a_moved_subscription_loses_its_assignm
             .find(|o| o.adds_to.as_deref() == Some(sub.as_str()))
             .unwrap();
         t.mark_paid(&add.number, &support::today()).await;
-        let s = t
-            .portal
-            .store
-            .named_subscription(&sub)
-            .await
-            .unwrap()
-            .unwrap();
+        let s = t.named_subscription(&sub).await;
         assert_eq!(
             (s.seats, s.assigned, s.team_id.as_str()),
             (5, 2, team.as_str())
@@ -444,13 +388,7 @@ async fn added_seats_stay_in_the_team_and_a_moved_subscription_loses_its_assignm
             )
             .await;
         assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.text);
-        let s = t
-            .portal
-            .store
-            .named_subscription(&sub)
-            .await
-            .unwrap()
-            .unwrap();
+        let s = t.named_subscription(&sub).await;
         assert_eq!((s.team_id.as_str(), s.assigned), (other.id.as_str(), 0));
         assert!(
             t.mails_to("a@office.example")
@@ -483,7 +421,7 @@ async fn a_new_contract_goes_to_the_team_chosen_at_purchase() {
         let email = "chooser@office.example";
         let (mut buyer, _, first_team) = t.paid_named_order(email, "1").await;
         let store = &t.portal.store;
-        let user = store.user_by_email(email).await.unwrap().unwrap();
+        let user = t.user(email).await;
         let design = store
             .create_team(&user.organization_id, &user.id, "Design", t.portal.now())
             .await
@@ -500,20 +438,11 @@ async fn a_new_contract_goes_to_the_team_chosen_at_purchase() {
 
         // Someone else's team is refused.
         let mut other = t.customer("other@else.example", "Else").await;
+        let someone = t.user("other@else.example").await;
         let theirs = store
             .create_team(
-                &store
-                    .user_by_email("other@else.example")
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .organization_id,
-                &store
-                    .user_by_email("other@else.example")
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .id,
+                &someone.organization_id,
+                &someone.id,
                 "Theirs",
                 t.portal.now(),
             )

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use support::{Browser, TestPortal, subscription_id};
 use tessera_store::SessionRecord;
-use tessera_store::portal::{NewTokenPack, TokenOutcome, TokenUse};
+use tessera_store::portal::{TokenOutcome, TokenUse};
 
 /// xorshift64*: the same month every run.
 struct Rng(u64);
@@ -143,12 +143,7 @@ async fn a_generated_month_gives_the_figures_computed_independently() {
         let mut cid = t.invited(&mut buyer, &team1, "cid@report.example").await;
 
         let store = &t.portal.store;
-        let boss = store.user_by_email(buyer_email).await.unwrap().unwrap();
-        let org = store
-            .organization(&boss.organization_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let org = t.organization_of(buyer_email).await;
         let mut people = Vec::new();
         for e in [
             buyer_email,
@@ -156,22 +151,15 @@ async fn a_generated_month_gives_the_figures_computed_independently() {
             "ben@report.example",
             "cid@report.example",
         ] {
-            people.push(store.user_by_email(e).await.unwrap().unwrap());
+            people.push(t.user(e).await);
         }
         let pack = 100_000;
-        store
-            .add_token_pack(
-                &NewTokenPack {
-                    organization_id: &org.id,
-                    tokens: pack,
-                    expires_on: &day(Utc::now().date_naive() + Duration::days(400)),
-                    granted_by: "test",
-                    note: "",
-                },
-                t.portal.now(),
-            )
-            .await
-            .unwrap();
+        t.grant_tokens(
+            &org.id,
+            pack,
+            &day(Utc::now().date_naive() + Duration::days(400)),
+        )
+        .await;
 
         // The month: 30 days ending yesterday.
         let today = Utc::now().date_naive();
@@ -351,12 +339,7 @@ async fn a_generated_month_gives_the_figures_computed_independently() {
             &format!("team={team1}&from={}&to={}", day(first), day(last)),
         )
         .await;
-        let ends = store
-            .named_subscription(&sub)
-            .await
-            .unwrap()
-            .unwrap()
-            .end_date;
+        let ends = t.named_subscription(&sub).await.end_date;
         let team_name = store.team(&team1).await.unwrap().unwrap().name;
         let expected: Vec<String> = vec![
             team_name,

@@ -7,58 +7,16 @@ use crate::support;
 use chrono::{Duration, NaiveDate};
 use support::TestPortal;
 use tessera_portal::scheduler::run_daily;
-use tessera_store::portal::{NewOrder, PaidOrder, ServerKind};
+use tessera_store::portal::PaidOrder;
 
 /// A Paid order of `email`'s organization whose period ends on `end`.
 async fn paid_order_ending(t: &TestPortal, email: &str, end: NaiveDate) -> String {
-    let store = &t.portal.store;
-    let user = store.user_by_email(email).await.unwrap().unwrap();
-    let org = store
-        .organization(&user.organization_id)
-        .await
-        .unwrap()
-        .unwrap();
     let start = (end - Duration::days(365)).format("%Y-%m-%d").to_string();
     let end = end.format("%Y-%m-%d").to_string();
-    let order = NewOrder {
-        cart_item_id: None,
-        user_id: user.id.clone(),
-        organization_id: org.id.clone(),
-        customer_email: user.email.clone(),
-        company: org.company(),
-        option_id: "autocad-1y".into(),
-        product_name: "AutoCAD plugins".into(),
-        option_name: "1 year".into(),
-        licensed: vec!["autocad".into()],
-        months: 12,
-        borrow_max_hours: 72,
-        seats: 4,
-        currency: "EUR".into(),
-        unit_price_minor: 10_000,
-        tax_rate_bp: 2_000,
-        net_minor: 40_000,
-        tax_minor: 8_000,
-        gross_minor: 48_000,
-        contract_and_acts: false,
-        server_kind: ServerKind::Lan,
-        registration_key: Some(
-            tessera_token::RegistrationKey::derive(
-                tessera_token::SigningKey::generate().verifying_key(),
-                "office-machine",
-            )
-            .to_string(),
-        ),
-        start_date: start.clone(),
-        end_date: end.clone(),
-    };
-    let placed = store
-        .place_orders(&[order], "nobody", t.portal.now())
-        .await
-        .unwrap()
-        .unwrap();
-    let order = &placed[0];
+    let order = t.place_lan_order(email, 4, &start, &end).await;
     assert!(
-        store
+        t.portal
+            .store
             .mark_order_paid(
                 &order.id,
                 &PaidOrder {
@@ -71,7 +29,7 @@ async fn paid_order_ending(t: &TestPortal, email: &str, end: NaiveDate) -> Strin
             .await
             .unwrap()
     );
-    order.number.clone()
+    order.number
 }
 
 #[tokio::test]
@@ -217,16 +175,7 @@ async fn an_auto_renewing_subscription_gets_its_renewal_order_at_the_end_of_its_
             .unwrap();
         // The day before the end nothing is renewed; on the day, once, by one node.
         run_daily(&t.portal, end - Duration::days(1)).await.unwrap();
-        let store = &t.portal.store;
-        assert!(
-            store
-                .order_by_number(&renewing)
-                .await
-                .unwrap()
-                .unwrap()
-                .renewed_by
-                .is_none()
-        );
+        assert!(t.order(&renewing).await.renewed_by.is_none());
         let (a, b) = tokio::join!(run_daily(&t.portal, end), run_daily(&other, end));
         let placed: usize = a
             .unwrap()
@@ -238,13 +187,9 @@ async fn an_auto_renewing_subscription_gets_its_renewal_order_at_the_end_of_its_
         assert_eq!(placed, 1);
         run_daily(&t.portal, end + Duration::days(1)).await.unwrap();
 
-        let original = store.order_by_number(&renewing).await.unwrap().unwrap();
+        let original = t.order(&renewing).await;
         let renewal_number = original.renewed_by.clone().expect("renewed");
-        let renewal = store
-            .order_by_number(&renewal_number)
-            .await
-            .unwrap()
-            .unwrap();
+        let renewal = t.order(&renewal_number).await;
         assert_eq!(renewal.status.as_str(), "Pending");
         assert_eq!(renewal.renews.as_deref(), Some(renewing.as_str()));
         assert_eq!(
@@ -255,7 +200,7 @@ async fn an_auto_renewing_subscription_gets_its_renewal_order_at_the_end_of_its_
         assert_eq!(renewal.end_date, "2032-06-01");
         assert_eq!(renewal.seats, original.seats);
         assert_eq!(renewal.gross_minor, original.gross_minor);
-        let stopped = store.order_by_number(&stopping).await.unwrap().unwrap();
+        let stopped = t.order(&stopping).await;
         assert!(stopped.renewed_by.is_none(), "auto-renew off: not renewed");
         // Its invoice is e-mailed as for any order.
         let mails = t.mails_to(email).await;
@@ -311,8 +256,7 @@ async fn renew_now_is_offered_within_90_days_of_the_end_once_and_paying_it_keeps
             .submit(&format!("/account/orders/{near}/renew"), &[])
             .await;
         assert_eq!(again.status, axum::http::StatusCode::CONFLICT);
-        let store = &t.portal.store;
-        let original = store.order_by_number(&near).await.unwrap().unwrap();
+        let original = t.order(&near).await;
         let renewal_number = original.renewed_by.clone().unwrap();
 
         // Another organization cannot renew it.
@@ -325,19 +269,11 @@ async fn renew_now_is_offered_within_90_days_of_the_end_once_and_paying_it_keeps
 
         // Staff mark the renewal Paid from the end of the old period: the activation key
         // for the registration key keeps the pool id and carries the new term.
-        let renewal = store
-            .order_by_number(&renewal_number)
-            .await
-            .unwrap()
-            .unwrap();
+        let renewal = t.order(&renewal_number).await;
         assert_eq!(renewal.pool_id, original.pool_id);
         let start = original.end_date.clone();
         t.mark_paid(&renewal_number, &start).await;
-        let renewal = store
-            .order_by_number(&renewal_number)
-            .await
-            .unwrap()
-            .unwrap();
+        let renewal = t.order(&renewal_number).await;
         assert_eq!(renewal.status.as_str(), "Paid");
         assert_eq!(renewal.start_date, start);
         let key = tessera_token::verify_activation(
@@ -363,23 +299,10 @@ async fn token_balances_about_to_expire_are_reminded_and_shown_on_the_home_page(
     for t in TestPortal::every_backend().await {
         let email = "tokens@office.example";
         let mut buyer = t.customer(email, "Token Office").await;
-        let store = &t.portal.store;
-        let user = store.user_by_email(email).await.unwrap().unwrap();
+        let user = t.user(email).await;
         let day0 = NaiveDate::from_ymd_opt(2031, 3, 1).unwrap();
         let last = (day0 + Duration::days(100)).format("%Y-%m-%d").to_string();
-        store
-            .add_token_pack(
-                &tessera_store::portal::NewTokenPack {
-                    organization_id: &user.organization_id,
-                    tokens: 500,
-                    expires_on: &last,
-                    granted_by: "staff",
-                    note: "",
-                },
-                t.portal.now(),
-            )
-            .await
-            .unwrap();
+        t.grant_tokens(&user.organization_id, 500, &last).await;
         let reminders = |mails: Vec<support::Mail>| -> usize {
             mails
                 .iter()
@@ -403,19 +326,7 @@ async fn token_balances_about_to_expire_are_reminded_and_shown_on_the_home_page(
         let soon = (chrono::Utc::now().date_naive() + Duration::days(20))
             .format("%Y-%m-%d")
             .to_string();
-        let pack = store
-            .add_token_pack(
-                &tessera_store::portal::NewTokenPack {
-                    organization_id: &user.organization_id,
-                    tokens: 40,
-                    expires_on: &soon,
-                    granted_by: "staff",
-                    note: "",
-                },
-                t.portal.now(),
-            )
-            .await
-            .unwrap();
+        let pack = t.grant_tokens(&user.organization_id, 40, &soon).await;
         let home = buyer.get("/").await;
         assert!(
             home.has(&format!("id=\"expiration-tokens-{}\"", pack.id)),

@@ -14,16 +14,6 @@ use serde_json::{Value, json};
 use support::{Browser, PASSWORD, TestPortal, subscription_id};
 use tower::ServiceExt;
 
-async fn user_id(t: &TestPortal, email: &str) -> String {
-    t.portal
-        .store
-        .user_by_email(email)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 async fn api(t: &TestPortal, path: &str, body: Value) -> (StatusCode, Value) {
     let req = Request::builder()
         .method("POST")
@@ -156,7 +146,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         buyer
             .get(&format!("/account/teams/{team}/subscriptions/{sub}"))
             .await;
-        let buyer_id = user_id(&t, "buyer@office.example").await;
+        let buyer_id = t.user("buyer@office.example").await.id;
         let r = buyer
             .submit(
                 &format!("/account/teams/{team}/subscriptions/{sub}/unassign"),
@@ -190,7 +180,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
 
         // Anna leaves: removing her frees the seat at once.
         let (_, anna_token) = activate(&t, "anna@office.example", "pc-anna").await;
-        let anna_id = user_id(&t, "anna@office.example").await;
+        let anna_id = t.user("anna@office.example").await.id;
         buyer.get(&format!("/account/teams/{team}")).await;
         let r = buyer
             .submit(
@@ -249,14 +239,10 @@ async fn each_role_sees_and_does_only_what_it_should() {
         .await;
     let mut user = t.invited(&mut cm, &team, "user@office.example").await;
     let mut outsider = t.customer("outsider@elsewhere.example", "Elsewhere").await;
-    let id = |e: &'static str| {
-        let t = &t;
-        async move { user_id(t, e).await }
-    };
     let (primary_id, secondary_id, coordinator_id) = (
-        id("primary@office.example").await,
-        id("secondary@office.example").await,
-        id("coordinator@office.example").await,
+        t.user("primary@office.example").await.id,
+        t.user("secondary@office.example").await.id,
+        t.user("coordinator@office.example").await.id,
     );
     // The contract manager sets the roles up: primary admin (promoted from secondary),
     // a secondary admin, a software coordinator.
@@ -584,9 +570,9 @@ async fn assignments_beyond_the_seats_are_refused_by_hand_and_by_import_with_not
 async fn a_paid_renewal_carries_the_named_subscription_on_and_resets_the_coordinator() {
     for t in TestPortal::every_backend().await {
         let email = "renewing@named.example";
-        let (_buyer, _, team) = t.paid_named_order(email, "2").await;
+        let (_buyer, number, team) = t.paid_named_order(email, "2").await;
         let store = &t.portal.store;
-        let buyer_id = user_id(&t, email).await;
+        let buyer_id = t.user(email).await.id;
         store
             .set_software_coordinator(&team, Some(&buyer_id), &buyer_id, t.portal.now())
             .await
@@ -594,20 +580,8 @@ async fn a_paid_renewal_carries_the_named_subscription_on_and_resets_the_coordin
         let subs = store.team_subscriptions(&team).await.unwrap();
         assert_eq!(subs.len(), 1);
         let sub = subs[0].clone();
-        let original = store
-            .orders_of_organization(
-                &store
-                    .user(&buyer_id)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .organization_id,
-            )
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|o| o.status.as_str() == "Paid")
-            .unwrap();
+        let original = t.order(&number).await;
+        assert_eq!(original.status.as_str(), "Paid");
         let renewal = store
             .place_renewal(&original, &original.end_date, "2099-01-01", t.portal.now())
             .await

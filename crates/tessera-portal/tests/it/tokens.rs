@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use support::{PASSWORD, TestPortal};
-use tessera_store::portal::NewTokenPack;
 use tower::ServiceExt;
 
 async fn post(
@@ -69,18 +68,6 @@ async fn use_product(
     post(&t.app, "/api/v1/tokens/use", Some(token), body).await
 }
 
-async fn org_of(t: &TestPortal, email: &str) -> (String, String) {
-    let user = t.portal.store.user_by_email(email).await.unwrap().unwrap();
-    let org = t
-        .portal
-        .store
-        .organization(&user.organization_id)
-        .await
-        .unwrap()
-        .unwrap();
-    (org.id, org.slug)
-}
-
 fn day_in(days: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(days))
         .format("%Y-%m-%d")
@@ -92,7 +79,8 @@ async fn uses_charge_the_daily_rate_once_per_24_hours_from_the_earliest_pack() {
     for t in TestPortal::every_backend().await {
         let email = "anna@tokens.example";
         let _anna = t.customer(email, "Tokens Office").await;
-        let (org_id, slug) = org_of(&t, email).await;
+        let org = t.organization_of(email).await;
+        let (org_id, slug) = (org.id, org.slug);
 
         // Without any pack, no token sign-in.
         let (status, body) = post(
@@ -222,7 +210,7 @@ async fn uses_charge_the_daily_rate_once_per_24_hours_from_the_earliest_pack() {
 
         // The same window 25 hours later is over: charged again (store, with its clock).
         let later = t.portal.now() + 25 * 3600 * 1000;
-        let user = t.portal.store.user_by_email(email).await.unwrap().unwrap();
+        let user = t.user(email).await;
         let outcome = t
             .portal
             .store
@@ -258,21 +246,8 @@ async fn an_empty_balance_and_an_expired_one_are_refused_with_their_codes() {
     for t in TestPortal::every_backend().await {
         let email = "bob@short.example";
         t.customer(email, "Short Office").await;
-        let (org_id, _) = org_of(&t, email).await;
-        t.portal
-            .store
-            .add_token_pack(
-                &NewTokenPack {
-                    organization_id: &org_id,
-                    tokens: 7,
-                    expires_on: &day_in(30),
-                    granted_by: "test",
-                    note: "",
-                },
-                t.portal.now(),
-            )
-            .await
-            .unwrap();
+        let org_id = t.organization_of(email).await.id;
+        t.grant_tokens(&org_id, 7, &day_in(30)).await;
         let token = sign_in(&t, email, "").await;
         let (status, body) = use_product(&t, &token, "autocad", None).await;
         assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
@@ -292,21 +267,8 @@ async fn an_empty_balance_and_an_expired_one_are_refused_with_their_codes() {
 
         let email = "cleo@late.example";
         t.customer(email, "Late Office").await;
-        let (org_id, _) = org_of(&t, email).await;
-        t.portal
-            .store
-            .add_token_pack(
-                &NewTokenPack {
-                    organization_id: &org_id,
-                    tokens: 500,
-                    expires_on: &day_in(-1),
-                    granted_by: "test",
-                    note: "",
-                },
-                t.portal.now(),
-            )
-            .await
-            .unwrap();
+        let org_id = t.organization_of(email).await.id;
+        t.grant_tokens(&org_id, 500, &day_in(-1)).await;
         let token = sign_in(&t, email, "revit").await;
         let (status, body) = use_product(&t, &token, "revit", None).await;
         assert_eq!(status, StatusCode::GONE, "{body}");
@@ -326,22 +288,9 @@ async fn concurrent_uses_charge_once_per_person_and_product() {
     for t in TestPortal::every_backend().await {
         let email = "dan@busy.example";
         t.customer(email, "Busy Office").await;
-        let (org_id, _) = org_of(&t, email).await;
+        let org_id = t.organization_of(email).await.id;
         for (tokens, days) in [(12, 5), (100, 200)] {
-            t.portal
-                .store
-                .add_token_pack(
-                    &NewTokenPack {
-                        organization_id: &org_id,
-                        tokens,
-                        expires_on: &day_in(days),
-                        granted_by: "test",
-                        note: "",
-                    },
-                    t.portal.now(),
-                )
-                .await
-                .unwrap();
+            t.grant_tokens(&org_id, tokens, &day_in(days)).await;
         }
         let token = sign_in(&t, email, "").await;
         let mut tasks = Vec::new();
@@ -432,16 +381,11 @@ async fn token_packs_are_bought_as_an_order_and_paid_into_the_balance() {
         assert_eq!(again.status, StatusCode::CONFLICT);
 
         let store = &t.portal.store;
-        let org = store
-            .user_by_email(email)
-            .await
-            .unwrap()
-            .unwrap()
-            .organization_id;
+        let org = t.user(email).await.organization_id;
         let packs = store.token_packs(&org).await.unwrap();
         assert_eq!(packs.len(), 1, "{packs:?}");
         assert_eq!((packs[0].tokens, packs[0].remaining), (300, 300));
-        let order = store.order_by_number(&number).await.unwrap().unwrap();
+        let order = t.order(&number).await;
         let last = (chrono::NaiveDate::parse_from_str(&order.end_date, "%Y-%m-%d").unwrap()
             - chrono::Duration::days(1))
         .format("%Y-%m-%d")

@@ -16,6 +16,7 @@ use tessera_token::SigningKey;
 use tower::ServiceExt;
 
 mod named;
+mod store;
 
 pub use named::subscription_id;
 
