@@ -9,7 +9,32 @@
 use crate::support;
 
 use axum::http::StatusCode;
-use support::{PASSWORD, TestPortal, subscription_id};
+use support::{Browser, PASSWORD, TestPortal, subscription_id};
+
+/// A reseller's browser: signed up, with the company info of Partner GmbH.
+async fn reseller(t: &TestPortal) -> Browser {
+    let mut reseller = t.customer("reseller@partner.example", "Partner").await;
+    TestPortal::add_company_info(&mut reseller, "Partner GmbH", "billing@partner.example").await;
+    reseller
+}
+
+/// On the Reseller page, the reseller orders 2 Share seats for a team "Design Studio"
+/// whose owner is owner@studio.example.
+async fn order_for_design_studio(reseller: &mut Browser) {
+    reseller.get("/reseller").await.ok();
+    let placed = reseller
+        .submit(
+            "/reseller/orders",
+            &[
+                ("option", "share-1y"),
+                ("users", "2"),
+                ("team", "Design Studio"),
+                ("owner_email", "owner@studio.example"),
+            ],
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+}
 
 #[tokio::test]
 async fn the_page_lists_subscriptions_and_a_partial_renewal_over_assigns_until_an_admin_chooses() {
@@ -170,23 +195,10 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
         let mut someone = t.customer("someone@office.example", "Office").await;
         assert_eq!(someone.get("/reseller").await.status, StatusCode::FORBIDDEN);
 
-        let mut reseller = t.customer("reseller@partner.example", "Partner").await;
-        TestPortal::add_company_info(&mut reseller, "Partner GmbH", "billing@partner.example")
-            .await;
+        let mut reseller = reseller(&t).await;
         let form = reseller.get("/reseller").await.ok();
         assert!(form.has("Team owner's e-mail"), "{}", form.text);
-        let placed = reseller
-            .submit(
-                "/reseller/orders",
-                &[
-                    ("option", "share-1y"),
-                    ("users", "2"),
-                    ("team", "Design Studio"),
-                    ("owner_email", "owner@studio.example"),
-                ],
-            )
-            .await;
-        assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+        order_for_design_studio(&mut reseller).await;
         let list = reseller.get("/reseller").await.ok();
         let number = list.text.split("id=\"reseller-order-").nth(1).unwrap();
         let number: String = number.chars().take_while(|c| *c != '"').collect();
@@ -217,19 +229,7 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
         );
 
         // The owner accepts, sees the team with the seats and the reseller's note.
-        let mut owner = t.browser();
-        owner.get(&link).await.ok();
-        let token = link.split("token=").nth(1).unwrap().to_owned();
-        owner
-            .submit(
-                "/invitation",
-                &[
-                    ("token", &token),
-                    ("password", PASSWORD),
-                    ("password_again", PASSWORD),
-                ],
-            )
-            .await;
+        let mut owner = t.accept_invitation_at(&link).await;
         owner.sign_in("owner@studio.example", PASSWORD).await;
         let page = owner.get("/account/subscriptions").await.ok();
         assert!(
@@ -305,22 +305,7 @@ async fn a_reseller_order_again_invites_an_owner_whose_first_order_was_cut_short
             .await
             .unwrap()
             .unwrap();
-        let mut reseller = t.customer("reseller@partner.example", "Partner").await;
-        TestPortal::add_company_info(&mut reseller, "Partner GmbH", "billing@partner.example")
-            .await;
-        reseller.get("/reseller").await.ok();
-        let placed = reseller
-            .submit(
-                "/reseller/orders",
-                &[
-                    ("option", "share-1y"),
-                    ("users", "2"),
-                    ("team", "Design Studio"),
-                    ("owner_email", "owner@studio.example"),
-                ],
-            )
-            .await;
-        assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+        order_for_design_studio(&mut reseller(&t).await).await;
         let link = t
             .link_in_last_mail("owner@studio.example", "/invitation?token=")
             .await;
