@@ -8,43 +8,25 @@
 
 use crate::support;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::{Browser, PASSWORD, TestPortal, subscription_id};
-use tower::ServiceExt;
-
-async fn api(t: &TestPortal, path: &str, body: Value) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = t.app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
+use support::{Browser, PASSWORD, TestPortal, post_json, subscription_id};
 
 async fn activate(t: &TestPortal, email: &str, device: &str) -> (StatusCode, Value) {
-    api(
-        t,
+    post_json(
+        &t.app,
         "/api/v1/named/activations",
+        None,
         json!({"email": email, "password": PASSWORD, "device": device, "product": "share"}),
     )
     .await
 }
 
 async fn refresh(t: &TestPortal, token: &Value) -> (StatusCode, Value) {
-    api(
-        t,
+    post_json(
+        &t.app,
         "/api/v1/named/refresh",
+        None,
         json!({"token": token, "product": "share"}),
     )
     .await
@@ -116,9 +98,10 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         assert_eq!(code(&refresh(&t, &b["token"]).await.1), "superseded");
 
         // A wrong password, a person with no seat, a forged token.
-        let (status, e) = api(
-            &t,
+        let (status, e) = post_json(
+            &t.app,
             "/api/v1/named/activations",
+            None,
             json!({"email": "buyer@office.example", "password": "wrong password!", "device": "x", "product": "share"}),
         )
         .await;
@@ -139,7 +122,8 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
             refresh(&t, &json!(forged)).await.0,
             StatusCode::UNAUTHORIZED
         );
-        let (status, e) = api(&t, "/api/v1/named/refresh", json!({"nope": 1})).await;
+        let (status, e) =
+            post_json(&t.app, "/api/v1/named/refresh", None, json!({"nope": 1})).await;
         assert!(status.is_client_error(), "{status} {e}");
 
         // The buyer moves their seat to Anna: unassign, assign.

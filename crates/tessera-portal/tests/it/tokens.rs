@@ -8,43 +8,13 @@
 
 use crate::support;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::{PASSWORD, TestPortal};
-use tower::ServiceExt;
-
-async fn post(
-    app: &axum::Router,
-    path: &str,
-    bearer: Option<&str>,
-    body: Value,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(header::CONTENT_TYPE, "application/json");
-    if let Some(b) = bearer {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
-    }
-    let resp = app
-        .clone()
-        .oneshot(req.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
+use support::{PASSWORD, TestPortal, post_json};
 
 /// A named-user token of `email` (whose organization has had token packs).
 async fn sign_in(t: &TestPortal, email: &str, product: &str) -> String {
-    let (status, body) = post(
+    let (status, body) = post_json(
         &t.app,
         "/api/v1/named/activations",
         None,
@@ -65,7 +35,7 @@ async fn use_product(
     if let Some(s) = used_seconds {
         body["used_seconds"] = json!(s);
     }
-    post(&t.app, "/api/v1/tokens/use", Some(token), body).await
+    post_json(&t.app, "/api/v1/tokens/use", Some(token), body).await
 }
 
 fn day_in(days: i64) -> String {
@@ -83,7 +53,7 @@ async fn uses_charge_the_daily_rate_once_per_24_hours_from_the_earliest_pack() {
         let (org_id, slug) = (org.id, org.slug);
 
         // Without any pack, no token sign-in.
-        let (status, body) = post(
+        let (status, body) = post_json(
             &t.app,
             "/api/v1/named/activations",
             None,
@@ -189,7 +159,7 @@ async fn uses_charge_the_daily_rate_once_per_24_hours_from_the_earliest_pack() {
         assert_eq!(body["error"]["code"], "unknown_product");
         let (status, _) = use_product(&t, "v4.public.nonsense", "autocad", None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _) = post(
+        let (status, _) = post_json(
             &t.app,
             "/api/v1/tokens/use",
             None,
@@ -299,7 +269,7 @@ async fn concurrent_uses_charge_once_per_person_and_product() {
             let token = token.clone();
             let product = ["autocad", "revit", "share"][i % 3];
             tasks.push(tokio::spawn(async move {
-                post(
+                post_json(
                     &app,
                     "/api/v1/tokens/use",
                     Some(&token),

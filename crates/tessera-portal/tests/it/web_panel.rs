@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use support::{Browser, TestPortal};
+use support::{Browser, TestPortal, json_answer};
 use tower::ServiceExt;
 
 /// An organization with a paid web license server order of 2 seats of "all" (AutoCAD and
@@ -60,15 +60,7 @@ async fn call(
     let mut req = req.body(body).unwrap();
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 50000))));
-    let resp = t.app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    json_answer(&t.app, req).await
 }
 
 struct Held {

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use mail_parser::{MessageParser, MimeHeaders};
+use serde_json::Value;
 use tessera_portal::{Portal, PortalConfig};
 use tessera_store::testing::TestDatabase;
 use tessera_token::SigningKey;
@@ -353,6 +354,38 @@ impl Browser {
         let orders = self.get(placed.location.as_deref().unwrap()).await;
         order_numbers(&orders.text).into_iter().next().unwrap()
     }
+}
+
+/// Sends `req` to the portal; the status and the JSON answered (`Null` when the body is
+/// not JSON).
+pub async fn json_answer(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A JSON POST as a program makes it (no session), with a bearer token when given; the
+/// status and the JSON answered.
+pub async fn post_json(
+    app: &Router,
+    path: &str,
+    bearer: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(b) = bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
+    }
+    json_answer(app, req.body(Body::from(body.to_string())).unwrap()).await
 }
 
 /// A delivered message.
