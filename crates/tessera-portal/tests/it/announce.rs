@@ -5,14 +5,12 @@ use crate::support;
 
 use support::TestPortal;
 use tessera_portal::ordering::announce_pending;
-use tessera_store::portal::PaidOrder;
 
 #[tokio::test]
 async fn an_order_left_unannounced_by_a_stop_is_announced_once_afterwards() {
     for t in TestPortal::every_backend().await {
         let email = "late@buyer.example";
-        let mut buyer = t.customer(email, "Late Buyer").await;
-        TestPortal::add_company_info(&mut buyer, "Late Buyer Ltd", email).await;
+        t.customer_with_company(email, "Late Buyer").await;
         // What `checkout` commits before it stores the e-mails: the process "stops" here.
         let placed = t
             .place_lan_order(email, 3, "2026-01-01", "2027-01-01")
@@ -48,21 +46,13 @@ async fn an_order_left_unannounced_by_a_stop_is_announced_once_afterwards() {
         assert_eq!(announce_pending(&t.portal, -1_000).await.unwrap(), 0);
 
         // Marked Paid, and the process "stops" before the Paid e-mail.
-        let store = &t.portal.store;
-        assert!(
-            store
-                .mark_order_paid(
-                    &id,
-                    &PaidOrder {
-                        start_date: "2026-01-01",
-                        end_date: "2027-01-01",
-                        activation_key: Some("v4.public.test-activation-key"),
-                    },
-                    t.portal.now(),
-                )
-                .await
-                .unwrap()
-        );
+        t.mark_paid_in_store(
+            &id,
+            "2026-01-01",
+            "2027-01-01",
+            "v4.public.test-activation-key",
+        )
+        .await;
         assert_eq!(announce_pending(&t.portal, -1_000).await.unwrap(), 1);
         let paid: Vec<_> = t
             .mails_to(email)

@@ -7,28 +7,14 @@ use crate::support;
 use chrono::{Duration, NaiveDate};
 use support::TestPortal;
 use tessera_portal::scheduler::run_daily;
-use tessera_store::portal::PaidOrder;
 
 /// A Paid order of `email`'s organization whose period ends on `end`.
 async fn paid_order_ending(t: &TestPortal, email: &str, end: NaiveDate) -> String {
     let start = (end - Duration::days(365)).format("%Y-%m-%d").to_string();
     let end = end.format("%Y-%m-%d").to_string();
     let order = t.place_lan_order(email, 4, &start, &end).await;
-    assert!(
-        t.portal
-            .store
-            .mark_order_paid(
-                &order.id,
-                &PaidOrder {
-                    start_date: &start,
-                    end_date: &end,
-                    activation_key: Some("v4.public.key"),
-                },
-                t.portal.now(),
-            )
-            .await
-            .unwrap()
-    );
+    t.mark_paid_in_store(&order.id, &start, &end, "v4.public.key")
+        .await;
     order.number
 }
 
@@ -36,8 +22,7 @@ async fn paid_order_ending(t: &TestPortal, email: &str, end: NaiveDate) -> Strin
 async fn renewal_reminders_go_out_once_at_90_30_and_7_days_across_two_nodes() {
     for t in TestPortal::every_backend().await {
         let email = "renew@office.example";
-        let mut buyer = t.customer(email, "Renewing Office").await;
-        TestPortal::add_company_info(&mut buyer, "Renewing Office Ltd", email).await;
+        t.customer_with_company(email, "Renewing Office").await;
         let day0 = NaiveDate::from_ymd_opt(2031, 3, 1).unwrap();
         let end = day0 + Duration::days(100);
         let number = paid_order_ending(&t, email, end).await;
@@ -104,8 +89,7 @@ async fn renewal_reminders_go_out_once_at_90_30_and_7_days_across_two_nodes() {
 async fn the_home_page_shows_upcoming_expirations_and_payments_of_ones_own_organization() {
     for t in TestPortal::every_backend().await {
         let email = "home@office.example";
-        let mut buyer = t.customer(email, "Home Office").await;
-        TestPortal::add_company_info(&mut buyer, "Home Office Ltd", email).await;
+        let mut buyer = t.customer_with_company(email, "Home Office").await;
         let today = chrono::Utc::now().date_naive();
         let soon = paid_order_ending(&t, email, today + Duration::days(30)).await;
         let later = paid_order_ending(&t, email, today + Duration::days(200)).await;
@@ -146,8 +130,7 @@ async fn the_home_page_shows_upcoming_expirations_and_payments_of_ones_own_organ
 async fn an_auto_renewing_subscription_gets_its_renewal_order_at_the_end_of_its_period() {
     for t in TestPortal::every_backend().await {
         let email = "auto@office.example";
-        let mut buyer = t.customer(email, "Auto Office").await;
-        TestPortal::add_company_info(&mut buyer, "Auto Office Ltd", email).await;
+        let mut buyer = t.customer_with_company(email, "Auto Office").await;
         let end = NaiveDate::from_ymd_opt(2031, 6, 1).unwrap();
         let renewing = paid_order_ending(&t, email, end).await;
         let stopping = paid_order_ending(&t, email, end).await;
@@ -222,8 +205,7 @@ async fn an_auto_renewing_subscription_gets_its_renewal_order_at_the_end_of_its_
 async fn renew_now_is_offered_within_90_days_of_the_end_once_and_paying_it_keeps_the_pool() {
     for t in TestPortal::every_backend().await {
         let email = "early@office.example";
-        let mut buyer = t.customer(email, "Early Office").await;
-        TestPortal::add_company_info(&mut buyer, "Early Office Ltd", email).await;
+        let mut buyer = t.customer_with_company(email, "Early Office").await;
         let today = chrono::Utc::now().date_naive();
         let far = paid_order_ending(&t, email, today + Duration::days(120)).await;
         let near = paid_order_ending(&t, email, today + Duration::days(60)).await;

@@ -231,8 +231,9 @@ async fn a_lan_order_goes_from_sign_up_to_a_paid_activation_key_on_every_backend
 #[tokio::test]
 async fn a_web_license_server_order_gets_use_web_license_server_when_paid() {
     for t in TestPortal::every_backend().await {
-        let mut buyer = t.customer("web@buyer.example", "Web Buyer").await;
-        TestPortal::add_company_info(&mut buyer, "Web Buyer Ltd", "web@buyer.example").await;
+        let mut buyer = t
+            .customer_with_company("web@buyer.example", "Web Buyer")
+            .await;
         buyer.add_to_cart("all", "all-3m", "2", None).await.ok();
         let placed = buyer.checkout(false).await.ok();
         let orders = buyer.get(placed.location.as_deref().unwrap()).await;
@@ -645,14 +646,8 @@ async fn order_and_invoice_numbers_have_no_gaps_under_concurrent_checkouts() {
         let mut buyers = Vec::new();
         for i in 0..8 {
             let mut b = t
-                .customer(&format!("c{i}@many.example"), &format!("Many {i}"))
+                .customer_with_company(&format!("c{i}@many.example"), &format!("Many {i}"))
                 .await;
-            TestPortal::add_company_info(
-                &mut b,
-                &format!("Many {i} Ltd"),
-                &format!("c{i}@many.example"),
-            )
-            .await;
             b.add_to_cart("revit", "revit-3m", "1", None).await.ok();
             b.add_to_cart("autocad", "autocad-3m", "2", None).await.ok();
             b.get("/checkout").await;

@@ -325,8 +325,7 @@ async fn concurrent_uses_charge_once_per_person_and_product() {
 async fn token_packs_are_bought_as_an_order_and_paid_into_the_balance() {
     for t in TestPortal::every_backend().await {
         let email = "flex@office.example";
-        let mut buyer = t.customer(email, "Flex Office").await;
-        TestPortal::add_company_info(&mut buyer, "Flex Office Ltd", email).await;
+        let mut buyer = t.customer_with_company(email, "Flex Office").await;
         let page = buyer.get("/buy/tokens").await;
         assert!(
             page.has("Number of packs (100 tokens each)"),

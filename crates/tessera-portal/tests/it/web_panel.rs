@@ -19,8 +19,7 @@ use tower::ServiceExt;
 /// An organization with a paid web license server order of 2 seats of "all" (AutoCAD and
 /// Revit), and its member's browser.
 async fn web_org(t: &TestPortal, email: &str, name: &str) -> (Browser, String) {
-    let mut b = t.customer(email, name).await;
-    TestPortal::add_company_info(&mut b, &format!("{name} Ltd"), email).await;
+    let mut b = t.customer_with_company(email, name).await;
     b.add_to_cart("all", "all-3m", "2", None).await.ok();
     let number = b.place_order().await;
     t.mark_paid(&number, &support::today()).await;

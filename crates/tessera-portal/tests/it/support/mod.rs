@@ -128,6 +128,14 @@ impl TestPortal {
         b
     }
 
+    /// As [`TestPortal::customer`], with company details for checkout: the company
+    /// "`organization` Ltd", invoiced at `email`.
+    pub async fn customer_with_company(&self, email: &str, organization: &str) -> Browser {
+        let mut b = self.customer(email, organization).await;
+        TestPortal::add_company_info(&mut b, &format!("{organization} Ltd"), email).await;
+        b
+    }
+
     /// The staff member's browser, signed in (their e-mail is staff by the settings); the
     /// first call signs them up.
     pub async fn staff(&self) -> Browser {

@@ -22,8 +22,7 @@ impl TestPortal {
         seats: &str,
         start: &str,
     ) -> (Browser, String, String) {
-        let mut buyer = self.customer(email, "Office").await;
-        TestPortal::add_company_info(&mut buyer, "Office Ltd", email).await;
+        let mut buyer = self.customer_with_company(email, "Office").await;
         // No license server to choose for a named-user product: neither key nor web needed.
         buyer.get("/buy/share").await;
         let added = buyer

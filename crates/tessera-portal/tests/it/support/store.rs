@@ -1,10 +1,11 @@
 //! Set-up and look-ups straight in the portal's store, for what a test does not drive
 //! through the pages: the records of an account, its organization, an order or a named
-//! subscription (each must exist); token packs granted; orders placed without Checkout.
+//! subscription (each must exist); token packs granted; orders placed without Checkout
+//! and marked Paid without Mark Paid (so no e-mail is sent).
 
 use tessera_store::portal::{
-    NamedSubscriptionRecord, NewOrder, NewTokenPack, OrderRecord, OrganizationRecord, ServerKind,
-    TokenPackRecord, UserRecord,
+    NamedSubscriptionRecord, NewOrder, NewTokenPack, OrderRecord, OrganizationRecord, PaidOrder,
+    ServerKind, TokenPackRecord, UserRecord,
 };
 use tessera_token::{RegistrationKey, SigningKey};
 
@@ -125,5 +126,29 @@ impl TestPortal {
             .unwrap()
             .unwrap();
         placed.remove(0)
+    }
+
+    /// Marks the order Paid straight in the store, for the period from `start` to `end`
+    /// (YYYY-MM-DD) with this activation key: what Mark Paid commits before it stores the
+    /// e-mail, so none is sent.
+    pub async fn mark_paid_in_store(
+        &self,
+        order_id: &str,
+        start: &str,
+        end: &str,
+        activation_key: &str,
+    ) {
+        let paid = PaidOrder {
+            start_date: start,
+            end_date: end,
+            activation_key: Some(activation_key),
+        };
+        let done = self
+            .portal
+            .store
+            .mark_order_paid(order_id, &paid, self.portal.now())
+            .await
+            .unwrap();
+        assert!(done, "order {order_id} was not Pending");
     }
 }
