@@ -435,30 +435,10 @@ async fn a_new_contract_goes_to_the_team_chosen_at_purchase() {
             .unwrap()
             .unwrap();
         drop(other.get("/").await);
-        let refused = buyer
-            .submit(
-                "/buy/share",
-                &[
-                    ("option", "share-1y"),
-                    ("start", ""),
-                    ("users", "2"),
-                    ("team", &theirs.id),
-                ],
-            )
-            .await;
+        let refused = buyer.add_share_to_cart("2", Some(&theirs.id)).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-        let added = buyer
-            .submit(
-                "/buy/share",
-                &[
-                    ("option", "share-1y"),
-                    ("start", ""),
-                    ("users", "2"),
-                    ("team", &design.id),
-                ],
-            )
-            .await;
+        let added = buyer.add_share_to_cart("2", Some(&design.id)).await;
         assert!(added.status.is_redirection(), "{}", added.text);
         let number = buyer.place_order().await;
         t.mark_paid(&number, &support::today()).await;

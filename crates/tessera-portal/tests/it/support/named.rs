@@ -23,14 +23,7 @@ impl TestPortal {
         start: &str,
     ) -> (Browser, String, String) {
         let mut buyer = self.customer_with_company(email, "Office").await;
-        // No license server to choose for a named-user product: neither key nor web needed.
-        buyer.get("/buy/share").await;
-        let added = buyer
-            .submit(
-                "/buy/share",
-                &[("option", "share-1y"), ("start", ""), ("users", seats)],
-            )
-            .await;
+        let added = buyer.add_share_to_cart(seats, None).await;
         assert!(added.status.is_redirection(), "{}", added.text);
         let number = buyer.place_order().await;
         self.mark_paid(&number, start).await;
@@ -86,6 +79,19 @@ impl TestPortal {
 }
 
 impl Browser {
+    /// Fills the Corporate subscription form of Share (named user, 1 year) for `seats`
+    /// people, in `team` when given (else the form's default), and presses Add to Cart;
+    /// the answer. No license server to choose for a named-user product: neither key
+    /// nor web.
+    pub async fn add_share_to_cart(&mut self, seats: &str, team: Option<&str>) -> Page {
+        self.get("/buy/share").await;
+        let mut fields = vec![("option", "share-1y"), ("start", ""), ("users", seats)];
+        if let Some(team) = team {
+            fields.push(("team", team));
+        }
+        self.submit("/buy/share", &fields).await
+    }
+
     /// The id of the first team on Account → Teams.
     pub async fn first_team(&mut self) -> String {
         let teams = self.get("/account/teams").await.ok();
