@@ -10,17 +10,7 @@ use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::{Browser, PASSWORD, TestPortal, post_json, subscription_id};
-
-async fn activate(t: &TestPortal, email: &str, device: &str) -> (StatusCode, Value) {
-    post_json(
-        &t.app,
-        "/api/v1/named/activations",
-        None,
-        json!({"email": email, "password": PASSWORD, "device": device, "product": "share"}),
-    )
-    .await
-}
+use support::{Browser, TestPortal, post_json, subscription_id};
 
 async fn refresh(t: &TestPortal, token: &Value) -> (StatusCode, Value) {
     post_json(
@@ -69,7 +59,9 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
 
         // The buyer signs in on a computer and gets a named token for it.
-        let (status, a) = activate(&t, "buyer@office.example", "desk-1").await;
+        let (status, a) = t
+            .named_activation("buyer@office.example", "desk-1", "share")
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{a}");
         let claims =
             tessera_token::verify_named(t.vendor.verifying_key(), a["token"].as_str().unwrap())
@@ -83,7 +75,9 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         assert_eq!(status, StatusCode::OK, "{r}");
 
         // Signing in on a second computer stops the first at its next refresh.
-        let (status, b) = activate(&t, "buyer@office.example", "laptop").await;
+        let (status, b) = t
+            .named_activation("buyer@office.example", "laptop", "share")
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{b}");
         let (status, r) = refresh(&t, &a["token"]).await;
         assert_eq!(
@@ -93,7 +87,9 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
         assert_eq!(refresh(&t, &b["token"]).await.0, StatusCode::OK);
         // … until the person signs in there again.
-        let (_, a2) = activate(&t, "buyer@office.example", "desk-1").await;
+        let (_, a2) = t
+            .named_activation("buyer@office.example", "desk-1", "share")
+            .await;
         assert_eq!(refresh(&t, &a2["token"]).await.0, StatusCode::OK);
         assert_eq!(code(&refresh(&t, &b["token"]).await.1), "superseded");
 
@@ -110,7 +106,9 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
             (StatusCode::UNAUTHORIZED, "unauthorized")
         );
         let mut anna = t.invited(&mut buyer, &team, "anna@office.example").await;
-        let (status, e) = activate(&t, "anna@office.example", "pc-anna").await;
+        let (status, e) = t
+            .named_activation("anna@office.example", "pc-anna", "share")
+            .await;
         assert_eq!(
             (status, code(&e)),
             (StatusCode::FORBIDDEN, "seat_unassigned"),
@@ -145,7 +143,9 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
         let r = buyer.assign_seat(&team, &sub, "anna@office.example").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-        let (status, anna_token) = activate(&t, "anna@office.example", "pc-anna").await;
+        let (status, anna_token) = t
+            .named_activation("anna@office.example", "pc-anna", "share")
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{anna_token}");
         let mine = anna.get("/account/licenses").await.ok();
         assert!(
@@ -163,7 +163,9 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
 
         // Anna leaves: removing her frees the seat at once.
-        let (_, anna_token) = activate(&t, "anna@office.example", "pc-anna").await;
+        let (_, anna_token) = t
+            .named_activation("anna@office.example", "pc-anna", "share")
+            .await;
         let anna_id = t.user("anna@office.example").await.id;
         buyer.get(&format!("/account/teams/{team}")).await;
         let r = buyer

@@ -1,9 +1,11 @@
 //! Named-user seats and teams: a buyer whose Share (named-user) order is Paid, with their
-//! team; the ids on the team pages; invitations accepted from the e-mail; seats assigned.
+//! team; the ids on the team pages; invitations accepted from the e-mail; seats assigned;
+//! sign-ins through the named-user API.
 
 use axum::http::StatusCode;
+use serde_json::{Value, json};
 
-use super::{Browser, PASSWORD, Page, TestPortal, first_id_after, today};
+use super::{Browser, PASSWORD, Page, TestPortal, first_id_after, post_json, today};
 
 impl TestPortal {
     /// A buyer whose named-user order is Paid: signs `email` up (organization "Office",
@@ -29,6 +31,24 @@ impl TestPortal {
         self.mark_paid(&number, start).await;
         let team = buyer.first_team().await;
         (buyer, number, team)
+    }
+
+    /// `email` (with [`PASSWORD`]) signs in on `device` for `product` through the
+    /// named-user API, as the program does; the status and the JSON answered (a named
+    /// token when 201).
+    pub async fn named_activation(
+        &self,
+        email: &str,
+        device: &str,
+        product: &str,
+    ) -> (StatusCode, Value) {
+        post_json(
+            &self.app,
+            "/api/v1/named/activations",
+            None,
+            json!({"email": email, "password": PASSWORD, "device": device, "product": product}),
+        )
+        .await
     }
 
     /// `admin` invites `email` to the team, who accepts with the link from their e-mail;
