@@ -323,7 +323,7 @@ fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
             error::json_errors_for_api,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(limits::drain_oversized))
+        .layer(axum::middleware::from_fn(limits::read_body))
         // Outermost, so a flooding client is turned away before any of its body is read.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -129,23 +129,39 @@ pub async fn limit(State(state): State<SharedState>, request: Request, next: Nex
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    // A request turned away here leaves its body unread: the connection closes after
+    // the answer, and the answer says so.
+    let has_body = request
+        .headers()
+        .contains_key(axum::http::header::TRANSFER_ENCODING)
+        || request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let refused = |response: Response| {
+        if has_body {
+            closing(response)
+        } else {
+            response
+        }
+    };
     if let Some(ip) = peer
         && let Err(wait) = state.limiter.clients.take(&ip)
     {
-        return rate_limited(
+        return refused(rate_limited(
             format!("too many requests from {ip}; try again in {wait} s"),
             wait,
-        );
+        ));
     }
     if let Some(org) = organization_of(request.uri().path())
         && let Err(wait) = state.limiter.organizations.take(&org.to_owned())
     {
-        return rate_limited(
+        return refused(rate_limited(
             format!(
                 "too many requests for this organization's web license server; try again in {wait} s"
             ),
             wait,
-        );
+        ));
     }
     next.run(request).await
 }
@@ -153,23 +169,48 @@ pub async fn limit(State(state): State<SharedState>, request: Request, next: Nex
 /// Bodies larger than this are refused without being read (the connection closes).
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
-/// A body over the limit but not absurdly so is read and thrown away before the 413, so
-/// the client, still sending it, gets the answer instead of a reset connection, and its
-/// connection stays usable.
-pub async fn drain_oversized(request: Request, next: Next) -> Response {
+/// Reads each request's body whole (up to the limit) before anything answers it. An
+/// answer given while the body is still unread (a 401 of a missing token, a 404, the 415
+/// of a wrong content type) makes the server close the connection without saying so,
+/// and a keep-alive client then fails on its next request. A body over the limit but not
+/// absurdly so is read and thrown away before the 413, so the client, still sending it,
+/// gets the answer instead of a reset connection, and its connection stays usable; a
+/// larger one is refused unread, with `Connection: close`.
+pub async fn read_body(request: Request, next: Next) -> Response {
     let length = request
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let (parts, body) = request.into_parts();
     match length {
         Some(n) if n > crate::MAX_BODY_BYTES as u64 && n <= DRAIN_LIMIT => {
-            let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT as usize).await;
-            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-                .into_response()
+            let _ = axum::body::to_bytes(body, DRAIN_LIMIT as usize).await;
+            too_large()
         }
-        _ => next.run(request).await,
+        Some(n) if n > DRAIN_LIMIT => closing(too_large()),
+        _ => match axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await {
+            Ok(bytes) => {
+                next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                    .await
+            }
+            // Over the limit without a length given (chunked), or the client went away.
+            Err(_) => closing(too_large()),
+        },
     }
+}
+
+fn too_large() -> Response {
+    ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large").into_response()
+}
+
+/// Tells the client the connection ends with this answer (its body was not read).
+fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 #[cfg(test)]

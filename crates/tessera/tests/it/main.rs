@@ -9,6 +9,7 @@ mod cli_client;
 mod client_library;
 mod common;
 mod durability;
+mod keep_alive;
 mod leases;
 mod limits;
 mod live_page;
