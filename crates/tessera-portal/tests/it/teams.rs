@@ -59,9 +59,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
 
         // The buyer signs in on a computer and gets a named token for it.
-        let (status, a) = t
-            .named_activation("buyer@office.example", "desk-1", "share")
-            .await;
+        let (status, a) = t.activate("buyer@office.example", "desk-1", "share").await;
         assert_eq!(status, StatusCode::CREATED, "{a}");
         let claims =
             tessera_token::verify_named(t.vendor.verifying_key(), a["token"].as_str().unwrap())
@@ -75,9 +73,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         assert_eq!(status, StatusCode::OK, "{r}");
 
         // Signing in on a second computer stops the first at its next refresh.
-        let (status, b) = t
-            .named_activation("buyer@office.example", "laptop", "share")
-            .await;
+        let (status, b) = t.activate("buyer@office.example", "laptop", "share").await;
         assert_eq!(status, StatusCode::CREATED, "{b}");
         let (status, r) = refresh(&t, &a["token"]).await;
         assert_eq!(
@@ -87,9 +83,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
         assert_eq!(refresh(&t, &b["token"]).await.0, StatusCode::OK);
         // … until the person signs in there again.
-        let (_, a2) = t
-            .named_activation("buyer@office.example", "desk-1", "share")
-            .await;
+        let (_, a2) = t.activate("buyer@office.example", "desk-1", "share").await;
         assert_eq!(refresh(&t, &a2["token"]).await.0, StatusCode::OK);
         assert_eq!(code(&refresh(&t, &b["token"]).await.1), "superseded");
 
@@ -106,9 +100,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
             (StatusCode::UNAUTHORIZED, "unauthorized")
         );
         let mut anna = t.invited(&mut buyer, &team, "anna@office.example").await;
-        let (status, e) = t
-            .named_activation("anna@office.example", "pc-anna", "share")
-            .await;
+        let (status, e) = t.activate("anna@office.example", "pc-anna", "share").await;
         assert_eq!(
             (status, code(&e)),
             (StatusCode::FORBIDDEN, "seat_unassigned"),
@@ -143,9 +135,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
         let r = buyer.assign_seat(&team, &sub, "anna@office.example").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-        let (status, anna_token) = t
-            .named_activation("anna@office.example", "pc-anna", "share")
-            .await;
+        let (status, anna_token) = t.activate("anna@office.example", "pc-anna", "share").await;
         assert_eq!(status, StatusCode::CREATED, "{anna_token}");
         let mine = anna.get("/account/licenses").await.ok();
         assert!(
@@ -163,9 +153,7 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
         );
 
         // Anna leaves: removing her frees the seat at once.
-        let (_, anna_token) = t
-            .named_activation("anna@office.example", "pc-anna", "share")
-            .await;
+        let (_, anna_token) = t.activate("anna@office.example", "pc-anna", "share").await;
         let anna_id = t.user("anna@office.example").await.id;
         buyer.get(&format!("/account/teams/{team}")).await;
         let r = buyer

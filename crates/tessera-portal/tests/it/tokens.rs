@@ -14,7 +14,7 @@ use support::{TestPortal, post_json};
 
 /// A named-user token of `email` (whose organization has had token packs).
 async fn sign_in(t: &TestPortal, email: &str, product: &str) -> String {
-    let (status, body) = t.named_activation(email, "pc-1", product).await;
+    let (status, body) = t.activate(email, "pc-1", product).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["token"].as_str().unwrap().to_owned()
 }
@@ -47,7 +47,7 @@ async fn uses_charge_the_daily_rate_once_per_24_hours_from_the_earliest_pack() {
         let (org_id, slug) = (org.id, org.slug);
 
         // Without any pack, no token sign-in.
-        let (status, body) = t.named_activation(email, "pc-1", "autocad").await;
+        let (status, body) = t.activate(email, "pc-1", "autocad").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         assert_eq!(body["error"]["code"], "seat_unassigned");
 

@@ -36,12 +36,7 @@ impl TestPortal {
     /// `email` (with [`PASSWORD`]) signs in on `device` for `product` through the
     /// named-user API, as the program does; the status and the JSON answered (a named
     /// token when 201).
-    pub async fn named_activation(
-        &self,
-        email: &str,
-        device: &str,
-        product: &str,
-    ) -> (StatusCode, Value) {
+    pub async fn activate(&self, email: &str, device: &str, product: &str) -> (StatusCode, Value) {
         post_json(
             &self.app,
             "/api/v1/named/activations",
