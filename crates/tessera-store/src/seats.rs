@@ -293,6 +293,44 @@ async fn end_in(
     Ok(Some(lease))
 }
 
+/// A write transaction of its own, or a job in the shared one of the group commit.
+enum Writing {
+    Own(Tx<'static>),
+    Job(crate::group::Job),
+}
+
+impl Writing {
+    fn tx(&mut self) -> &mut Tx<'static> {
+        match self {
+            Writing::Own(tx) => tx,
+            Writing::Job(job) => job.tx(),
+        }
+    }
+
+    /// Keeps the writes on `Ok` (answering once they are on disk) and undoes them on
+    /// `Err` (in the group commit, only this job's).
+    async fn finish<T, E: From<StoreError>>(self, result: Result<T, E>) -> Result<T, E> {
+        match (self, result) {
+            (Writing::Own(tx), Ok(done)) => {
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(done)
+            }
+            (Writing::Own(tx), Err(e)) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+            (Writing::Job(job), Ok(done)) => {
+                job.keep().await?;
+                Ok(done)
+            }
+            (Writing::Job(job), Err(e)) => {
+                job.undo().await?;
+                Err(e)
+            }
+        }
+    }
+}
+
 impl Store {
     async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self.backend {
@@ -300,6 +338,15 @@ impl Store {
             // the same count and then both insert.
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.writer.begin().await?,
+        })
+    }
+
+    /// A write transaction for a checkout or a checkin: on SQLite a job of the group
+    /// commit (`group.rs`), sharing its commit with the others queued meanwhile.
+    async fn begin_write(&self) -> Result<Writing, StoreError> {
+        Ok(match &self.group {
+            Some(group) => Writing::Job(group.job().await?),
+            None => Writing::Own(self.write_tx().await?),
         })
     }
 
@@ -487,23 +534,9 @@ impl Store {
         policy: &dyn SeatPolicy,
         now: Millis,
     ) -> Result<(LeaseRecord, bool), SeatError> {
-        if let Some(group) = &self.group {
-            let mut job = group.job().await?;
-            return match self.take_seat_in(job.tx(), req, policy, now).await {
-                Ok(taken) => {
-                    job.keep().await?;
-                    Ok(taken)
-                }
-                Err(e) => {
-                    job.undo().await?;
-                    Err(e)
-                }
-            };
-        }
-        let mut tx = self.write_tx().await?;
-        let taken = self.take_seat_in(&mut tx, req, policy, now).await?;
-        tx.commit().await?;
-        Ok(taken)
+        let mut write = self.begin_write().await?;
+        let taken = self.take_seat_in(write.tx(), req, policy, now).await;
+        write.finish(taken).await
     }
 
     /// The checkout inside the caller's write transaction (committed only on `Ok`).
@@ -752,23 +785,9 @@ impl Store {
         now: Millis,
         reason: EndReason,
     ) -> Result<Option<LeaseRecord>, StoreError> {
-        if let Some(group) = &self.group {
-            let mut job = group.job().await?;
-            return match end_in(job.tx(), realm, id, kind, now, reason).await {
-                Ok(ended) => {
-                    job.keep().await?;
-                    Ok(ended)
-                }
-                Err(e) => {
-                    job.undo().await?;
-                    Err(e)
-                }
-            };
-        }
-        let mut tx = self.write_tx().await?;
-        let ended = end_in(&mut tx, realm, id, kind, now, reason).await?;
-        tx.commit().await?;
-        Ok(ended)
+        let mut write = self.begin_write().await?;
+        let ended = end_in(write.tx(), realm, id, kind, now, reason).await;
+        write.finish(ended).await
     }
 
     /// Every live lease and borrow, oldest first.

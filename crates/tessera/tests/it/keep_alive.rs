@@ -34,6 +34,21 @@ fn read_response(stream: &mut TcpStream) -> Option<String> {
     }
 }
 
+/// Connects and sends a request's head only (its body is up to the caller).
+fn send_head(address: &str, request: &str, headers: &str, length: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "{request} HTTP/1.1\r\nHost: test\r\n{headers}Content-Length: {length}\r\n\r\n"
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    stream
+}
+
 fn status_of(response: &str) -> u16 {
     response.split(' ').nth(1).unwrap().parse().unwrap()
 }
@@ -67,17 +82,7 @@ fn an_early_answer_leaves_the_connection_usable_for_the_next_request() {
         ("DELETE /api/v1/borrows/nope", "", 401),
     ];
     for (request, headers, want) in cases {
-        let mut stream = TcpStream::connect(&address).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "{request} HTTP/1.1\r\nHost: test\r\n{headers}Content-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .unwrap();
-        stream.flush().unwrap();
+        let mut stream = send_head(&address, request, headers, body.len());
         std::thread::sleep(Duration::from_millis(50));
         stream.write_all(body).unwrap();
         let first = read_response(&mut stream).expect("an answer");
@@ -98,16 +103,12 @@ fn an_early_answer_leaves_the_connection_usable_for_the_next_request() {
 
     // A body far over the limit is refused unread, and the answer says the connection
     // closes.
-    let mut stream = TcpStream::connect(&address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /api/v1/leases HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        10 * 1024 * 1024
-    )
-    .unwrap();
+    let mut stream = send_head(
+        &address,
+        "POST /api/v1/leases",
+        "Content-Type: application/json\r\n",
+        10 * 1024 * 1024,
+    );
     let refused = read_response(&mut stream).expect("an answer");
     assert_eq!(status_of(&refused), 413, "{refused}");
     assert!(
