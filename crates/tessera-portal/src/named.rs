@@ -319,6 +319,9 @@ pub fn router(portal: Portal) -> axum::Router {
         .route("/api/v1/named/refresh", post(refresh))
         .route("/api/v1/named/sign-out", post(sign_out))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        // Each body read before anything answers, so a keep-alive client's connection
+        // stays usable after an early 401 (as on the license server).
+        .layer(axum::middleware::from_fn(tessera_server::limits::read_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             IntoResponse::into_response(ApiError::internal("a named-user handler panicked"))
         }))

@@ -49,8 +49,64 @@ fn send_head(address: &str, request: &str, headers: &str, length: usize) -> TcpS
     stream
 }
 
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
 fn status_of(response: &str) -> u16 {
     response.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// Sends `request` with `body` 50 ms after its head, expects `want`, and asks
+/// `GET again` on the same connection, which must answer 200.
+fn early_answer_then_again(
+    address: &str,
+    (request, headers, want): (&str, &str, u16),
+    again: &str,
+) {
+    let body = br#"{"product":"acad","user":"u","host":"h","client_id":"c"}"#;
+    let mut stream = send_head(address, request, headers, body.len());
+    std::thread::sleep(Duration::from_millis(50));
+    stream.write_all(body).unwrap();
+    let first = read_response(&mut stream).expect("an answer");
+    assert_eq!(status_of(&first), want, "{request}: {first}");
+    assert!(
+        !first.to_lowercase().contains("connection: close"),
+        "{request}: {first}"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    write!(stream, "GET {again} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let second = read_response(&mut stream)
+        .unwrap_or_else(|| panic!("{request}: the server closed the connection after {want}"));
+    assert_eq!(status_of(&second), 200, "{request}: {second}");
+}
+
+#[test]
+fn the_portals_calls_for_programs_leave_the_connection_usable_after_an_early_answer() {
+    let data = tempfile::tempdir().unwrap();
+    let portal = crate::common::PortalProcess::start(data.path(), None, &[]);
+    let address = host_port(&portal.url);
+    for case in [
+        (
+            "POST /api/v1/tokens/use",
+            "Content-Type: application/json\r\n",
+            401,
+        ),
+        (
+            "POST /api/v1/named/refresh",
+            "Content-Type: text/plain\r\n",
+            415,
+        ),
+        (
+            "POST /api/v1/named/activations",
+            "Content-Type: text/plain\r\n",
+            415,
+        ),
+    ] {
+        early_answer_then_again(&address, case, "/healthz");
+    }
 }
 
 #[test]
@@ -61,13 +117,8 @@ fn an_early_answer_leaves_the_connection_usable_for_the_next_request() {
         ServerOpts::default(),
         vec![pool("p", &["acad"], 2, 0)],
     );
-    let address = server
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let body = br#"{"product":"acad","user":"u","host":"h","client_id":"c"}"#;
-    let cases: [(&str, &str, u16); 4] = [
+    let address = host_port(&server.url);
+    for case in [
         ("POST /api/v1/leases", "Content-Type: text/plain\r\n", 415),
         (
             "POST /api/v1/leases/nope/heartbeat",
@@ -80,25 +131,8 @@ fn an_early_answer_leaves_the_connection_usable_for_the_next_request() {
             404,
         ),
         ("DELETE /api/v1/borrows/nope", "", 401),
-    ];
-    for (request, headers, want) in cases {
-        let mut stream = send_head(&address, request, headers, body.len());
-        std::thread::sleep(Duration::from_millis(50));
-        stream.write_all(body).unwrap();
-        let first = read_response(&mut stream).expect("an answer");
-        assert_eq!(status_of(&first), want, "{request}: {first}");
-        assert!(
-            !first.to_lowercase().contains("connection: close"),
-            "{request}: {first}"
-        );
-        // The same connection, again.
-        std::thread::sleep(Duration::from_millis(50));
-        stream
-            .write_all(b"GET /api/v1/server HTTP/1.1\r\nHost: test\r\n\r\n")
-            .unwrap();
-        let second = read_response(&mut stream)
-            .unwrap_or_else(|| panic!("{request}: the server closed the connection after {want}"));
-        assert_eq!(status_of(&second), 200, "{request}: {second}");
+    ] {
+        early_answer_then_again(&address, case, "/api/v1/server");
     }
 
     // A body far over the limit is refused unread, and the answer says the connection
