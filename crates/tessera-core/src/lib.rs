@@ -8,6 +8,7 @@ pub mod named;
 pub mod policy;
 pub mod pool;
 pub mod protocol;
+pub mod text;
 pub mod tokens;
 pub mod usage;
 pub mod validate;

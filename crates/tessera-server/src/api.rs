@@ -11,6 +11,7 @@ use tessera_core::protocol::{
     ActivationImported, BorrowGrant, BorrowRequest, CheckoutRequest, ErrorBody, LeaseGrant,
     LeaseKind, LeaseList, LeaseView, PoolStatus, ServerInfo,
 };
+use tessera_core::text::csv_field;
 use tessera_core::{ErrorCode, from_millis, to_millis, validate};
 use tessera_store::{DenialRecord, EndReason, LeaseRecord, SeatError, SeatRequest};
 use tessera_token::{SeatClaims, SeatKind, sign_seat, verify_own_seat_token};
@@ -720,20 +721,6 @@ pub async fn admin_usage(
         return Err(ApiError::invalid("`format` is `json` or `csv`"));
     }
     Ok(Json(serde_json::json!({ "sessions": sessions, "denials": denials })).into_response())
-}
-
-/// Quotes a CSV field when needed, and defuses spreadsheet formulas.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 #[derive(Deserialize)]

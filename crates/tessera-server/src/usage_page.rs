@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use tessera_core::text::html_escape;
 use tessera_core::usage::{SeatUse, peaks, sizing, top_users};
 use tessera_core::{ErrorCode, Millis, PoolSpec, from_millis};
 use tessera_store::{DenialRecord, LeaseRecord, SessionRecord};
@@ -55,13 +56,6 @@ pub fn bar_chart(
     }
     svg.push_str("</svg>");
     svg
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// One pool's usage as the usage pages show it (the LAN server's and the web license

@@ -17,6 +17,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
+use tessera_core::text::{csv_field, html_escape};
 use tessera_store::portal::UserRecord;
 
 use super::{Layout, page};
@@ -344,7 +345,7 @@ pub fn bar_chart(items: &[(String, i64)], summary: &str) -> String {
     let top = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
     let mut svg = format!(
         r#"<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}">"#,
-        escape(summary)
+        html_escape(summary)
     );
     for (i, (label, v)) in items.iter().enumerate() {
         let y = 2.0 + i as f64 * row;
@@ -353,39 +354,17 @@ pub fn bar_chart(items: &[(String, i64)], summary: &str) -> String {
             r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="12" fill="currentColor">{}</text><rect x="{label_w}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#2b6cb0"><title>{}: {v}</title></rect><text x="{:.1}" y="{:.1}" font-size="12" fill="currentColor">{v}</text>"##,
             label_w - 6.0,
             y + 15.0,
-            escape(label),
+            html_escape(label),
             y + 3.0,
             bw.max(1.0),
             row - 6.0,
-            escape(label),
+            html_escape(label),
             label_w + bw + 6.0,
             y + 15.0,
         ));
     }
     svg.push_str("</svg>");
     svg
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// One CSV field: quoted when needed; a leading `=`, `+`, `-` or `@` is defused so a
-/// spreadsheet never runs it as a formula.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 /// A CSV download of `header` and `rows`.
@@ -670,17 +649,4 @@ pub async fn tokens_csv(
         &TOKEN_USAGE_COLUMNS,
         rows.iter().map(token_cells).collect(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-    }
 }
