@@ -889,18 +889,9 @@ async fn mail_one(
     Ok(())
 }
 
-/// The invitation of a team's new owner (a reseller made their account).
-pub async fn send_owner_invitation(
-    state: &PortalState,
-    team: &TeamRecord,
-    by: &UserRecord,
-    email: &str,
-    token: &str,
-) -> PortalResult<()> {
-    send_invitation(state, team, by, email, token).await
-}
-
-async fn send_invitation(
+/// The e-mail inviting someone to a team (a new member, or a new owner whose account a
+/// reseller made), with the link to accept.
+pub async fn send_invitation(
     state: &PortalState,
     team: &TeamRecord,
     by: &UserRecord,

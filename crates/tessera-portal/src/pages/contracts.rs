@@ -696,7 +696,7 @@ pub async fn reseller_order(
             .await
             .map_err(teams::team_error)?;
         if invited.invitation {
-            teams::send_owner_invitation(&state, &team, &user, &email, &token).await?;
+            teams::send_invitation(&state, &team, &user, &email, &token).await?;
         }
     }
     let today = state.today();
