@@ -10,6 +10,7 @@ pub mod keys;
 pub mod named;
 pub mod registration;
 pub mod report;
+pub mod site_key;
 
 pub use documents::{
     ActivationClaims, ActivationKey, SeatClaims, SeatKind, VerifiedSeat, issue_activation,
@@ -20,3 +21,4 @@ pub use keys::{SigningKey, VerifyingKey};
 pub use named::{NamedClaims, sign_named, verify_named};
 pub use registration::RegistrationKey;
 pub use report::{UsageReportClaims, sign_usage_report, verify_usage_report};
+pub use site_key::{SITE_KEY_PREFIX, generate_site_key, is_site_key, site_key_hash};
