@@ -21,6 +21,7 @@ mod portal_flow;
 mod registration;
 mod scale_out;
 mod smoke;
+mod tidy;
 mod token_use;
 mod ttl;
 mod usage;
