@@ -20,6 +20,7 @@ mod portal_demo;
 mod portal_flow;
 mod registration;
 mod scale_out;
+mod site_keys;
 mod smoke;
 mod tidy;
 mod token_use;
