@@ -68,7 +68,10 @@ fn a_lan_server_that_requires_site_keys_lends_only_to_them() {
 
     let (ok, list, _) = site_key(&server, &["list"]);
     assert!(ok);
-    assert!(list.contains("Drawing office") && list.contains("active"), "{list}");
+    assert!(
+        list.contains("Drawing office") && list.contains("active"),
+        "{list}"
+    );
     assert!(list.contains("127.0.0.1"), "the last use's address: {list}");
 
     // A seat held with the key ends when it is revoked, and the key takes no more.
@@ -91,7 +94,10 @@ fn a_lan_server_that_requires_site_keys_lends_only_to_them() {
     assert_eq!(body["error"]["code"], "lease_not_found");
     // The pools are for programs with a key, and for the admin.
     assert_eq!(api.get("/api/v1/server", None).0, 401);
-    assert_eq!(api.get("/api/v1/server", Some(&server.admin_token())).0, 200);
+    assert_eq!(
+        api.get("/api/v1/server", Some(&server.admin_token())).0,
+        200
+    );
     let (ok, text) = checkout(&server, &vendor, "anna", Some(&key));
     assert!(!ok && text.contains("invalid_credential"), "{text}");
     let (ok, _, said) = site_key(&server, &["revoke", "Drawing office"]);
