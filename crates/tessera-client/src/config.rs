@@ -614,6 +614,42 @@ mod tests {
     }
 
     #[test]
+    fn a_site_key_comes_from_the_argument_the_environment_or_the_file_and_must_be_one() {
+        let mut fx = Fixture::new();
+        let (file_key, env_key) = (
+            tessera_token::generate_site_key(),
+            tessera_token::generate_site_key(),
+        );
+        fx.set(ENV_SERVER, "http://env:2");
+        fx.set(ENV_VENDOR_PUBLIC_KEY, &key().to_paserk());
+        fx.write_file(&format!("site_key = \"{file_key}\"\n"));
+        // The environment says the rest: the file is read for the site key alone.
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(config.site_key(), Some(file_key.as_str()));
+        fx.set(ENV_SITE_KEY, &format!(" {env_key}\n"));
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(config.site_key(), Some(env_key.as_str()));
+        let config = fx
+            .resolve(ClientConfig::builder().site_key(file_key.clone()))
+            .unwrap();
+        assert_eq!(config.site_key(), Some(file_key.as_str()));
+        fx.set(ENV_SITE_KEY, "k4.public.not-a-site-key");
+        let err = fx.resolve(ClientConfig::builder()).unwrap_err();
+        assert_eq!(err.code(), "config");
+        assert!(err.to_string().contains(ENV_SITE_KEY), "{err}");
+        assert!(err.to_string().contains("tsk_"), "{err}");
+        // Only a site key is sought from a broken file: it just has none.
+        let mut fx = Fixture::new();
+        fx.set(ENV_SERVER, "http://env:2");
+        fx.set(ENV_VENDOR_PUBLIC_KEY, &key().to_paserk());
+        fx.write_file("this is = = not toml");
+        assert_eq!(
+            fx.resolve(ClientConfig::builder()).unwrap().site_key(),
+            None
+        );
+    }
+
+    #[test]
     fn the_environment_overrides_the_file_and_arguments_override_both() {
         let mut fx = Fixture::new();
         let (file_key, env_key, arg_key) = (key(), key(), key());
