@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// The vendor's tools: keys and activation keys.
+    /// The vendor's tools: keys, activation keys, and signatures of published packages.
     #[command(subcommand)]
     Vendor(VendorCmd),
     /// Runs the LAN license server, or manages its data folder.
@@ -98,6 +98,34 @@ pub enum VendorCmd {
     },
     /// Prints an activation key for a license server.
     Issue(IssueArgs),
+    /// Signs a package for publishing: writes FILE.sig, a detached signature (PASETO
+    /// v4.public) over the file's name, size and SHA-256.
+    Sign(SignArgs),
+    /// Checks that FILE is the package the vendor signed in SIGNATURE (FILE.sig by
+    /// default), with the vendor public key.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The file to sign (a .deb, a .tar.gz, …).
+    pub file: PathBuf,
+    /// The vendor's secret key file (k4.secret).
+    #[arg(long, env = "TESSERA_VENDOR_SECRET_KEY")]
+    pub secret_key: PathBuf,
+    /// Where to write the signature (default: FILE.sig).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The downloaded file.
+    pub file: PathBuf,
+    /// Its signature file (default: FILE.sig).
+    pub signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
 }
 
 #[derive(Args)]
@@ -337,6 +365,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Vendor(VendorCmd::Keygen { out, force }) => vendor_cmd::keygen(&out, force),
         Command::Vendor(VendorCmd::Issue(args)) => vendor_cmd::issue(args),
+        Command::Vendor(VendorCmd::Sign(args)) => vendor_cmd::sign(args),
+        Command::Vendor(VendorCmd::Verify(args)) => vendor_cmd::verify(args),
         Command::Server(args) => match args.command {
             None => server_cmd::run(args.run),
             Some(ServerCmd::RegistrationKey(data)) => server_cmd::registration_key(data),

@@ -25,3 +25,4 @@ mod token_use;
 mod ttl;
 mod usage;
 mod vendor_issue;
+mod vendor_sign;
