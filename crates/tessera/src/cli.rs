@@ -80,6 +80,10 @@ pub struct PortalArgs {
     /// twice that in a burst (default 1000, or `web_rate_limits.per_organization`; 0: no limit).
     #[arg(long)]
     pub org_rate_limit: Option<u32>,
+    /// The folder of the packages on the Download page, each with its FILE.sig (default
+    /// `downloads_dir` in portal.toml, or DATA/downloads).
+    #[arg(long, env = "TESSERA_DOWNLOADS")]
+    pub downloads: Option<PathBuf>,
     /// A reverse proxy or load balancer in front of the portal, whose X-Forwarded-For names
     /// the client (repeat for several; default `trusted_proxies` in portal.toml, none).
     #[arg(long = "trusted-proxy", value_name = "IP")]
