@@ -14,6 +14,7 @@ mod leases;
 mod limits;
 mod live_page;
 mod named_login;
+mod package;
 mod paseto_interop;
 mod policy;
 mod portal_demo;
