@@ -125,7 +125,8 @@ pub fn find(dir: &Path, name: &str) -> Option<PathBuf> {
         return None;
     }
     let path = dir.join(name);
-    let meta = std::fs::symlink_metadata(&path).ok()?;
+    // As the listing does, a link the vendor made in the folder counts as its target.
+    let meta = std::fs::metadata(&path).ok()?;
     meta.is_file().then_some(path)
 }
 
