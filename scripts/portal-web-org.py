@@ -2,7 +2,8 @@
 way its people would: sign-up and confirmation (the e-mail's link, from the outbox),
 company info, a Corporate subscription with "Use Web License Server", Checkout with
 Bank transfer; then the vendor's staff mark the order Paid. Prints the organization's
-path name and its admin's session cookie, for scripts/api-contract.
+path name, its admin's session cookie and a site key made in its panel, for
+scripts/api-contract.
 
 Usage: portal-web-org.py PORTAL_URL OUTBOX_DIR
 """
@@ -89,8 +90,17 @@ def main():
     m = re.search(r'href="/w/([^/"]+)/"', orders)
     if not m:
         sys.exit("no Use Web License Server link after Paid")
-    print(m.group(1))
+    org = m.group(1)
+    # A site key from the panel: the web license server lends seats only with a credential.
+    buyer.get(f"/w/{org}/")
+    made = buyer.s.post(f"{base}/w/{org}/site-keys", data={"csrf": buyer.csrf, "name": "Contract PCs"},
+                        allow_redirects=False, timeout=30)
+    key = re.search(r'id="new-site-key">(tsk_[a-z0-9]+)<', made.text)
+    if made.status_code != 200 or not key:
+        sys.exit(f"making a site key answered {made.status_code}: {made.text[:2000]}")
+    print(org)
     print(f"tessera_session={buyer.s.cookies.get('tessera_session')}")
+    print(key.group(1))
 
 
 if __name__ == "__main__":

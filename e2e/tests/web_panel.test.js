@@ -1,9 +1,11 @@
 // Issue 6: the web license server's administration panel in a real browser. `tessera
 // demo` gives the demo customer's organization a web license server; a real
 // `tessera checkout --hold` holds a seat on it by URL; the customer signs in, opens
-// "Use Web License Server", sees the seat with the program, e-mail, address and OS
-// account, removes it (the holding program learns on its next heartbeat), refuses a bad
-// policy and saves a good one that the next checkout obeys, and the panel fits a phone.
+// "Use Web License Server", sees the seat with the program, the credential it was taken
+// with, address and OS account, removes it (the holding program learns on its next
+// heartbeat), refuses a bad policy and saves a good one that the next checkout obeys, makes
+// and revokes site keys (a revoked key's seat ends and it takes no more), sees a person's
+// verified e-mail on a seat taken with `tessera login`, and the panel fits a phone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,6 +22,7 @@ let portalUrl;
 let panelUrl;
 let serverUrl;
 let clientEnv;
+let siteKey;
 let chrome;
 const holders = [];
 
@@ -30,10 +33,12 @@ before(async () => {
   portalUrl = out.match(/^\s*portal\s+(\S+?)\/\s/m)[1];
   panelUrl = out.match(/^\s*web license server\s+(\S+)/m)[1];
   serverUrl = panelUrl.replace(/\/$/, '');
+  siteKey = out.match(/^\s*site key\s+(tsk_\S+)/m)[1];
   clientEnv = {
     ...process.env,
     TESSERA_VENDOR_PUBLIC_KEY: join(dir, 'vendor', 'vendor.public'),
     TESSERA_CACHE_DIR: join(dir, 'client-cache'),
+    TESSERA_SITE_KEY: siteKey,
   };
   chrome = await browser();
 });
@@ -46,10 +51,10 @@ after(async () => {
 });
 
 /** `tessera checkout autocad --hold` as USER against the web license server; resolves once held. */
-function hold(user, email) {
+function hold(user, email, env = clientEnv) {
   return new Promise((resolve, reject) => {
     const proc = spawn(BIN, ['checkout', 'autocad', '--hold', '--server', serverUrl, '--user', user],
-      { env: { ...clientEnv, TESSERA_EMAIL: email } });
+      { env: { ...env, TESSERA_EMAIL: email } });
     holders.push(proc);
     let out = '';
     let err = '';
@@ -64,9 +69,9 @@ function hold(user, email) {
 }
 
 /** A one-off `tessera checkout` (checks in again at once); { code, text }. */
-function checkoutOnce(user) {
+function checkoutOnce(user, env = clientEnv) {
   return new Promise((resolve) => {
-    const proc = spawn(BIN, ['checkout', 'autocad', '--server', serverUrl, '--user', user], { env: clientEnv });
+    const proc = spawn(BIN, ['checkout', 'autocad', '--server', serverUrl, '--user', user], { env });
     let text = '';
     proc.stdout.on('data', (d) => { text += d; });
     proc.stderr.on('data', (d) => { text += d; });
@@ -94,7 +99,8 @@ test('the customer sees a seat a real program holds, removes it, and the program
   assert.match(await page.locator('#pools').textContent(), /autocad\s*1 \/ 3/);
   const row = page.locator('tr.seat', { hasText: 'e2e-anna' });
   const text = await row.textContent();
-  assert.match(text, /anna@office\.example/);
+  assert.match(text, /site key “Demo office PCs”/);
+  assert.doesNotMatch(text, /anna@office\.example/, 'a typed e-mail is not shown as if it were verified');
   assert.match(text, /127\.0\.0\.1/);
   assert.match(text, /autocad/);
 
@@ -102,7 +108,7 @@ test('the customer sees a seat a real program holds, removes it, and the program
   await page.getByText('The seat was removed').waitFor();
   assert.equal(await page.locator('tr.seat', { hasText: 'e2e-anna' }).count(), 0);
   assert.match(await page.locator('#pools').textContent(), /0 \/ 3/);
-  const info = await api(serverUrl, '/api/v1/server');
+  const info = await api(serverUrl, '/api/v1/server', { token: siteKey });
   assert.equal(info.json.products[0].in_use, 0);
 
   // The holding program hears it on its next heartbeat (every 30 s by default); the
@@ -148,6 +154,72 @@ test('a bad policy is refused with its line and a good one applies to the next c
   await page.getByRole('button', { name: 'Switch on' }).click();
   await page.getByText('is switched on').waitFor();
   assert.equal((await checkoutOnce('e2e-carol')).code, 0);
+  await context.close();
+});
+
+test('without a credential a program is told how to get one; a site key made in the panel works until revoked', async () => {
+  const { TESSERA_SITE_KEY: _, ...noKey } = clientEnv;
+  const stranger = await checkoutOnce('e2e-stranger', noKey);
+  assert.notEqual(stranger.code, 0);
+  assert.match(stranger.text, /authentication_required/);
+  assert.match(stranger.text, /tessera login/);
+  assert.equal((await api(serverUrl, '/api/v1/server')).status, 401);
+
+  const context = await chrome.newContext();
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  await signIn(page);
+  await page.goto(panelUrl);
+  await page.getByLabel('Name of a new site key').fill('E2E plotter room');
+  await page.getByRole('button', { name: 'Make a site key' }).click();
+  const made = (await page.locator('#new-site-key').textContent()).trim();
+  assert.match(made, /^tsk_[a-z0-9]{52}$/);
+  assert.deepEqual(await unlabelledControls(page), []);
+  // Shown once: a reload shows the key's name, never its text.
+  await page.goto(panelUrl);
+  assert.match(await page.locator('#key-table').textContent(), /E2E plotter room/);
+  assert.doesNotMatch(await page.textContent('body'), new RegExp(made));
+
+  const withKey = { ...noKey, TESSERA_SITE_KEY: made };
+  const held = await hold('e2e-plotter', 'x@example.com', withKey);
+  assert.match(held.out(), /taken with the site key/);
+  await page.goto(panelUrl);
+  const row = page.locator('tr.seat', { hasText: 'e2e-plotter' });
+  assert.match(await row.textContent(), /site key “E2E plotter room”/);
+  const keyRow = page.locator('tr.site-key', { hasText: 'E2E plotter room' });
+  assert.match(await keyRow.textContent(), /127\.0\.0\.1/, 'the last address is shown');
+
+  await page.getByRole('button', { name: 'Revoke the site key E2E plotter room' }).click();
+  await page.getByText('The site key was revoked').waitFor();
+  assert.equal(await page.locator('tr.seat', { hasText: 'e2e-plotter' }).count(), 0, 'its seat ended');
+  assert.match(await page.locator('tr.site-key', { hasText: 'E2E plotter room' }).textContent(), /revoked/);
+  const refused = await checkoutOnce('e2e-plotter-2', withKey);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.text, /invalid_credential/);
+  held.proc.kill('SIGTERM');
+  await context.close();
+});
+
+test('a person signed in with tessera login takes a seat under their verified e-mail', async () => {
+  const { TESSERA_SITE_KEY: _, ...noKey } = clientEnv;
+  const person = { ...noKey, TESSERA_CACHE_DIR: join(dir, 'person-cache'), TESSERA_PASSWORD: PASSWORD };
+  const login = spawn(BIN, ['login', '--portal', portalUrl, '--email', CUSTOMER], { env: person });
+  let said = '';
+  login.stdout.on('data', (d) => { said += d; });
+  login.stderr.on('data', (d) => { said += d; });
+  const code = await new Promise((resolve) => login.on('exit', resolve));
+  assert.equal(code, 0, said);
+  const held = await hold('e2e-signed-in', 'someone-else@elsewhere.example', person);
+  assert.match(held.out(), new RegExp(`taken as ${CUSTOMER.replace('.', '\\.')}`));
+  const context = await chrome.newContext();
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  await signIn(page);
+  await page.goto(panelUrl);
+  const text = await page.locator('tr.seat', { hasText: 'e2e-signed-in' }).textContent();
+  assert.match(text, /signed in as buyer@office\.example/);
+  assert.doesNotMatch(text, /someone-else/);
+  held.proc.kill('SIGTERM');
   await context.close();
 });
 

@@ -74,6 +74,7 @@ fn main() {
         client_id: "c1".into(),
         products: vec!["acad".into()],
         pool: "p1".into(),
+        site_key: None,
         iat: now,
         exp: now + Duration::days(3650),
     };

@@ -96,8 +96,7 @@ impl Client {
             email: config.email().map(str::to_owned),
         };
         let sent = self
-            .agent()
-            .post(self.url("/api/v1/borrows"))
+            .with_credential(self.agent().post(self.url("/api/v1/borrows")))?
             .send_json(&body);
         let response = self.expect_ok(sent)?;
         let new = response.status().as_u16() == 201;

@@ -93,10 +93,48 @@ impl Client {
         &self.inner.config
     }
 
-    /// `GET /api/v1/server`: the server's identity and its pools.
+    /// `GET /api/v1/server`: the server's identity and its pools (with the credential,
+    /// which the web license server asks for here too).
     pub fn server_info(&self) -> Result<ServerInfo, ClientError> {
-        let sent = self.inner.agent.get(self.url("/api/v1/server")).call();
+        let sent = self
+            .with_credential(self.inner.agent.get(self.url("/api/v1/server")))?
+            .call();
         self.json(self.expect_ok(sent)?)
+    }
+
+    /// Puts the credential on a checkout, a borrow or a look at the pools: the site key
+    /// if one is configured, else the sign-in kept on this computer when this server is
+    /// the web license server of the portal it was made with (refreshed first when its
+    /// token is near its end), else none.
+    pub(crate) fn with_credential<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+    ) -> Result<ureq::RequestBuilder<B>, ClientError> {
+        if let Some(key) = self.config().site_key() {
+            return Ok(request.header("authorization", bearer(key)));
+        }
+        match self.sign_in()? {
+            Some(login) => Ok(request.header("authorization", bearer(&login.token))),
+            None => Ok(request),
+        }
+    }
+
+    /// The sign-in kept on this computer, if it was made with the portal whose web
+    /// license server this is.
+    fn sign_in(&self) -> Result<Option<crate::named::StoredLogin>, ClientError> {
+        let Some(dir) = self.config().cache_dir() else {
+            return Ok(None);
+        };
+        let Some(login) = crate::named::stored_login(dir) else {
+            return Ok(None);
+        };
+        let web = format!("{}/w/", login.portal.trim_end_matches('/'));
+        if !self.config().server().starts_with(&web) {
+            return Ok(None);
+        }
+        let named =
+            crate::named::NamedClient::new(&login.portal, self.config().vendor_key()?.clone(), dir);
+        named.fresh_login().map(Some)
     }
 
     /// Takes a seat of `product`, failing at once if none is free. A license of `product`
@@ -197,7 +235,8 @@ impl Client {
             email: config.email().map(str::to_owned),
             wait_s,
         };
-        let mut request = self.inner.agent.post(self.url("/api/v1/leases"));
+        let mut request =
+            self.with_credential(self.inner.agent.post(self.url("/api/v1/leases")))?;
         if let Some(wait) = wait_s {
             // The server holds the answer back while it waits for a seat.
             request = request
@@ -313,7 +352,14 @@ impl Client {
         client_id: Option<&str>,
     ) -> Result<(), ClientError> {
         let config = self.config();
-        if claims.sub != config.user() {
+        // A seat taken with a person's sign-in names them rather than the OS account.
+        let signed_in = || {
+            config
+                .cache_dir()
+                .and_then(crate::named::stored_login)
+                .is_some_and(|login| login.email.eq_ignore_ascii_case(&claims.sub))
+        };
+        if claims.sub != config.user() && !signed_in() {
             return Err(mismatch("user", &claims.sub, config.user()));
         }
         if claims.host != config.host() {

@@ -3,7 +3,9 @@
 //! the environment (`TESSERA_SERVER`, `TESSERA_VENDOR_PUBLIC_KEY`), then the config file
 //! `$XDG_CONFIG_HOME/tessera/client.toml` (or `~/.config/tessera/client.toml`). Also
 //! where borrowed licenses are kept: `TESSERA_CACHE_DIR`, else `$XDG_CACHE_HOME/tessera`
-//! (or `~/.cache/tessera`).
+//! (or `~/.cache/tessera`). The credential a checkout carries: a site key
+//! (`TESSERA_SITE_KEY`, or `site_key` in the config file), else the person signed in on
+//! this computer with `tessera login` when the server is that portal's web license server.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,8 +23,11 @@ pub const ENV_VENDOR_PUBLIC_KEY: &str = "TESSERA_VENDOR_PUBLIC_KEY";
 /// The environment variable naming the folder that keeps borrowed licenses.
 pub const ENV_CACHE_DIR: &str = "TESSERA_CACHE_DIR";
 /// The environment variable holding the person's e-mail address, sent with checkouts
-/// (the web license server's panel shows it and may admit by its domain).
+/// (a LAN server's live page shows it; the web license server trusts only sign-ins).
 pub const ENV_EMAIL: &str = "TESSERA_EMAIL";
+/// The environment variable holding a site key (`tsk_…`), the credential that lets a
+/// program take seats without a person signing in.
+pub const ENV_SITE_KEY: &str = "TESSERA_SITE_KEY";
 /// How long one call may take unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -38,6 +43,8 @@ pub struct ClientConfig {
     client_id: Option<String>,
     version: Option<String>,
     email: Option<String>,
+    /// A site key sent with checkouts, borrows and looks at the pools.
+    site_key: Option<String>,
     timeout: Duration,
     /// Absent only when no home folder is known; borrowing then needs one set explicitly.
     cache_dir: Option<PathBuf>,
@@ -99,6 +106,11 @@ impl ClientConfig {
         self.email.as_deref()
     }
 
+    /// The site key sent as the credential, if one is configured.
+    pub fn site_key(&self) -> Option<&str> {
+        self.site_key.as_deref()
+    }
+
     /// The longest one call may take (a checkout that waits for a seat adds its wait).
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -131,6 +143,7 @@ pub struct ClientConfigBuilder {
     client_id: Option<String>,
     version: Option<String>,
     email: Option<String>,
+    site_key: Option<String>,
     timeout: Option<Duration>,
     config_file: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
@@ -138,6 +151,8 @@ pub struct ClientConfigBuilder {
 
 /// Where an explicitly given server address came from, for error messages.
 const ARGUMENT: &str = "the given server address";
+/// Where an explicitly given site key came from, for error messages.
+const ARGUMENT_KEY: &str = "the given site key";
 
 #[derive(Debug, Clone)]
 enum KeySource {
@@ -193,6 +208,13 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// The site key to take seats with (else `TESSERA_SITE_KEY`, else `site_key` in the
+    /// config file, else none).
+    pub fn site_key(mut self, key: impl Into<String>) -> Self {
+        self.site_key = Some(key.into());
+        self
+    }
+
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -216,7 +238,8 @@ impl ClientConfigBuilder {
     pub fn build(self) -> Result<ClientConfig, ClientError> {
         let server = self.server.clone().map(|s| (s, ARGUMENT.to_owned()));
         let key = self.vendor_key.clone().map(|k| (k, None));
-        self.finish(server, key, &process_env)
+        let site_key = self.site_key.clone().map(|k| (k, ARGUMENT_KEY.to_owned()));
+        self.finish(server, key, site_key, &process_env)
     }
 
     /// Fills a missing server and vendor key from the environment, then the config file.
@@ -232,11 +255,15 @@ impl ClientConfigBuilder {
     ) -> Result<ClientConfig, ClientError> {
         let mut server = self.server.clone().map(|s| (s, ARGUMENT.to_owned()));
         let mut key = self.vendor_key.clone().map(|k| (k, None));
+        let mut site_key = self.site_key.clone().map(|k| (k, ARGUMENT_KEY.to_owned()));
         if server.is_none() {
             server = env(ENV_SERVER).map(|s| (s, ENV_SERVER.to_owned()));
         }
         if key.is_none() {
             key = env(ENV_VENDOR_PUBLIC_KEY).map(|v| (KeySource::Text(v), None));
+        }
+        if site_key.is_none() {
+            site_key = env(ENV_SITE_KEY).map(|k| (k, ENV_SITE_KEY.to_owned()));
         }
         let file = self
             .config_file
@@ -248,6 +275,11 @@ impl ClientConfigBuilder {
             Some(path) if server.is_none() || key.is_none() => {
                 read_config_file(path)?.map(|values| (path, values))
             }
+            // Only a site key is sought: a file that cannot be read just has none.
+            Some(path) if site_key.is_none() => read_config_file(path)
+                .ok()
+                .flatten()
+                .map(|values| (path, values)),
             _ => None,
         };
         if let Some((path, values)) = from_file {
@@ -257,6 +289,9 @@ impl ClientConfigBuilder {
             if key.is_none() {
                 let dir = path.parent().map(Path::to_path_buf);
                 key = values.vendor_public_key.map(|v| (KeySource::Text(v), dir));
+            }
+            if site_key.is_none() {
+                site_key = values.site_key.map(|k| (k, path.display().to_string()));
             }
         }
         let file_hint = file
@@ -268,15 +303,27 @@ impl ClientConfigBuilder {
                  (e.g. http://licsrv:{DEFAULT_PORT}), or set `server` in {file_hint}"
             ))
         })?;
-        self.finish(Some(server), key, env)
+        self.finish(Some(server), key, site_key, env)
     }
 
     fn finish(
         self,
         server: Option<(String, String)>,
         key: Option<(KeySource, Option<PathBuf>)>,
+        site_key: Option<(String, String)>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ClientConfig, ClientError> {
+        let site_key = match site_key {
+            None => None,
+            Some((k, _)) if tessera_token::is_site_key(&k) => Some(k.trim().to_owned()),
+            Some((_, origin)) => {
+                return Err(ClientError::Config(format!(
+                    "{origin}: the site key is not one (a site key starts with `tsk_`; ask your \
+                     admin for the one made in the web license server's panel or with \
+                     `tessera server site-key add`)"
+                )));
+            }
+        };
         let (server, server_origin) = server
             .ok_or_else(|| ClientError::Config("no license server address was given".into()))?;
         let server = normalize_server(&server)
@@ -294,6 +341,7 @@ impl ClientConfigBuilder {
             client_id: self.client_id,
             version: self.version,
             email: self.email.or_else(|| env(ENV_EMAIL)),
+            site_key,
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             cache_dir: self.cache_dir.or_else(|| default_cache_dir(env)),
         })
@@ -338,6 +386,7 @@ fn default_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 struct FileValues {
     server: Option<String>,
     vendor_public_key: Option<String>,
+    site_key: Option<String>,
 }
 
 /// Reads the config file; a missing file is no error, a broken one is.
@@ -364,6 +413,7 @@ fn read_config_file(path: &Path) -> Result<Option<FileValues>, ClientError> {
         let slot = match key.as_str() {
             "server" => &mut values.server,
             "vendor_public_key" => &mut values.vendor_public_key,
+            "site_key" => &mut values.site_key,
             // Ignored rather than refused so that a file written for a newer client still
             // works here.
             other => {

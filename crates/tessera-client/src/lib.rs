@@ -27,7 +27,7 @@ pub use borrow::Borrow;
 pub use cache::{BorrowInfo, CLOCK_TOLERANCE};
 pub use client::Client;
 pub use config::{
-    ClientConfig, ClientConfigBuilder, DEFAULT_TIMEOUT, ENV_CACHE_DIR, ENV_SERVER,
+    ClientConfig, ClientConfigBuilder, DEFAULT_TIMEOUT, ENV_CACHE_DIR, ENV_SERVER, ENV_SITE_KEY,
     ENV_VENDOR_PUBLIC_KEY, default_cache_dir_from_env, load_vendor_key,
 };
 pub use error::ClientError;

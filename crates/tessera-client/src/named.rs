@@ -294,6 +294,45 @@ impl NamedClient {
         }
     }
 
+    /// The sign-in kept on this computer with a token that is good now: refreshed with
+    /// the portal first when less than a tenth of its life (or under ten minutes) is left.
+    /// A portal that cannot be reached leaves the kept token in use while it lasts.
+    pub fn fresh_login(&self) -> Result<StoredLogin, ClientError> {
+        let login = read_login(&self.cache_dir).ok_or_else(|| {
+            ClientError::Config(
+                "no one is signed in on this computer: run `tessera login` first".into(),
+            )
+        })?;
+        let claims = verify_named(&self.vendor, &login.token).map_err(ClientError::Untrusted)?;
+        let now = Utc::now();
+        let margin = ((claims.exp - claims.iat) / 10).max(chrono::Duration::minutes(10));
+        if claims.exp - margin > now {
+            return Ok(login);
+        }
+        let refreshed = self.post(
+            "/api/v1/named/refresh",
+            &NamedRefreshRequest {
+                token: login.token.clone(),
+                product: None,
+            },
+        );
+        match refreshed.and_then(|r| self.grant(r)) {
+            Ok((grant, _)) => {
+                let kept = StoredLogin {
+                    token: grant.token,
+                    refresh_interval_s: grant.refresh_interval_s,
+                    offline_days: grant.offline_days,
+                    products: grant.products,
+                    ..login
+                };
+                store_login(&self.cache_dir, &kept)?;
+                Ok(kept)
+            }
+            Err(e) if e.is_transient() && claims.exp > now => Ok(login),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reports that the person signed in on this computer uses `product`, licensed by
     /// their organization's tokens (`POST /api/v1/tokens/use`): the first use in 24
     /// hours charges the product's daily rate, later ones answer `already_paid`, and a

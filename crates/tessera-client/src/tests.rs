@@ -202,6 +202,7 @@ impl Fake {
             client_id: lease.client_id.clone(),
             products: vec![lease.product.clone()],
             pool: "p1".into(),
+            site_key: None,
             iat: now,
             exp: now + chrono::Duration::seconds(120),
         };
@@ -229,6 +230,7 @@ impl Fake {
             client_id: borrow.client_id.clone(),
             products: vec![borrow.product.clone()],
             pool: "p1".into(),
+            site_key: None,
             iat: now,
             exp: until,
         };

@@ -1,8 +1,11 @@
 //! Who may use an organization's web license server at all, before its policy is asked:
 //! the panel's deny list, allow list and allowed e-mail domains. An entry of a list is an
 //! OS account (the checkout's `user`) or an e-mail address; a domain is what follows the
-//! `@` of the e-mail the program sends. The deny list wins; with no allow entry and no
+//! `@` of the verified e-mail of the person whose sign-in takes the seat (never an
+//! address a program merely typed). The deny list wins; with no allow entry and no
 //! domain, everyone not denied is admitted. Names compare without regard to case.
+//! People of other organizations are admitted only by name or domain
+//! ([`AccessLists::admits_outsider`]).
 
 /// The panel's lists, one entry a line as the admin typed them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,7 +80,25 @@ impl AccessLists {
         self.allow_domains.is_empty() && self.allow.is_empty() && self.deny.is_empty()
     }
 
-    /// Whether the OS account `user` (with the e-mail its program sent, if any) may take a seat.
+    /// Whether someone signed in as `email` who does not belong to the organization may
+    /// take its seats: only when the allow list names them or an allowed domain is
+    /// theirs, and the deny list does not.
+    pub fn admits_outsider(&self, email: &str) -> bool {
+        let email = normalize(email);
+        if email.is_empty() || self.deny.contains(&email) {
+            return false;
+        }
+        let domain = domain_of(&email);
+        self.allow.contains(&email)
+            || domain.is_some_and(|d| {
+                self.allow_domains
+                    .iter()
+                    .any(|a| a.trim_start_matches('@') == d)
+            })
+    }
+
+    /// Whether the OS account `user` (with the verified e-mail of its sign-in, if any)
+    /// may take a seat.
     pub fn admit(&self, user: &str, email: Option<&str>) -> Result<(), AccessRefusal> {
         let user = normalize(user);
         let email = email.map(normalize).filter(|e| !e.is_empty());
@@ -119,7 +140,7 @@ impl AccessLists {
         };
         let message = match (&email, self.allow_domains.is_empty()) {
             (None, false) => format!(
-                "{who} sent no e-mail address, and this web license server admits only the allow list and e-mail addresses at {}",
+                "{who} is not signed in (a site key names no person), and this web license server admits only its allow list and people signed in with e-mail addresses at {}",
                 self.allow_domains.join(", ")
             ),
             _ => format!("{who} is not admitted by the {rule} of this web license server"),
@@ -169,9 +190,20 @@ mod tests {
         let e = l.admit("eve", Some("eve@evil.example")).unwrap_err();
         assert!(e.rule.contains("allowed e-mail domains"), "{e:?}");
         let e = l.admit("eve", None).unwrap_err();
-        assert!(e.message.contains("sent no e-mail"), "{e:?}");
+        assert!(e.message.contains("is not signed in"), "{e:?}");
         // A domain in the middle of an address is not the address's domain.
         assert!(l.admit("x", Some("x@example.com.evil.org")).is_err());
+    }
+
+    #[test]
+    fn an_outsider_needs_to_be_named_or_on_an_allowed_domain() {
+        assert!(!lists("", "", "").admits_outsider("eve@evil.example"));
+        let l = lists("partner.org", "carol@friends.example", "bad@partner.org");
+        assert!(l.admits_outsider("Dave@Partner.org"));
+        assert!(l.admits_outsider("carol@friends.example"));
+        assert!(!l.admits_outsider("bad@partner.org"), "the deny list wins");
+        assert!(!l.admits_outsider("x@partner.org.evil.example"));
+        assert!(!l.admits_outsider(""));
     }
 
     #[test]

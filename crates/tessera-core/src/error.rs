@@ -37,6 +37,11 @@ pub enum ErrorCode {
     Unauthorized,
     /// The caller's token is valid but does not allow this call.
     Forbidden,
+    /// A checkout or borrow that must carry a credential (a person's sign-in or a site
+    /// key) came without one.
+    AuthenticationRequired,
+    /// The credential is made up, revoked, expired, or not one of this license server.
+    InvalidCredential,
     /// A policy that does not parse or check; the message names the line.
     InvalidPolicy,
     /// Too many checkouts are waiting already.
@@ -87,6 +92,8 @@ impl ErrorCode {
             BorrowTooLong => 422,
             Unauthorized => 401,
             Forbidden => 403,
+            AuthenticationRequired => 401,
+            InvalidCredential => 401,
             InvalidPolicy => 422,
             QueueFull => 503,
             RateLimited => 429,
@@ -123,6 +130,8 @@ impl ErrorCode {
             BorrowTooLong => "borrow_too_long",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",
+            AuthenticationRequired => "authentication_required",
+            InvalidCredential => "invalid_credential",
             InvalidPolicy => "invalid_policy",
             QueueFull => "queue_full",
             RateLimited => "rate_limited",
@@ -169,6 +178,8 @@ mod tests {
             ErrorCode::SeatUnassigned,
             ErrorCode::TokensExhausted,
             ErrorCode::TokensExpired,
+            ErrorCode::AuthenticationRequired,
+            ErrorCode::InvalidCredential,
         ] {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json.as_str().unwrap(), code.as_str());

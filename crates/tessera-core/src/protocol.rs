@@ -48,8 +48,9 @@ pub struct CheckoutRequest {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// The person's e-mail address, when the program knows it: the web license server's
-    /// panel shows it and its allowed e-mail domains are checked against it.
+    /// The person's e-mail address as the program knows it. Kept for older programs and
+    /// never trusted: the web license server matches its lists against the verified
+    /// e-mail of a sign-in (the credential), not against this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Wait up to this many seconds for a seat to free instead of failing at once.
@@ -174,6 +175,13 @@ pub struct LeaseView {
     /// The client's address as the server saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The person whose sign-in took the seat (their verified e-mail), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<String>,
+    /// The name of the site key that took the seat, if one did; the user and host are
+    /// then as the program reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_key: Option<String>,
     pub since: DateTime<Utc>,
     pub last_heartbeat: DateTime<Utc>,
     /// When the lease lapses without a heartbeat, or when the borrow ends.

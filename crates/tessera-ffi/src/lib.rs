@@ -144,7 +144,10 @@ macro_rules! try_status {
 
 /// Takes a seat of `product` (or uses a valid borrowed license of it) and keeps it with
 /// background heartbeats. `server` and `vendor_public_key` (a `k4.public…` key or a file
-/// holding one) may be NULL to use the environment or the config file. On success
+/// holding one) may be NULL to use the environment or the config file. The credential
+/// (a site key from `TESSERA_SITE_KEY` or `site_key` in the config file, else the sign-in
+/// of `tessera login`) is sent as the client library sends it; without one a web license
+/// server answers `authentication_required`. On success
 /// `*out` holds the license; release it with `tessera_license_release`.
 ///
 /// # Safety

@@ -146,6 +146,9 @@ pub struct WebRateLimits {
     /// To one organization, from all its clients together: one organization cannot
     /// starve the others.
     pub per_organization: u32,
+    /// With one credential (a site key, a person's sign-in) from all its addresses
+    /// together: a leaked key used from many machines is slowed as one client.
+    pub per_credential: u32,
 }
 
 impl Default for WebRateLimits {
@@ -153,6 +156,7 @@ impl Default for WebRateLimits {
         WebRateLimits {
             per_client: tessera_server::limits::DEFAULT_RATE_LIMIT,
             per_organization: tessera_server::limits::DEFAULT_ORG_RATE_LIMIT,
+            per_credential: tessera_server::limits::DEFAULT_CREDENTIAL_RATE_LIMIT,
         }
     }
 }

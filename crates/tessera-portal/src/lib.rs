@@ -147,6 +147,11 @@ pub fn router(portal: Portal) -> Router {
         .route("/w/{org}/policy", post(web_server::save_policy))
         .route("/w/{org}/switch", post(web_server::switch))
         .route("/w/{org}/access", post(web_server::save_access))
+        .route("/w/{org}/site-keys", post(web_server::add_site_key))
+        .route(
+            "/w/{org}/site-keys/{id}/revoke",
+            post(web_server::revoke_site_key),
+        )
         .route(
             "/account/teams",
             get(team::teams_page).post(team::create_team),

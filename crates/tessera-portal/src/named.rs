@@ -156,7 +156,7 @@ pub async fn activate(
     match product {
         Some(_) if tokens => {}
         Some(p) => require_product(&products, expired, p, &user.email)?,
-        None if products.is_empty() && !tokens => {
+        None if products.is_empty() && !tokens && !has_web_server(&state, &user).await? => {
             return Err(ApiError::new(
                 ErrorCode::SeatUnassigned,
                 format!(
@@ -190,6 +190,15 @@ async fn uses_tokens(
         None => !state.config.tokens.rates.is_empty(),
     };
     Ok(rated && state.store.has_token_packs(&user.organization_id).await?)
+}
+
+/// Whether the person's organization has a web license server: a sign-in is then the
+/// credential its programs take floating seats with, seats assigned to them or not.
+async fn has_web_server(state: &PortalState, user: &UserRecord) -> Result<bool, ApiError> {
+    let Some(org) = state.store.organization(&user.organization_id).await? else {
+        return Ok(false);
+    };
+    Ok(state.store.realm(&org.slug).await?.is_some())
 }
 
 /// Records today as a day the person used their seats' products (the one asked for, or
@@ -286,7 +295,7 @@ pub async fn refresh(
     match &req.product {
         Some(_) if tokens => {}
         Some(p) => require_product(&products, expired, p, &user.email)?,
-        None if products.is_empty() && !tokens => {
+        None if products.is_empty() && !tokens && !has_web_server(&state, &user).await? => {
             return Err(ApiError::new(
                 ErrorCode::SeatUnassigned,
                 format!("no seat is assigned to {} any more", user.email),

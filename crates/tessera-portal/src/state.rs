@@ -172,6 +172,7 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
     let mut web_config = tessera_server::ServerConfig::new(config.data_dir.clone());
     web_config.rate_limit = config.web_rate_limits.per_client;
     web_config.org_rate_limit = config.web_rate_limits.per_organization;
+    web_config.credential_rate_limit = config.web_rate_limits.per_credential;
     // Unreadable entries were refused when the settings were read (`tessera portal`).
     web_config.trusted_proxies = config
         .trusted_proxies
@@ -184,6 +185,8 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
         web_config,
         Arc::new(crate::web::PortalGate {
             store: store.clone(),
+            vendor: vendor.verifying_key().clone(),
+            offline_days: config.named.offline_days,
         }),
     );
     Ok(Arc::new(PortalState {

@@ -1,13 +1,15 @@
 //! The web license server beside the portal: the protocol at `/w/{org}/api/v1` (from
 //! tessera-server), whose admin calls the portal allows for the organization's own
-//! people (and the vendor's staff), and the page behind "Use Web License Server".
+//! people (and the vendor's staff), and whose checkouts it lets a person's sign-in take
+//! (a live named-user sign-in of an account; membership of the organization decided here).
 
 use std::future::Future;
 use std::pin::Pin;
 
 use axum::http::request::Parts;
 use tessera_core::ErrorCode;
-use tessera_server::AdminGate;
+use tessera_server::WebGate;
+use tessera_server::credential::{Person, refused};
 use tessera_server::error::ApiError;
 use tessera_store::portal::{OrganizationRecord, Role, UserRecord};
 use tessera_store::{Store, StoreError};
@@ -31,9 +33,49 @@ pub async fn administered_by(
     Ok(may.then_some(org))
 }
 
-/// Lets whoever [`administered_by`] allows call the admin API of a realm.
+/// Lets whoever [`administered_by`] allows call the admin API of a realm, and tells
+/// the web license server whose sign-in a checkout carries.
 pub struct PortalGate {
     pub store: Store,
+    /// Signs named-user tokens (the vendor's key).
+    pub vendor: tessera_token::VerifyingKey,
+    /// A sign-in older than this must be made again (the named-user settings).
+    pub offline_days: u32,
+}
+
+impl PortalGate {
+    /// The person of a named-user sign-in token, if the token is the vendor's, current,
+    /// and its sign-in has not ended (signed out, signed in elsewhere, removed).
+    async fn signed_in(&self, realm: &str, token: &str) -> Result<Option<Person>, StoreError> {
+        if token.len() > 8192 {
+            return Ok(None);
+        }
+        let Ok(claims) = tessera_token::verify_named(&self.vendor, token) else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now();
+        let too_old = claims.iat + chrono::Duration::days(i64::from(self.offline_days));
+        if claims.exp <= now || too_old <= now {
+            return Ok(None);
+        }
+        let Some(session) = self.store.named_session(&claims.jti).await? else {
+            return Ok(None);
+        };
+        if session.end_reason.is_some() || session.device != claims.device {
+            return Ok(None);
+        }
+        let Some(user) = self.store.user(&session.user_id).await? else {
+            return Ok(None);
+        };
+        let member = match self.store.organization_by_slug(realm).await? {
+            Some(org) => org.id == user.organization_id,
+            None => return Ok(None),
+        };
+        Ok(Some(Person {
+            email: user.email,
+            member,
+        }))
+    }
 }
 
 fn session_token(parts: &Parts) -> Option<&str> {
@@ -48,7 +90,7 @@ fn session_token(parts: &Parts) -> Option<&str> {
         .map(|(_, v)| v)
 }
 
-impl AdminGate for PortalGate {
+impl WebGate for PortalGate {
     fn authorize<'a>(
         &'a self,
         parts: &'a Parts,
@@ -81,5 +123,13 @@ impl AdminGate for PortalGate {
                 )),
             }
         })
+    }
+
+    fn person<'a>(
+        &'a self,
+        realm: &'a str,
+        token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Person, ApiError>> + Send + 'a>> {
+        Box::pin(async move { self.signed_in(realm, token).await?.ok_or_else(refused) })
     }
 }

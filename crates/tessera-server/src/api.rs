@@ -18,17 +18,20 @@ use tessera_token::{SeatClaims, SeatKind, sign_seat, verify_own_seat_token};
 
 use crate::SharedState;
 use crate::activation::{self, ActivationError};
+use crate::credential::{Credential, PoolReader, SeatCredential};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiJson, Bearer, ClientAddress, Id, Realm};
 use crate::policy_file::PolicyFileError;
 use crate::queue::{Gate, MAX_WAIT_S};
 
 #[utoipa::path(get, path = "/api/v1/server", tag = "license server",
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The server and every pool", body = ServerInfo),
-        (status = 404, description = "No such organization (web license server)", body = ErrorBody)
+        (status = 401, description = "The server lends only with a credential and none came (`authentication_required`), or it is not good here (`invalid_credential`)", body = ErrorBody)
     ))]
 pub async fn server_info(
+    _: PoolReader,
     State(state): State<SharedState>,
     Realm(realm): Realm,
 ) -> ApiResult<Json<ServerInfo>> {
@@ -102,6 +105,21 @@ fn check_email(email: Option<&str>) -> ApiResult<Option<&str>> {
     }
 }
 
+/// The e-mail a seat is recorded and admitted with: the verified one of a person's
+/// sign-in. On the web license server a typed `email` is never taken at its word; a LAN
+/// server, open on its own network, keeps what the program sent for its live page.
+fn trusted_email<'a>(
+    state: &SharedState,
+    credential: &'a Credential,
+    typed: Option<&'a str>,
+) -> Option<&'a str> {
+    match credential.signed_in() {
+        Some(email) => Some(email),
+        None if state.identity().is_some() => typed.map(str::trim).filter(|e| !e.is_empty()),
+        None => None,
+    }
+}
+
 async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String> {
     let signing = state.pool_signing(&lease.realm, &lease.pool_id).await?;
     let pool_products = signing
@@ -115,11 +133,16 @@ async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String>
             LeaseKind::Borrow => SeatKind::Borrow,
         },
         jti: lease.id.clone(),
-        sub: lease.user_name.clone(),
+        // A person's sign-in names them; otherwise the OS account the program reported.
+        sub: lease
+            .signed_in
+            .clone()
+            .unwrap_or_else(|| lease.user_name.clone()),
         host: lease.host.clone(),
         client_id: lease.client_id.clone(),
         products: pool_products,
         pool: lease.pool_id.clone(),
+        site_key: lease.site_key_id.clone(),
         iat: from_millis(state.now()),
         exp: from_millis(lease.expires_at),
     };
@@ -250,7 +273,9 @@ fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> Lease
 }
 
 #[utoipa::path(post, path = "/api/v1/leases", tag = "leases", request_body = CheckoutRequest,
+    security((), ("bearer" = [])),
     responses(
+        (status = 401, description = "No credential where one is needed (`authentication_required`: always on the web license server), or one that is not good here (`invalid_credential`)", body = ErrorBody),
         (status = 201, description = "A seat was taken", body = LeaseGrant),
         (status = 200, description = "A retry: the same lease", body = LeaseGrant),
         (status = 400, description = "Not JSON (`invalid_json`)", body = ErrorBody),
@@ -267,10 +292,11 @@ pub async fn checkout(
     State(state): State<SharedState>,
     Realm(realm): Realm,
     ClientAddress(address): ClientAddress,
+    SeatCredential(credential): SeatCredential,
     ApiJson(req): ApiJson<CheckoutRequest>,
 ) -> ApiResult<Response> {
     check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
-    let email = check_email(req.email.as_deref())?;
+    check_email(req.email.as_deref())?;
     if let Some(v) = &req.version {
         validate::bounded("version", v, 64)?;
     }
@@ -282,8 +308,10 @@ pub async fn checkout(
         host: &req.host,
         client_id: &req.client_id,
         version: req.version.as_deref(),
-        email,
+        email: trusted_email(&state, &credential, req.email.as_deref()),
         address: address.as_deref(),
+        signed_in: credential.signed_in(),
+        site_key_id: credential.site_key_id(),
         duration_ms: state.config.lease_ttl.as_millis() as i64,
     };
     let (lease, new) = take_seat(&state, &seat, req.wait_s.unwrap_or(0)).await?;
@@ -305,6 +333,17 @@ fn authorize_seat(state: &SharedState, token: &str, id: &str, kind: SeatKind) ->
             ErrorCode::Forbidden,
             "the bearer token belongs to another lease",
         ));
+    }
+    // A seat's own calls count toward its credential's limit too.
+    let credential = match &claims.site_key {
+        Some(key) => Some(format!("key:{key}")),
+        None if state.identity().is_none() => Some(format!("person:{}", claims.sub)),
+        None => None,
+    };
+    if let Some(key) = credential
+        && let Err(wait) = state.limiter.credentials.take(&key)
+    {
+        return Err(crate::limits::too_many_for_credential(wait));
     }
     Ok(())
 }
@@ -373,7 +412,9 @@ pub async fn checkin(
 }
 
 #[utoipa::path(post, path = "/api/v1/borrows", tag = "borrows", request_body = BorrowRequest,
+    security((), ("bearer" = [])),
     responses(
+        (status = 401, description = "No credential where one is needed (`authentication_required`: always on the web license server), or one that is not good here (`invalid_credential`)", body = ErrorBody),
         (status = 201, description = "Borrowed", body = BorrowGrant),
         (status = 200, description = "A retry: the same borrow", body = BorrowGrant),
         (status = 400, description = "Not JSON (`invalid_json`)", body = ErrorBody),
@@ -390,10 +431,11 @@ pub async fn borrow(
     State(state): State<SharedState>,
     Realm(realm): Realm,
     ClientAddress(address): ClientAddress,
+    SeatCredential(credential): SeatCredential,
     ApiJson(req): ApiJson<BorrowRequest>,
 ) -> ApiResult<Response> {
     check_seat_fields(&req.product, &req.user, &req.host, &req.client_id)?;
-    let email = check_email(req.email.as_deref())?;
+    check_email(req.email.as_deref())?;
     if req.hours == 0 {
         return Err(ApiError::invalid("`hours` must be at least 1"));
     }
@@ -414,8 +456,10 @@ pub async fn borrow(
         host: &req.host,
         client_id: &req.client_id,
         version: None,
-        email,
+        email: trusted_email(&state, &credential, req.email.as_deref()),
         address: address.as_deref(),
+        signed_in: credential.signed_in(),
+        site_key_id: credential.site_key_id(),
         duration_ms: i64::from(req.hours) * 3_600_000,
     };
     let (lease, new) = take_seat(&state, &seat, 0).await?;
@@ -513,8 +557,17 @@ async fn end_own_seat(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub fn lease_view(l: LeaseRecord) -> LeaseView {
+/// A lease as the admin API shows it; `key_names` names the realm's site keys by id.
+pub fn lease_view(
+    l: LeaseRecord,
+    key_names: &std::collections::HashMap<String, String>,
+) -> LeaseView {
     LeaseView {
+        signed_in: l.signed_in.clone(),
+        site_key: l
+            .site_key_id
+            .as_ref()
+            .map(|id| key_names.get(id).cloned().unwrap_or_else(|| id.clone())),
         kind: l.kind(),
         id: l.id,
         pool_id: l.pool_id,
@@ -545,9 +598,24 @@ pub async fn admin_leases(
     Realm(realm): Realm,
 ) -> ApiResult<Json<LeaseList>> {
     let leases = state.store.live_leases(&realm, state.now()).await?;
+    let names = site_key_names(&state, &realm).await?;
     Ok(Json(LeaseList {
-        leases: leases.into_iter().map(lease_view).collect(),
+        leases: leases.into_iter().map(|l| lease_view(l, &names)).collect(),
     }))
+}
+
+/// The names of a realm's site keys (revoked ones too), by id.
+pub async fn site_key_names(
+    state: &SharedState,
+    realm: &str,
+) -> ApiResult<std::collections::HashMap<String, String>> {
+    Ok(state
+        .store
+        .site_keys(realm)
+        .await?
+        .into_iter()
+        .map(|k| (k.id, k.name))
+        .collect())
 }
 
 #[utoipa::path(delete, path = "/api/v1/admin/leases/{id}", tag = "admin",

@@ -11,6 +11,8 @@ use tessera_store::{SeatError, StoreError};
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for `rate_limited`.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -18,7 +20,14 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Tells the client to wait `seconds` before trying again.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -44,11 +53,21 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response =
             (status, axum::Json(ErrorBody::new(self.code, self.message))).into_response();
-        if self.code == ErrorCode::Unauthorized {
+        if matches!(
+            self.code,
+            ErrorCode::Unauthorized
+                | ErrorCode::AuthenticationRequired
+                | ErrorCode::InvalidCredential
+        ) {
             response.headers_mut().insert(
                 "www-authenticate",
                 axum::http::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(wait) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, wait.into());
         }
         response
     }

@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod api;
 pub mod backup;
+pub mod credential;
 pub mod error;
 pub mod extract;
 pub mod identity;
@@ -70,6 +71,12 @@ pub struct ServerConfig {
     pub report_every: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`proxy.rs`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A LAN server that lends seats only to programs with a site key
+    /// (`--require-site-key`). The web license server always asks for a credential.
+    pub require_site_key: bool,
+    /// Requests per second one credential (a site key, a person) may send from all its
+    /// addresses together (0: no limit); twice that in a burst.
+    pub credential_rate_limit: u32,
 }
 
 impl ServerConfig {
@@ -86,6 +93,8 @@ impl ServerConfig {
             report_usage: None,
             report_every: Duration::from_secs(3600),
             trusted_proxies: Vec::new(),
+            require_site_key: false,
+            credential_rate_limit: limits::DEFAULT_CREDENTIAL_RATE_LIMIT,
         }
     }
 
@@ -103,14 +112,27 @@ pub enum Authority {
     Web { vendor: SigningKey },
 }
 
-/// Decides who may make admin calls on a web license server realm (the portal knows
-/// its organizations' admins). A LAN server checks its admin token instead.
-pub trait AdminGate: Send + Sync {
+/// What the web license server asks the portal, which knows its organizations and
+/// people: who may make admin calls on a realm, and whose sign-in a checkout carries. A
+/// LAN server checks its admin token and site keys itself.
+pub trait WebGate: Send + Sync {
+    /// Whether the request's caller administers `realm`.
     fn authorize<'a>(
         &'a self,
         parts: &'a axum::http::request::Parts,
         realm: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>;
+
+    /// The person a sign-in token belongs to, if it is a live sign-in; whether they
+    /// belong to the organization of `realm`. Any failure answers as
+    /// [`credential::refused`] does, the same for every organization.
+    fn person<'a>(
+        &'a self,
+        realm: &'a str,
+        token: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<credential::Person, ApiError>> + Send + 'a>,
+    >;
 }
 
 /// A realm's switch, policy and access lists, cached briefly.
@@ -145,8 +167,8 @@ pub struct AppState {
     pool_cache: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<PoolSigning>)>>,
     shutting_down: std::sync::atomic::AtomicBool,
     pub limiter: limits::Limits,
-    /// The web license server's admin check (absent on a LAN server).
-    pub admin_gate: Option<Arc<dyn AdminGate>>,
+    /// The web license server's admin and sign-in checks (absent on a LAN server).
+    pub admin_gate: Option<Arc<dyn WebGate>>,
     realms: std::sync::Mutex<HashMap<String, RealmCached>>,
     /// Held for the server's life: one server per data folder.
     _lock: Option<backup::DataLock>,
@@ -392,14 +414,14 @@ pub fn web_router(state: SharedState) -> Router {
 }
 
 /// The web license server's state: the vendor key signs; `gate` decides who administers
-/// each organization's realm.
+/// each organization's realm and whose sign-in a checkout carries.
 pub fn web_state(
     store: Store,
     vendor: SigningKey,
     config: ServerConfig,
-    gate: Arc<dyn AdminGate>,
+    gate: Arc<dyn WebGate>,
 ) -> SharedState {
-    let (rate_limit, org_rate_limit) = (config.rate_limit, config.org_rate_limit);
+    let limiter = limits::Limits::new(&config);
     Arc::new(AppState {
         store,
         vendor_key: vendor.verifying_key().clone(),
@@ -411,7 +433,7 @@ pub fn web_state(
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
         shutting_down: Default::default(),
-        limiter: limits::Limits::new(rate_limit, org_rate_limit),
+        limiter,
         admin_gate: Some(gate),
         realms: Default::default(),
         _lock: None,
@@ -492,7 +514,7 @@ pub async fn open(
     let store = Store::open_sqlite(&config.database_path()).await?;
     let now = tessera_core::to_millis(chrono::Utc::now());
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
-    let (rate_limit, org_rate_limit) = (config.rate_limit, config.org_rate_limit);
+    let limiter = limits::Limits::new(&config);
     Ok(Arc::new(AppState {
         store,
         authority: Authority::Lan(identity),
@@ -504,7 +526,7 @@ pub async fn open(
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
         shutting_down: Default::default(),
-        limiter: limits::Limits::new(rate_limit, org_rate_limit),
+        limiter,
         admin_gate: None,
         realms: Default::default(),
         _lock: Some(lock),

@@ -24,6 +24,11 @@ pub const DEFAULT_RATE_LIMIT: u32 = 200;
 /// for a few thousand seats' heartbeats and checkouts at once.
 pub const DEFAULT_ORG_RATE_LIMIT: u32 = 1000;
 
+/// Requests per second one credential (a site key, a person's sign-in) may send from all
+/// its addresses together, by default: a leaked site key used from many machines is
+/// slowed as one client would be, with room for an office's checkouts at nine o'clock.
+pub const DEFAULT_CREDENTIAL_RATE_LIMIT: u32 = 500;
+
 /// The most clients (or organizations) tracked at once; the idlest are forgotten first.
 const MAX_CLIENTS: usize = 100_000;
 
@@ -81,21 +86,37 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
-/// Every bucket of a server: per client address, and per organization (web license
-/// server; a LAN server serves one organization and has no such bucket).
+/// Every bucket of a server: per client address, per organization (web license
+/// server; a LAN server serves one organization and has no such bucket), and per
+/// credential (counted once the credential is known to be good, in `credential.rs` and
+/// for a seat's own calls in `api.rs`).
 pub struct Limits {
     pub clients: RateLimiter<IpAddr>,
     pub organizations: RateLimiter<String>,
+    pub credentials: RateLimiter<String>,
 }
 
 impl Limits {
-    /// Each rate in requests per second (0: no limit), twice that in a burst.
-    pub fn new(per_client: u32, per_organization: u32) -> Self {
+    /// The rates of `config`, in requests per second (0: no limit), twice each in a burst.
+    pub fn new(config: &crate::ServerConfig) -> Self {
+        fn bucket<K: Hash + Eq + Clone>(rate: u32) -> RateLimiter<K> {
+            RateLimiter::new(rate, rate.saturating_mul(2))
+        }
         Limits {
-            clients: RateLimiter::new(per_client, per_client.saturating_mul(2)),
-            organizations: RateLimiter::new(per_organization, per_organization.saturating_mul(2)),
+            clients: bucket(config.rate_limit),
+            organizations: bucket(config.org_rate_limit),
+            credentials: bucket(config.credential_rate_limit),
         }
     }
+}
+
+/// The answer to a credential over its limit.
+pub fn too_many_for_credential(wait: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many requests with this credential; try again in {wait} s"),
+    )
+    .retry_after(wait)
 }
 
 /// The organization a web license server request is for: `{org}` of `/w/{org}/…`.
@@ -112,13 +133,9 @@ fn organization_of(path: &str) -> Option<&str> {
 }
 
 fn rate_limited(message: String, wait: u64) -> Response {
-    let mut response = ApiError::new(ErrorCode::RateLimited, message).into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, v);
-    }
-    response
+    ApiError::new(ErrorCode::RateLimited, message)
+        .retry_after(wait)
+        .into_response()
 }
 
 /// The middleware: the client's bucket first (requests without a known peer, in-process

@@ -24,7 +24,7 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A lease or borrow call carries that lease's or borrow's own token; an admin call the admin token.",
+                        "A checkout or a borrow carries a credential: on the web license server a person's sign-in token (`tessera login`) or a site key (`tsk_…`), on a LAN server a site key when it requires one. A lease or borrow call carries that lease's or borrow's own token; an admin call the admin token.",
                     ))
                     .build(),
             ),
@@ -127,6 +127,24 @@ pub fn web_document(org: &str) -> String {
                 ))),
             );
             for (path, item) in doc.paths.paths.iter_mut() {
+                // A checkout or a borrow always carries a credential here; the pools are
+                // shown to a credential or to the organization's admin.
+                let seat_call = matches!(path.as_str(), "/api/v1/leases" | "/api/v1/borrows");
+                if seat_call || path == "/api/v1/server" {
+                    let mut security = vec![SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )];
+                    if !seat_call {
+                        security.push(SecurityRequirement::new(
+                            "portal_session",
+                            Vec::<String>::new(),
+                        ));
+                    }
+                    for op in operations(item) {
+                        op.security = Some(security.clone());
+                    }
+                }
                 if !path.starts_with("/api/v1/admin/") {
                     continue;
                 }

@@ -1,3 +1,7 @@
+//! The store's errors: `StoreError` when the database itself fails, and `SeatError`
+//! for why a seat was not granted. They carry no HTTP status: tessera-server's
+//! `error.rs` maps each to its code and status.
+
 use thiserror::Error;
 
 /// A failure of the database itself.

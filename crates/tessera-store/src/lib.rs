@@ -12,6 +12,7 @@ mod mail_outbox;
 pub mod portal;
 mod realms;
 mod seats;
+mod site_keys;
 pub mod testing;
 
 pub use error::{SeatError, StoreError};
@@ -20,6 +21,7 @@ pub use realms::RealmRecord;
 pub use seats::{
     ActivationRecord, DenialRecord, EndReason, LeaseRecord, PoolUsage, SeatRequest, SessionRecord,
 };
+pub use site_keys::{SiteKeyError, SiteKeyRecord};
 
 use std::path::Path;
 use std::time::Duration;

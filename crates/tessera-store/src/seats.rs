@@ -42,6 +42,10 @@ pub struct LeaseRecord {
     pub email: Option<String>,
     /// The client's address as the server saw it (none on rows from before it was kept).
     pub address: Option<String>,
+    /// The verified e-mail of the person whose sign-in took the seat, if one did.
+    pub signed_in: Option<String>,
+    /// The site key the seat was taken with, if one was.
+    pub site_key_id: Option<String>,
 }
 
 impl LeaseRecord {
@@ -63,6 +67,10 @@ pub struct SeatRequest<'a> {
     pub email: Option<&'a str>,
     /// The client's address as the server saw it.
     pub address: Option<&'a str>,
+    /// The verified e-mail of the sign-in that asks, if a person's sign-in does.
+    pub signed_in: Option<&'a str>,
+    /// The site key that asks, if one does.
+    pub site_key_id: Option<&'a str>,
     /// For a lease: how long it lives without a heartbeat. For a borrow: its length.
     pub duration_ms: Millis,
 }
@@ -251,7 +259,7 @@ async fn record_end(
     Ok(())
 }
 
-async fn end_lease(
+pub(crate) async fn end_lease(
     tx: &mut Tx<'_>,
     lease: &LeaseRecord,
     end_at: Millis,
@@ -332,7 +340,7 @@ impl Writing {
 }
 
 impl Store {
-    async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
+    pub(crate) async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self.backend {
             // IMMEDIATE takes the write lock up front, so two checkouts never both read
             // the same count and then both insert.
@@ -710,10 +718,12 @@ impl Store {
             expires_at: now + duration,
             email: req.email.map(str::to_owned),
             address: req.address.map(str::to_owned),
+            signed_in: req.signed_in.map(str::to_owned),
+            site_key_id: req.site_key_id.map(str::to_owned),
         };
         sqlx::query(
-            "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, client_id, version, created_at, heartbeat_at, expires_at, email, address) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, client_id, version, created_at, heartbeat_at, expires_at, email, address, signed_in, site_key_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&lease.id)
         .bind(&lease.realm)
@@ -729,6 +739,8 @@ impl Store {
         .bind(lease.expires_at)
         .bind(&lease.email)
         .bind(&lease.address)
+        .bind(&lease.signed_in)
+        .bind(&lease.site_key_id)
         .execute(&mut **tx)
         .await?;
         Ok((lease, true))

@@ -65,13 +65,17 @@ pub struct SeatClaims {
     pub kind: SeatKind,
     /// The lease or borrow id.
     pub jti: String,
-    /// The user.
+    /// The user: the OS account the program reported, or the verified e-mail of the
+    /// person whose sign-in took the seat.
     pub sub: String,
     pub host: String,
     pub client_id: String,
     pub products: Vec<String>,
     /// The pool the seat is taken from.
     pub pool: String,
+    /// The id of the site key the seat was taken with, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_key: Option<String>,
     pub iat: DateTime<Utc>,
     pub exp: DateTime<Utc>,
 }
@@ -283,6 +287,7 @@ mod tests {
             client_id: "c1".into(),
             products: products.iter().map(|s| s.to_string()).collect(),
             pool: "p1".into(),
+            site_key: None,
             iat: now,
             exp: now + Duration::seconds(120),
         }

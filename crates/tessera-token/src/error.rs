@@ -1,3 +1,6 @@
+//! `TokenError`: why a key, a registration key or a token of the trust chain was not
+//! accepted (malformed, a signature that does not verify, claims of the wrong kind).
+
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]

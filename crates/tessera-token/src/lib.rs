@@ -11,6 +11,7 @@ pub mod named;
 pub mod package;
 pub mod registration;
 pub mod report;
+pub mod site_key;
 
 pub use documents::{
     ActivationClaims, ActivationKey, SeatClaims, SeatKind, VerifiedSeat, issue_activation,
@@ -22,3 +23,4 @@ pub use named::{NamedClaims, sign_named, verify_named};
 pub use package::{FileDigest, PackageClaims, PackageDigest, sign_package, verify_package};
 pub use registration::RegistrationKey;
 pub use report::{UsageReportClaims, sign_usage_report, verify_usage_report};
+pub use site_key::{SITE_KEY_PREFIX, generate_site_key, is_site_key, site_key_hash};

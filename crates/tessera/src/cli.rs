@@ -80,6 +80,11 @@ pub struct PortalArgs {
     /// twice that in a burst (default 1000, or `web_rate_limits.per_organization`; 0: no limit).
     #[arg(long)]
     pub org_rate_limit: Option<u32>,
+    /// Web license server: requests per second with one credential (a site key, a person's
+    /// sign-in) from all its addresses, twice that in a burst (default 500, or
+    /// `web_rate_limits.per_credential`; 0: no limit).
+    #[arg(long)]
+    pub credential_rate_limit: Option<u32>,
     /// The folder of the packages on the Download page, each with its FILE.sig (default
     /// `downloads_dir` in portal.toml, or DATA/downloads).
     #[arg(long, env = "TESSERA_DOWNLOADS")]
@@ -224,6 +229,33 @@ pub struct RunArgs {
     /// names the client (repeat for several; default: none, the header is ignored).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     pub trusted_proxies: Vec<String>,
+    /// Lend seats only to programs that send a site key (made with `tessera server
+    /// site-key add NAME`); default: open to the office network, or `require_site_key`
+    /// in tessera.toml.
+    #[arg(long)]
+    pub require_site_key: bool,
+}
+
+#[derive(Subcommand)]
+pub enum SiteKeyCmd {
+    /// Makes a site key named NAME and prints it once (only its hash is kept).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        name: String,
+    },
+    /// Lists the site keys: name, when made, last use and from where, revoked or not.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Revokes the site key named NAME (or with that id): its seats end at once and
+    /// its programs learn at their next heartbeat.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -259,6 +291,10 @@ pub enum ServerCmd {
         data: DataArg,
         from: PathBuf,
     },
+    /// Site keys, for a server started with `--require-site-key`: programs send one
+    /// (TESSERA_SITE_KEY, or site_key in client.toml) to take a seat.
+    #[command(subcommand)]
+    SiteKey(SiteKeyCmd),
 }
 
 #[derive(Args, Clone)]
@@ -380,6 +416,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Some(ServerCmd::AdminToken { data, rotate }) => server_cmd::admin_token(data, rotate),
             Some(ServerCmd::Backup { data, dest }) => server_cmd::backup(data, &dest),
             Some(ServerCmd::Restore { data, from }) => server_cmd::restore(data, &from),
+            Some(ServerCmd::SiteKey(cmd)) => server_cmd::site_key(cmd),
         },
         Command::Status(args) => client_cmd::status(args),
         Command::Checkout(args) => match login_cmd::checkout(&args)? {

@@ -140,6 +140,12 @@ pub fn checkout(args: CheckoutArgs) -> anyhow::Result<ExitCode> {
             date(license.expires_at())
         );
     }
+    let claims = license.claims();
+    if claims.site_key.is_some() {
+        println!("  taken with the site key (TESSERA_SITE_KEY or site_key in client.toml)");
+    } else if claims.sub != client.config().user() {
+        println!("  taken as {} (signed in on this computer)", claims.sub);
+    }
     if !args.hold {
         if borrowed.is_none() {
             license.check_in()?;

@@ -29,6 +29,8 @@ pub struct FileConfig {
     pub report_usage: Option<String>,
     pub report_usage_every_s: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
+    /// Lend seats only to programs with a site key.
+    pub require_site_key: Option<bool>,
 }
 
 impl FileConfig {
@@ -137,6 +139,7 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
     if let Some(d) = file.usage_retention_days {
         config.usage_retention_days = d;
     }
+    config.require_site_key = run.require_site_key || file.require_site_key.unwrap_or(false);
     if config.heartbeat.is_zero() || config.heartbeat >= config.lease_ttl {
         bail!(
             "the heartbeat ({} s) must be at least 1 s and shorter than the lease TTL ({} s)",

@@ -64,6 +64,8 @@ struct DemoPortal {
     outbox: std::path::PathBuf,
     /// The demo customer's organization, which has a web license server.
     web_slug: String,
+    /// A site key of that web license server, made at this start.
+    site_key: String,
 }
 
 /// Puts this very program into the portal's downloads folder, signed by the demo's vendor
@@ -237,6 +239,22 @@ async fn start_portal(
             )
             .await?;
     }
+    // A site key for the web license server's programs, made anew at each start (the
+    // text of a key is shown only when it is made); the last start's key is revoked.
+    const DEMO_KEY: &str = "Demo office PCs";
+    let made_at = tessera_core::to_millis(now);
+    portal
+        .store
+        .revoke_site_key(&org.slug, DEMO_KEY, made_at)
+        .await?;
+    let (_, site_key) = tessera_server::credential::add_site_key(
+        &portal.store,
+        &org.slug,
+        DEMO_KEY,
+        "demo",
+        made_at,
+    )
+    .await?;
     let web_slug = org.slug.clone();
     tokio::spawn(async move {
         if let Err(e) = tessera_portal::serve(portal, listener, shutdown_signal()).await {
@@ -248,6 +266,7 @@ async fn start_portal(
         published,
         outbox,
         web_slug,
+        site_key,
     })
 }
 
@@ -339,6 +358,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             portal.url, portal.web_slug
         );
         println!(
+            "  site key            {}   (the web license server lends seats only with a credential)",
+            portal.site_key
+        );
+        println!(
             "  named users         Share: 3 seats in the customer's team (Teams); the customer holds one"
         );
         println!(
@@ -365,6 +388,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         println!(
             "  cargo run --release -- checkout share              # a named-user license on this computer"
+        );
+        println!(
+            "  TESSERA_SERVER={}/w/{} TESSERA_SITE_KEY={} cargo run --release -- checkout autocad",
+            portal.url, portal.web_slug, portal.site_key
         );
         println!();
         println!("Press Ctrl-C to stop.");

@@ -50,6 +50,9 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
     if let Some(rate) = args.org_rate_limit {
         config.web_rate_limits.per_organization = rate;
     }
+    if let Some(rate) = args.credential_rate_limit {
+        config.web_rate_limits.per_credential = rate;
+    }
     Ok(config)
 }
 

@@ -7,7 +7,7 @@ use tessera_server::identity::ServerIdentity;
 use tessera_server::{LAN_REALM, ServerConfig, activation};
 use tessera_store::Store;
 
-use crate::cli::{DataArg, RunArgs, VendorKeyArg};
+use crate::cli::{DataArg, RunArgs, SiteKeyCmd, VendorKeyArg};
 use crate::config::{FileConfig, data_dir, server_config, vendor_key};
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -71,6 +71,9 @@ fn print_banner(config: &ServerConfig, identity: &ServerIdentity, addr: std::net
         config.max_borrow_hours
     );
     println!("  live page:        http://{addr}/ (sign in with `tessera server admin-token`)");
+    if config.require_site_key {
+        println!("  seats only for programs with a site key (`tessera server site-key add NAME`)");
+    }
     // Tests and scripts wait for this line.
     println!("listening on http://{addr}");
 }
@@ -144,4 +147,87 @@ pub fn restore(data: DataArg, from: &std::path::Path) -> anyhow::Result<ExitCode
         "start the server again; on this machine its activations, leases and borrows are back"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tessera server site-key …`: straight on the data folder's database, like `activate`,
+/// so it works whether or not the server is running; a revoked key's seats end at once.
+pub fn site_key(cmd: SiteKeyCmd) -> anyhow::Result<ExitCode> {
+    let data = match &cmd {
+        SiteKeyCmd::Add { data, .. }
+        | SiteKeyCmd::List { data }
+        | SiteKeyCmd::Revoke { data, .. } => data,
+    };
+    let config = ServerConfig::new(data_dir(data));
+    // Makes the data folder (and its identity) as any first command does.
+    ServerIdentity::load_or_create(&config.data_dir)?;
+    runtime()?.block_on(async move {
+        let store = Store::open_sqlite(&config.database_path()).await?;
+        let now = tessera_core::to_millis(chrono::Utc::now());
+        let result = match cmd {
+            SiteKeyCmd::Add { name, .. } => {
+                tessera_server::credential::add_site_key(&store, LAN_REALM, &name, "cli", now)
+                    .await
+                    .map(|(key, text)| {
+                        eprintln!(
+                            "site key `{}` made; it is shown only now. Give it to the programs as \
+                             TESSERA_SITE_KEY, or as site_key in client.toml:",
+                            key.name
+                        );
+                        println!("{text}");
+                    })
+                    .map_err(anyhow::Error::from)
+            }
+            SiteKeyCmd::List { .. } => list_site_keys(&store).await,
+            SiteKeyCmd::Revoke { name, .. } => match store.revoke_site_key(LAN_REALM, &name, now).await {
+                Ok(Some((key, ended))) => {
+                    println!(
+                        "site key `{}` revoked; {} seat(s) it held ended",
+                        key.name,
+                        ended.len()
+                    );
+                    Ok(())
+                }
+                Ok(None) => Err(anyhow::anyhow!(
+                    "there is no active site key named `{name}` (see `tessera server site-key list`)"
+                )),
+                Err(e) => Err(e.into()),
+            },
+        };
+        store.close().await;
+        result.map(|()| ExitCode::SUCCESS)
+    })
+}
+
+async fn list_site_keys(store: &Store) -> anyhow::Result<()> {
+    let keys = store.site_keys(LAN_REALM).await?;
+    if keys.is_empty() {
+        println!("no site keys (make one with `tessera server site-key add NAME`)");
+        return Ok(());
+    }
+    let time = |ms: Option<i64>| {
+        ms.map(|m| {
+            tessera_core::from_millis(m)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "{:<24} {:<20} {:<20} {:<16} STATE",
+        "NAME", "MADE", "LAST USED", "FROM"
+    );
+    for k in keys {
+        println!(
+            "{:<24} {:<20} {:<20} {:<16} {}",
+            k.name,
+            time(Some(k.created_at)),
+            time(k.last_used_at),
+            k.last_address.as_deref().unwrap_or("-"),
+            match k.revoked_at {
+                Some(at) => format!("revoked {}", time(Some(at))),
+                None => "active".into(),
+            }
+        );
+    }
+    Ok(())
 }

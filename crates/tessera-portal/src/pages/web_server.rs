@@ -1,6 +1,7 @@
 //! The web license server's administration panel at `/w/{org}/`, behind "Use Web
-//! License Server": the on/off switch and the allow and deny lists, live use per pool,
-//! who holds each seat (program, e-mail, address, OS account) with a Remove button, the
+//! License Server": the on/off switch and the allow and deny lists, the site keys
+//! (made, shown once, revoked), live use per pool, who holds each seat (program, the
+//! sign-in or site key it was taken with, address, OS account) with a Remove button, the
 //! policy (the same TOML as a LAN server's), and usage with the sizing advice and a CSV
 //! export. Who may see and change it is decided in one place, [`administered_by`];
 //! anyone else gets 404, on the page and on every form.
@@ -39,6 +40,21 @@ struct PanelPage {
     deny_list: String,
     access_error: Option<String>,
     usage: Vec<PoolUsageView>,
+    keys: Vec<KeyView>,
+    /// A key just made: its name and text, shown this once.
+    new_key: Option<(String, String)>,
+    key_error: Option<String>,
+    key_name: String,
+}
+
+struct KeyView {
+    id: String,
+    name: String,
+    made: String,
+    by: String,
+    last_used: String,
+    last_address: String,
+    revoked: Option<String>,
 }
 
 struct PoolView {
@@ -56,7 +72,8 @@ struct SeatView {
     products: String,
     program: String,
     user: String,
-    email: String,
+    /// What the seat was taken with: a person's sign-in or a site key.
+    taken_with: String,
     address: String,
     host: String,
     since: String,
@@ -87,6 +104,8 @@ struct Retry {
     status: Option<StatusCode>,
     policy: Option<(String, String)>,
     access: Option<(AccessForm, String)>,
+    key: Option<(String, String)>,
+    new_key: Option<(String, String)>,
 }
 
 async fn render(
@@ -107,6 +126,14 @@ async fn render(
             .map(|u| u.pool.products.join(" + "))
             .unwrap_or_else(|| pool_id.to_owned())
     };
+    let site_keys = state.store.site_keys(realm).await?;
+    let key_name = |id: &str| {
+        site_keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.name.clone())
+            .unwrap_or_else(|| id.to_owned())
+    };
     let seats = state
         .store
         .live_leases(realm, now)
@@ -119,7 +146,11 @@ async fn render(
                 Some(v) => format!("{} {v}", l.product),
                 None => l.product.clone(),
             },
-            email: l.email.clone().unwrap_or_default(),
+            taken_with: match (&l.signed_in, &l.site_key_id) {
+                (Some(email), _) => format!("signed in as {email}"),
+                (None, Some(key)) => format!("site key “{}”", key_name(key)),
+                (None, None) => "no credential (taken before credentials were asked)".to_owned(),
+            },
             address: l.address.clone().unwrap_or_default(),
             since: time(l.created_at),
             until: time(l.expires_at),
@@ -140,6 +171,22 @@ async fn render(
         })
         .collect();
     let usage_views = tessera_server::usage_views(&state.store, realm, now).await?;
+    let keys = site_keys
+        .iter()
+        .map(|k| KeyView {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            made: time(k.created_at),
+            by: k.created_by.clone(),
+            last_used: k.last_used_at.map(time).unwrap_or_else(|| "never".into()),
+            last_address: k.last_address.clone().unwrap_or_default(),
+            revoked: k.revoked_at.map(time),
+        })
+        .collect();
+    let (key_name, key_error) = match retry.key {
+        Some((name, error)) => (name, Some(error)),
+        None => (String::new(), None),
+    };
     let (enabled, stored_policy, domains, allow, deny) = match record {
         Some(r) => (
             r.enabled,
@@ -185,6 +232,10 @@ async fn render(
             deny_list: access.deny_list,
             access_error,
             usage: usage_views,
+            keys,
+            new_key: retry.new_key,
+            key_error,
+            key_name,
         },
     )
 }
@@ -215,6 +266,10 @@ pub async fn panel(
             Some("The web license server is switched off: checkouts are refused.".to_owned())
         }
         Some("access") => Some("The allow and deny lists were saved.".to_owned()),
+        Some("revoked") => Some(
+            "The site key was revoked: its seats ended, and programs using it take no more."
+                .to_owned(),
+        ),
         _ => None,
     };
     render(&state, &visitor, &org, notice, Retry::default()).await
@@ -355,4 +410,73 @@ pub async fn save_access(
     state.web.pools_changed();
     tracing::info!(org = %org.slug, by = %user.email, "web license server lists saved");
     Ok(see_other(&format!("/w/{}/?done=access#access", org.slug)))
+}
+
+#[derive(Deserialize)]
+pub struct SiteKeyForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// Makes a site key and shows it this once (only its hash is kept).
+pub async fn add_site_key(
+    State(state): State<Portal>,
+    SignedIn(user, visitor): SignedIn,
+    Path(slug): Path<String>,
+    Form(form): Form<SiteKeyForm>,
+) -> PortalResult<Response> {
+    let org = own_panel(&state, &user, &slug).await?;
+    if state.store.realm(&org.slug).await?.is_none() {
+        return Err(PortalError::conflict(
+            "This organization has no web license server yet: it comes with a Paid order.",
+        ));
+    }
+    let made = tessera_server::credential::add_site_key(
+        &state.store,
+        &org.slug,
+        &form.name,
+        &user.email,
+        state.now(),
+    )
+    .await;
+    let retry = match made {
+        Ok((key, text)) => {
+            tracing::info!(org = %org.slug, by = %user.email, key = %key.id, name = %key.name, "site key made");
+            Retry {
+                new_key: Some((key.name, text)),
+                ..Retry::default()
+            }
+        }
+        Err(tessera_store::SiteKeyError::Store(e)) => return Err(e.into()),
+        Err(e) => Retry {
+            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            key: Some((form.name, format!("The site key was not made: {e}."))),
+            ..Retry::default()
+        },
+    };
+    render(&state, &visitor, &org, None, retry).await
+}
+
+/// Revokes a site key: it takes no more seats, and the seats it holds end now.
+pub async fn revoke_site_key(
+    State(state): State<Portal>,
+    SignedIn(user, _): SignedIn,
+    Path((slug, id)): Path<(String, String)>,
+) -> PortalResult<Response> {
+    let org = own_panel(&state, &user, &slug).await?;
+    let Some((key, ended)) = state
+        .store
+        .revoke_site_key(&org.slug, &id, state.now())
+        .await?
+    else {
+        return Err(PortalError::User {
+            status: StatusCode::NOT_FOUND,
+            message:
+                "That site key is not in use: it was revoked already. Go back and reload the panel."
+                    .into(),
+        });
+    };
+    tracing::info!(org = %org.slug, by = %user.email, key = %key.id, name = %key.name, seats = ended.len(), "site key revoked");
+    state.web.seat_freed();
+    Ok(see_other(&format!("/w/{}/?done=revoked#keys", org.slug)))
 }

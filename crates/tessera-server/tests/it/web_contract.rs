@@ -8,15 +8,25 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tessera_core::{LicenseModel, PoolSpec, to_millis};
+use tessera_server::credential::{Person, refused};
 use tessera_server::error::ApiError;
-use tessera_server::{AdminGate, ServerConfig, grant_web_pools, web_router, web_state};
+use tessera_server::{ServerConfig, WebGate, grant_web_pools, web_router, web_state};
 use tessera_store::Store;
 use tessera_token::SigningKey;
 use tower::ServiceExt;
 
 struct EveryoneAdmin;
 
-impl AdminGate for EveryoneAdmin {
+impl WebGate for EveryoneAdmin {
+    fn person<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Person, ApiError>> + Send + 'a>>
+    {
+        Box::pin(async { Err(refused()) })
+    }
+
     fn authorize<'a>(
         &'a self,
         _: &'a axum::http::request::Parts,
@@ -124,6 +134,13 @@ async fn each_organization_has_its_own_true_openapi_document() {
         ["portal_session"]
     );
     assert!(doc["paths"]["/api/v1/leases"]["post"]["responses"]["429"].is_object());
-    // An organization that does not exist has no document.
-    assert_eq!(get(&app, "/w/nobody/api/v1/openapi.json").await.0, 404);
+    // A checkout always carries a credential here.
+    assert_eq!(
+        doc["paths"]["/api/v1/leases"]["post"]["security"],
+        serde_json::json!([{"bearer": []}])
+    );
+    // The document is the same for any name: it tells nobody which organizations exist.
+    let (status, _, other) = get(&app, "/w/nobody/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(other["paths"], doc["paths"]);
 }

@@ -10,14 +10,24 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tessera_core::{ErrorCode, LicenseModel, PoolSpec, to_millis};
+use tessera_server::credential::{Person, refused};
 use tessera_server::error::ApiError;
-use tessera_server::{AdminGate, ServerConfig, grant_web_pools, web_router, web_state};
+use tessera_server::{ServerConfig, WebGate, grant_web_pools, web_router, web_state};
 use tessera_store::Store;
 use tessera_token::SigningKey;
 
 struct NoAdmins;
 
-impl AdminGate for NoAdmins {
+impl WebGate for NoAdmins {
+    fn person<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Person, ApiError>> + Send + 'a>>
+    {
+        Box::pin(async { Err(refused()) })
+    }
+
     fn authorize<'a>(
         &'a self,
         _: &'a axum::http::request::Parts,
@@ -40,13 +50,17 @@ fn pool(id: &str) -> PoolSpec {
     }
 }
 
-/// (status, `Retry-After`, error code)
-fn get(url: &str) -> (u16, Option<u64>, String) {
+/// (status, `Retry-After`, error code) of a look at the pools with a site key.
+fn get((url, key): &(String, String)) -> (u16, Option<u64>, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let mut resp = agent.get(url).call().unwrap();
+    let mut resp = agent
+        .get(url)
+        .header("authorization", &format!("Bearer {key}"))
+        .call()
+        .unwrap();
     let retry = resp
         .headers()
         .get("retry-after")
@@ -62,6 +76,7 @@ async fn a_flooded_organization_is_limited_while_another_is_answered_and_it_reco
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(&dir.path().join("w.db")).await.unwrap();
     let now = to_millis(Utc::now());
+    let mut keys = Vec::new();
     for org in ["org-a", "org-b"] {
         grant_web_pools(
             &store,
@@ -73,6 +88,10 @@ async fn a_flooded_organization_is_limited_while_another_is_answered_and_it_reco
         )
         .await
         .unwrap();
+        let (_, key) = tessera_server::credential::add_site_key(&store, org, "PCs", "admin", now)
+            .await
+            .unwrap();
+        keys.push(key);
     }
     let mut config = ServerConfig::new(dir.path().to_owned());
     config.rate_limit = 0;
@@ -88,8 +107,8 @@ async fn a_flooded_organization_is_limited_while_another_is_answered_and_it_reco
         .await
     });
     tokio::task::spawn_blocking(move || {
-        let a = format!("{base}/w/org-a/api/v1/server");
-        let b = format!("{base}/w/org-b/api/v1/server");
+        let a = (format!("{base}/w/org-a/api/v1/server"), keys[0].clone());
+        let b = (format!("{base}/w/org-b/api/v1/server"), keys[1].clone());
         // org-a's clients flood it: past its burst of 20 they are turned away.
         let (mut answered, mut limited, mut waits, mut b_answered) = (0, 0, Vec::new(), 0);
         let end = Instant::now() + Duration::from_secs(2);

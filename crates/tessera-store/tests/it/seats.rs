@@ -76,6 +76,8 @@ fn req<'a>(product: &'a str, user: &'a str, host: &'a str, client: &'a str) -> S
         version: None,
         email: None,
         address: None,
+        signed_in: None,
+        site_key_id: None,
         duration_ms: 120_000,
     }
 }

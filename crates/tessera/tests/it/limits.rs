@@ -100,8 +100,8 @@ fn the_limit_answer_says_when_to_try_again() {
 
 /// The portal's flag reaches its web license server: an organization's bucket, filled by
 /// requests from every address, turns that organization's callers away while another
-/// organization's path is answered (404 here: neither has a web license server; the
-/// limit comes before that answer, as before any other).
+/// organization's path is answered (401 here: no credential came; the limit comes before
+/// that answer, as before any other).
 #[test]
 fn the_portal_limits_each_organization_of_its_web_license_server() {
     let data = tempfile::tempdir().unwrap();
@@ -122,7 +122,7 @@ fn the_portal_limits_each_organization_of_its_web_license_server() {
         statuses.iter().filter(|s| **s != 429).count() <= 10 + 2,
         "a burst of 10 at most: {statuses:?}"
     );
-    assert_eq!(get_from("127.0.0.5", url, "/w/other/api/v1/server"), 404);
+    assert_eq!(get_from("127.0.0.5", url, "/w/other/api/v1/server"), 401);
 }
 
 /// Behind a trusted proxy each client is known by its `X-Forwarded-For` address: one
@@ -180,7 +180,7 @@ fn the_portal_behind_a_trusted_proxy_limits_each_client_by_x_forwarded_for() {
     assert!(flood.contains(&429), "{flood:?}");
     assert_eq!(
         via_proxy("203.0.113.71"),
-        404,
+        401,
         "another client behind the proxy is answered"
     );
 }

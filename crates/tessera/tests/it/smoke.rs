@@ -1,3 +1,6 @@
+//! The shortest path through the real binary: a fresh server, an activation, one seat
+//! granted and the next refused.
+
 use crate::common;
 use common::*;
 
