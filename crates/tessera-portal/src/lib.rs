@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod config;
 pub mod documents;
+pub mod downloads;
 pub mod error;
 pub mod mail;
 pub mod money;
@@ -32,8 +33,8 @@ pub use config::PortalConfig;
 pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
 
 use pages::{
-    account, lan_usage, orders, reports, shop as shop_pages, staff, team, tokens as token_pages,
-    web_server,
+    account, download, lan_usage, orders, reports, shop as shop_pages, staff, team,
+    tokens as token_pages, web_server,
 };
 
 /// Every page of the portal, behind the session and CSRF layer, with the web license
@@ -47,6 +48,9 @@ pub fn router(portal: Portal) -> Router {
             get(shop_pages::subscription_page).post(shop_pages::add_to_cart),
         )
         .route("/registration-key/check", get(shop_pages::check_key))
+        .route("/license-servers", get(download::license_servers))
+        .route("/download", get(download::download_page))
+        .route("/download/{file}", get(download::download_file))
         .route("/cart", get(shop_pages::cart_page))
         .route("/cart/{item}/remove", post(shop_pages::remove_from_cart))
         .route(

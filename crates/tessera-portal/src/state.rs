@@ -33,6 +33,8 @@ pub enum OpenError {
     Mail(#[from] MailError),
     #[error("the vendor key {path}: {message}")]
     VendorKey { path: String, message: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl PortalState {
@@ -149,6 +151,7 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
     } else {
         Store::open_url(config.database_url.trim()).await?
     };
+    config.prepare_downloads()?;
     store.sync_catalog(&catalog_from(&config)).await?;
     for email in &config.staff_accounts {
         if let Some(user) = store.user_by_email(email).await?

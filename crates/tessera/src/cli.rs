@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// The vendor's tools: keys and activation keys.
+    /// The vendor's tools: keys, activation keys, and signatures of published packages.
     #[command(subcommand)]
     Vendor(VendorCmd),
     /// Runs the LAN license server, or manages its data folder.
@@ -85,6 +85,10 @@ pub struct PortalArgs {
     /// `web_rate_limits.per_credential`; 0: no limit).
     #[arg(long)]
     pub credential_rate_limit: Option<u32>,
+    /// The folder of the packages on the Download page, each with its FILE.sig (default
+    /// `downloads_dir` in portal.toml, or DATA/downloads).
+    #[arg(long, env = "TESSERA_DOWNLOADS")]
+    pub downloads: Option<PathBuf>,
     /// A reverse proxy or load balancer in front of the portal, whose X-Forwarded-For names
     /// the client (repeat for several; default `trusted_proxies` in portal.toml, none).
     #[arg(long = "trusted-proxy", value_name = "IP")]
@@ -103,6 +107,34 @@ pub enum VendorCmd {
     },
     /// Prints an activation key for a license server.
     Issue(IssueArgs),
+    /// Signs a package for publishing: writes FILE.sig, a detached signature (PASETO
+    /// v4.public) over the file's name, size and SHA-256.
+    Sign(SignArgs),
+    /// Checks that FILE is the package the vendor signed in SIGNATURE (FILE.sig by
+    /// default), with the vendor public key.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The file to sign (a .deb, a .tar.gz, …).
+    pub file: PathBuf,
+    /// The vendor's secret key file (k4.secret).
+    #[arg(long, env = "TESSERA_VENDOR_SECRET_KEY")]
+    pub secret_key: PathBuf,
+    /// Where to write the signature (default: FILE.sig).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The downloaded file.
+    pub file: PathBuf,
+    /// Its signature file (default: FILE.sig).
+    pub signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
 }
 
 #[derive(Args)]
@@ -373,6 +405,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Vendor(VendorCmd::Keygen { out, force }) => vendor_cmd::keygen(&out, force),
         Command::Vendor(VendorCmd::Issue(args)) => vendor_cmd::issue(args),
+        Command::Vendor(VendorCmd::Sign(args)) => vendor_cmd::sign(args),
+        Command::Vendor(VendorCmd::Verify(args)) => vendor_cmd::verify(args),
         Command::Server(args) => match args.command {
             None => server_cmd::run(args.run),
             Some(ServerCmd::RegistrationKey(data)) => server_cmd::registration_key(data),

@@ -59,11 +59,44 @@ const DEMO_CUSTOMER: (&str, &str) = ("buyer@office.example", "buyer-demo-passwor
 
 struct DemoPortal {
     url: String,
+    /// The demo's own program, offered on the Download page.
+    published: String,
     outbox: std::path::PathBuf,
     /// The demo customer's organization, which has a web license server.
     web_slug: String,
     /// A site key of that web license server, made at this start.
     site_key: String,
+}
+
+/// Puts this very program into the portal's downloads folder, signed by the demo's vendor
+/// key, so that the Download page always offers something real: `tessera-VERSION-OS-ARCH`
+/// (copied again when the program changed). Returns its file name.
+fn publish_own_build(downloads: &Path, vendor: &SigningKey) -> anyhow::Result<String> {
+    let name = format!(
+        "tessera-{}-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    std::fs::create_dir_all(downloads)
+        .with_context(|| format!("cannot create {}", downloads.display()))?;
+    let target = downloads.join(&name);
+    let (source, current) = (std::fs::metadata(&exe)?, std::fs::metadata(&target).ok());
+    let fresh = current.is_some_and(|c| {
+        c.len() == source.len()
+            && matches!((c.modified(), source.modified()), (Ok(c), Ok(s)) if c >= s)
+    });
+    if !fresh {
+        std::fs::copy(&exe, &target)
+            .with_context(|| format!("cannot copy this program to {}", target.display()))?;
+    }
+    let digest = crate::vendor_cmd::file_digest(&target)?;
+    let signature = tessera_token::sign_package(vendor, &name, &digest, Utc::now())?;
+    let sig = downloads.join(format!("{name}.sig"));
+    std::fs::write(&sig, format!("{signature}\n"))
+        .with_context(|| format!("cannot write {}", sig.display()))?;
+    Ok(name)
 }
 
 /// Starts the portal on `root/portal` with the sample catalog, the demo's vendor key
@@ -91,6 +124,7 @@ async fn start_portal(
     let addr = listener.local_addr()?;
     config.public_url = format!("http://{addr}");
     let outbox = config.outbox_dir();
+    let published = publish_own_build(&config.downloads_path(), vendor)?;
     let portal = tessera_portal::open(config, vendor.clone()).await?;
     let staff_role = tessera_store::portal::Role::Staff;
     let customer_role = tessera_store::portal::Role::Customer;
@@ -229,6 +263,7 @@ async fn start_portal(
     });
     Ok(DemoPortal {
         url: format!("http://{addr}"),
+        published,
         outbox,
         web_slug,
         site_key,
@@ -331,6 +366,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         println!(
             "  tokens              500 for a year (Reporting → Token Usage; POST /api/v1/tokens/use)"
+        );
+        println!(
+            "  download page       {}/download   ({}, signed by the demo's vendor key)",
+            portal.url, portal.published
         );
         println!("  portal e-mail       {}", portal.outbox.display());
         println!("  demo data           {}", root.display());

@@ -35,6 +35,11 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
     if let Some(key) = &args.vendor_secret_key {
         config.vendor_secret_key_file = key.clone();
     }
+    if let Some(dir) = &args.downloads {
+        // A folder typed on the command line is relative to where the command runs.
+        config.downloads_dir = std::path::absolute(dir)
+            .with_context(|| format!("`{}` is not a usable path", dir.display()))?;
+    }
     if let Some(rate) = args.rate_limit {
         config.web_rate_limits.per_client = rate;
     }
@@ -100,6 +105,7 @@ fn print_banner(portal: &tessera_portal::Portal, addr: std::net::SocketAddr) {
         c.vendor_secret_key_path().display(),
         portal.vendor.verifying_key().to_paserk()
     );
+    println!("  downloads:     {}", c.downloads_path().display());
     println!("  web license server: {}/w/ORG", c.base_url());
     // Tests and scripts wait for this line.
     println!("listening on http://{addr}");

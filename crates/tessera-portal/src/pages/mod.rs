@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod contracts;
+pub mod download;
 pub mod lan_usage;
 pub mod orders;
 pub mod reports;

@@ -4,6 +4,7 @@
 mod announce;
 mod contracts;
 mod documents;
+mod downloads;
 mod mail;
 mod next_path;
 mod reports;

@@ -1,6 +1,7 @@
 //! `tessera demo` starts the portal too: the sample catalog, and the staff and customer
 //! sign-ins it prints work; the customer's company info is already there, so a purchase
-//! for the demo's own LAN server goes from Buy to Paid at once.
+//! for the demo's own LAN server goes from Buy to Paid at once; the Download page offers
+//! the demo's own build.
 
 use crate::common;
 
@@ -148,6 +149,30 @@ fn the_demo_starts_the_portal_with_its_catalog_and_printed_sign_ins() {
     assert_eq!(paid.status, 303, "{}", paid.text);
     let orders = buyer.get("/account/orders");
     assert!(orders.text.contains(&format!("activation-key-{number}")));
+
+    // The Download page offers the demo's own build, signed, with the file's checksum.
+    let download = buyer.get("/download");
+    assert_eq!(download.status, 200);
+    let name = format!(
+        "tessera-{}-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    assert!(
+        download
+            .text
+            .contains(&format!("href=\"/download/{name}\"")),
+        "{}",
+        download.text
+    );
+    assert!(download.text.contains("the signature matches this file"));
+    let mut digest = tessera_token::PackageDigest::new();
+    digest.update(&std::fs::read(common::BIN).unwrap());
+    assert!(
+        download.text.contains(&digest.finish().sha256),
+        "the listed SHA-256 is the program's"
+    );
 
     let _ = child.kill();
     let _ = child.wait();
