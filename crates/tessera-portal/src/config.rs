@@ -77,6 +77,10 @@ pub struct NamedSettings {
     pub refresh_seconds: u32,
     /// How long a program keeps working offline after the portal last vouched for it.
     pub offline_days: u32,
+    /// How long the code of a sign-in through the browser lasts.
+    pub browser_code_seconds: u32,
+    /// How often a program may ask whether its browser sign-in was approved.
+    pub browser_poll_seconds: u32,
 }
 
 impl Default for NamedSettings {
@@ -85,6 +89,8 @@ impl Default for NamedSettings {
             token_minutes: 24 * 60,
             refresh_seconds: 3600,
             offline_days: 30,
+            browser_code_seconds: 600,
+            browser_poll_seconds: 5,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! info, Contract and Acts → Checkout; an order is Pending until staff mark it Paid.
 
 pub mod accounts;
+pub mod browser_sign_in;
 pub mod config;
 pub mod documents;
 pub mod downloads;
@@ -195,6 +196,10 @@ pub fn router(portal: Portal) -> Router {
             "/account/teams/{team}/import/template.csv",
             get(team::import_template),
         )
+        .route(
+            "/device",
+            get(browser_sign_in::device_page).post(browser_sign_in::decide),
+        )
         .route("/account/licenses", get(team::licenses_page))
         .route("/account/licenses/sign-out-all", post(team::sign_out_all))
         .route(
@@ -228,7 +233,8 @@ pub fn router(portal: Portal) -> Router {
         ))
 }
 
-/// Forgets expired sessions and one-time tokens, and sign-in failures older than a day,
+/// Forgets expired sessions and one-time tokens, sign-in failures older than a day and
+/// browser sign-ins ended a day ago,
 /// every ten minutes (each node does it; the deletes are idempotent).
 async fn tidy_forever(portal: Portal) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -241,6 +247,13 @@ async fn tidy_forever(portal: Portal) {
             .await
         {
             tracing::warn!(error = %e, "tidying expired sessions failed; will retry");
+        }
+        if let Err(e) = portal
+            .store
+            .purge_browser_sign_ins(now - 24 * 3600 * 1000)
+            .await
+        {
+            tracing::warn!(error = %e, "tidying ended browser sign-ins failed; will retry");
         }
     }
 }

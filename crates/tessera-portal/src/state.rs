@@ -21,6 +21,8 @@ pub struct PortalState {
     pub vendor: SigningKey,
     /// The web license server at `/w/{org}/api/v1`.
     pub web: tessera_server::SharedState,
+    /// Rate limits of sign-ins through the browser.
+    pub browser_throttle: crate::browser_sign_in::Throttle,
 }
 
 pub type Portal = Arc<PortalState>;
@@ -195,5 +197,6 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
         config,
         vendor,
         web,
+        browser_throttle: Default::default(),
     }))
 }

@@ -361,9 +361,21 @@ pub struct LoginArgs {
     /// The vendor's portal (https://portal.example).
     #[arg(long, env = "TESSERA_PORTAL")]
     pub portal: String,
-    /// The person's e-mail address.
-    #[arg(long, env = "TESSERA_EMAIL")]
-    pub email: String,
+    /// The person's e-mail address (with the password, from a prompt or TESSERA_PASSWORD).
+    #[arg(
+        long,
+        env = "TESSERA_EMAIL",
+        required_unless_present = "browser",
+        conflicts_with = "browser"
+    )]
+    pub email: Option<String>,
+    /// Sign in through the browser instead: the portal's own sign-in and an approval of
+    /// this computer there; no password passes through this command.
+    #[arg(long)]
+    pub browser: bool,
+    /// With --browser: only print the address and code, open no browser.
+    #[arg(long, requires = "browser")]
+    pub no_open: bool,
     /// Sign in for this product (default: any the person holds a seat of).
     #[arg(long)]
     pub product: Option<String>,
