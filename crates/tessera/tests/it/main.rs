@@ -18,6 +18,7 @@ mod paseto_interop;
 mod policy;
 mod portal_demo;
 mod portal_flow;
+mod portal_start;
 mod registration;
 mod scale_out;
 mod smoke;
