@@ -284,6 +284,26 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
     }
 }
 
+/// A reseller's second order for the same team adds a subscription whose seats are all
+/// free: the contract manager already holds a seat of the product and takes no second.
+#[tokio::test]
+async fn a_second_reseller_order_for_a_team_gives_its_contract_manager_no_second_seat() {
+    for t in TestPortal::every_backend().await {
+        let mut reseller = reseller(&t).await;
+        for _ in 0..2 {
+            order_for_design_studio(&mut reseller).await;
+        }
+        let list = reseller.get("/reseller").await.ok();
+        for number in list.text.split("id=\"reseller-order-").skip(1) {
+            let number: String = number.chars().take_while(|c| *c != '"').collect();
+            t.mark_paid(&number, &support::today()).await;
+        }
+        let owner = t.user("owner@studio.example").await;
+        let seats = t.portal.store.seats_of_user(&owner.id).await.unwrap();
+        assert_eq!(seats.len(), 1, "{seats:?}");
+    }
+}
+
 /// A reseller's order that was cut short after the owner's account was made (a crash,
 /// a failed step) left an owner who was never invited; ordering again invites them.
 #[tokio::test]
