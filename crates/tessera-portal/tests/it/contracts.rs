@@ -268,17 +268,24 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
         tessera_portal::scheduler::run_daily(&t.portal, end - chrono::Duration::days(30))
             .await
             .unwrap();
-        let mails = t.mails().await;
+        // It goes to the customer's contract manager, naming the reseller (who gets a copy).
+        let mails = t.mails_to("owner@studio.example").await;
         let reminder = mails
             .iter()
             .find(|m| m.subject.contains("subscription ends on") && m.text.contains(&number))
-            .expect("a renewal reminder");
+            .expect("a renewal reminder to the contract manager");
         assert!(
             reminder
                 .text
-                .contains("contact your reseller (reseller@partner.example)"),
+                .contains("contact your reseller, Partner GmbH (reseller@partner.example)"),
             "{}",
             reminder.text
+        );
+        assert!(
+            t.mails_to("reseller@partner.example")
+                .await
+                .iter()
+                .any(|m| m.subject == reminder.subject)
         );
         assert!(!reminder.text.contains("renew before then"));
     }
