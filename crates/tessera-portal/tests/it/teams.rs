@@ -201,6 +201,68 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
     }
 }
 
+/// A name with its own full stop (the vendor's "Tessera Software Ltd.", a team "Studio
+/// Ltd.") ends its sentence without a second one, in the e-mails and on the pages.
+#[tokio::test]
+async fn a_name_that_ends_with_a_full_stop_ends_its_sentence_without_a_second() {
+    let t = TestPortal::sqlite().await;
+    assert_eq!(t.portal.config.vendor.name, "Tessera Software Ltd.");
+    let (mut cm, _, _) = t.paid_named_order("cm@office.example", "3").await;
+    cm.get("/account/teams").await;
+    let made = cm
+        .submit("/account/teams", &[("name", "Studio Ltd.")])
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
+    let org = t.organization_of("cm@office.example").await;
+    let team = t
+        .portal
+        .store
+        .team_by_name(&org.id, "Studio Ltd.")
+        .await
+        .unwrap()
+        .unwrap();
+    cm.get(&format!("/account/teams/{}", team.id)).await;
+    let sent = cm
+        .submit(
+            &format!("/account/teams/{}/invite", team.id),
+            &[("email", "new@office.example")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
+    let invitation = t.mails_to("new@office.example").await.pop().unwrap();
+    assert!(
+        invitation.text.contains("at Tessera Software Ltd.\r\n")
+            || invitation.text.contains("at Tessera Software Ltd.\n"),
+        "{}",
+        invitation.text
+    );
+    let link = t
+        .link_in_last_mail("new@office.example", "/invitation?token=")
+        .await;
+    let mut person = t.browser();
+    person.get(&link).await.ok();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let accepted = person
+        .submit(
+            "/invitation",
+            &[
+                ("token", &token),
+                ("password", support::PASSWORD),
+                ("password_again", support::PASSWORD),
+            ],
+        )
+        .await;
+    let welcome = person.get(&accepted.location.unwrap()).await.ok();
+    assert!(
+        welcome.has("Welcome to the team Studio Ltd.<"),
+        "{}",
+        welcome.text
+    );
+    for mail in t.mails().await {
+        assert!(!mail.text.contains("Ltd.."), "{}", mail.text);
+    }
+}
+
 #[tokio::test]
 async fn each_role_sees_and_does_only_what_it_should() {
     let t = TestPortal::sqlite().await;
