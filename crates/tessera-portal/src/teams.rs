@@ -161,6 +161,22 @@ pub async fn may_see_billing(state: &PortalState, user: &UserRecord) -> PortalRe
     Ok(false)
 }
 
+/// Whether a person sees a team's pages: they see the whole organization's billing (see
+/// [`may_see_billing`]), or they are an admin, the contract manager or the software
+/// coordinator of a team. A user who only holds seats sees neither, only their licenses.
+pub async fn may_see_teams(state: &PortalState, user: &UserRecord) -> PortalResult<bool> {
+    if may_see_billing(state, user).await? {
+        return Ok(true);
+    }
+    for team in state.store.teams_of_user(&user.id).await? {
+        let role = state.store.member_role(&team.id, &user.id).await?;
+        if Standing::of(&team, &user.id, role).may(Act::View) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Refuses people who do not see billing (see [`may_see_billing`]).
 pub async fn require_billing(state: &PortalState, user: &UserRecord) -> PortalResult<()> {
     if user.role == tessera_store::portal::Role::Staff || may_see_billing(state, user).await? {

@@ -263,6 +263,55 @@ async fn a_name_that_ends_with_a_full_stop_ends_its_sentence_without_a_second() 
     }
 }
 
+/// The menu offers each role the pages it may use: a user only *Your licenses*, a
+/// secondary admin the teams and reports too, the contract manager everything.
+#[tokio::test]
+async fn each_role_sees_the_menu_entries_it_may_use() {
+    let t = TestPortal::sqlite().await;
+    let (mut cm, _, team) = t.paid_named_order("cm@office.example", "3").await;
+    let mut user = t.invited(&mut cm, &team, "user@office.example").await;
+    let mut secondary = t.invited(&mut cm, &team, "admin@office.example").await;
+    let admin_id = t.user("admin@office.example").await.id;
+    cm.get(&format!("/account/teams/{team}")).await;
+    let r = cm
+        .submit(
+            &format!("/account/teams/{team}/members/{admin_id}/role"),
+            &[("role", "secondary_admin")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+
+    let entries = [
+        "menu-orders",
+        "menu-subscriptions",
+        "menu-teams",
+        "menu-licenses",
+        "menu-lan-usage",
+        "menu-reporting",
+    ];
+    let menu = |html: &str| -> Vec<&str> {
+        entries
+            .iter()
+            .copied()
+            .filter(|id| html.contains(&format!("id=\"{id}\"")))
+            .collect()
+    };
+    assert_eq!(menu(&cm.get("/").await.text), entries);
+    assert_eq!(menu(&user.get("/").await.text), ["menu-licenses"]);
+    assert_eq!(
+        menu(&secondary.get("/account/licenses").await.text),
+        [
+            "menu-teams",
+            "menu-licenses",
+            "menu-lan-usage",
+            "menu-reporting"
+        ]
+    );
+    // A buyer before their first named-user order sees billing as before.
+    let mut buyer = t.customer("new@else.example", "Else").await;
+    assert_eq!(menu(&buyer.get("/buy").await.text), entries);
+}
+
 #[tokio::test]
 async fn each_role_sees_and_does_only_what_it_should() {
     let t = TestPortal::sqlite().await;
