@@ -520,7 +520,10 @@ pub async fn add_to_cart(
             "That item is no longer in your cart (was the order placed meanwhile?).",
         ));
     }
-    Ok(see_other(&format!("/buy/{}?added=1", sub.product.id)))
+    // Back to the product with the validity period just chosen still selected.
+    let query = serde_urlencoded::to_string([("added", "1"), ("option", &sub.option.id)])
+        .map_err(|e| PortalError::internal(e.to_string()))?;
+    Ok(see_other(&format!("/buy/{}?{query}", sub.product.id)))
 }
 
 #[derive(Deserialize)]
