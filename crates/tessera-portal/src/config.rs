@@ -186,7 +186,8 @@ pub struct PortalConfig {
     #[serde(default)]
     pub smtp: String,
     /// The vendor's signing key (k4.secret) for activation keys; relative to the data
-    /// folder. Made on first start when missing.
+    /// folder. The portal does not start without it (`tessera portal --new-vendor-key`
+    /// makes one on a first start).
     pub vendor_secret_key_file: PathBuf,
     /// The folder of the packages on the Download page (the LAN License Server's `.deb`,
     /// `.tar.gz`, … each with its `.sig` from `tessera vendor sign`); relative to the data

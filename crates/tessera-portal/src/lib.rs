@@ -31,7 +31,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use config::PortalConfig;
-pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
+pub use state::{Portal, PortalState, load_or_create_vendor_key, load_vendor_key, open};
 
 use pages::{
     account, download, lan_usage, orders, reports, shop as shop_pages, staff, team,

@@ -71,15 +71,31 @@ impl PortalState {
     }
 }
 
+/// Reads the vendor's signing key; a key that is not there is an error (the portal never
+/// signs activation keys with a key that LAN license servers do not trust).
+pub fn load_vendor_key(path: &std::path::Path) -> Result<SigningKey, OpenError> {
+    read_vendor_key(path, false)
+}
+
 /// Reads the vendor's signing key, making one (and its public half beside it) when the
-/// file does not exist yet.
+/// file does not exist yet: a first run's explicit choice, or the demo's.
 pub fn load_or_create_vendor_key(path: &std::path::Path) -> Result<SigningKey, OpenError> {
+    read_vendor_key(path, true)
+}
+
+fn read_vendor_key(path: &std::path::Path, create: bool) -> Result<SigningKey, OpenError> {
     let fail = |message: String| OpenError::VendorKey {
         path: path.display().to_string(),
         message,
     };
     match std::fs::read_to_string(path) {
         Ok(text) => SigningKey::from_paserk(&text).map_err(|e| fail(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Err(fail(
+            "no such file; name the key `tessera vendor keygen` made with --vendor-secret-key \
+             (a path relative to the current folder), or make a new one there with \
+             --new-vendor-key (LAN license servers must then trust its public key)"
+                .into(),
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = SigningKey::generate();
             if let Some(dir) = path.parent() {

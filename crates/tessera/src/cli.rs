@@ -69,9 +69,15 @@ pub struct PortalArgs {
     /// The address customers use (links in e-mails; https makes cookies Secure).
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The vendor's secret key (k4.secret) that signs activation keys.
+    /// The vendor's secret key (k4.secret) that signs activation keys, relative to the
+    /// current folder (default `vendor_secret_key_file` in portal.toml, relative to the
+    /// data folder). A key that is not there stops the portal.
     #[arg(long, env = "TESSERA_VENDOR_SECRET_KEY")]
     pub vendor_secret_key: Option<PathBuf>,
+    /// First start: make a new vendor key (and its .public beside it) where the vendor key
+    /// should be, if none is there yet; LAN license servers must then trust its public key.
+    #[arg(long)]
+    pub new_vendor_key: bool,
     /// Web license server: requests per second one client address may send, twice that in
     /// a burst (default 200, or `web_rate_limits.per_client` in portal.toml; 0: no limit).
     #[arg(long)]

@@ -99,13 +99,15 @@ fn publish_own_build(downloads: &Path, vendor: &SigningKey) -> anyhow::Result<St
     Ok(name)
 }
 
-/// Starts the portal on `root/portal` with the sample catalog, the demo's vendor key
-/// and its two accounts; it serves in the background until Ctrl-C.
+/// Starts the portal on `root/portal` with the sample catalog, the demo's vendor key,
+/// its two accounts and the customer's orders (for the LAN server with
+/// `registration_key`); it serves in the background until Ctrl-C.
 async fn start_portal(
     root: &Path,
     vendor_dir: &Path,
     vendor: &SigningKey,
     listen: &str,
+    registration_key: &str,
 ) -> anyhow::Result<DemoPortal> {
     let mut config = tessera_portal::PortalConfig::load_or_create(&root.join("portal"))?;
     config.vendor_secret_key_file = vendor_dir.join("vendor.secret");
@@ -166,8 +168,12 @@ async fn start_portal(
             )
             .await?;
     }
-    // The customer's organization has a web license server too, as a Paid order of
-    // "Use Web License Server" leaves it, so its panel has something to show.
+    // The customer's orders: Paid for the demo's LAN server (with its activation key),
+    // for the web license server and for Share seats in the customer's team (the
+    // customer holds one, so `tessera login` works at once), and one Pending.
+    crate::demo_orders::seed(&portal, &buyer, registration_key).await?;
+    // A web license server whose pools are gone or about to end (a demo folder used
+    // long ago) gets a fresh pool, so its panel has something to show.
     let now = Utc::now();
     let web = portal
         .store
@@ -193,36 +199,7 @@ async fn start_portal(
         )
         .await?;
     }
-    // And a named-user subscription of Share in the customer's team, whose first seat is
-    // the customer's own: `tessera login` works at once (made once, by its order id).
-    let team = portal
-        .store
-        .default_team(
-            &org.id,
-            &buyer.id,
-            "Demo Office team",
-            tessera_core::to_millis(now),
-        )
-        .await?;
     let today = now.date_naive();
-    portal
-        .store
-        .create_named_subscription(
-            &tessera_store::portal::NewNamedSubscription {
-                organization_id: &org.id,
-                team_id: &team.id,
-                order_id: Some("demo-share"),
-                product_id: "share",
-                product_name: "Share (named user)",
-                licensed: &["share".to_owned()],
-                seats: 3,
-                start_date: &today.to_string(),
-                end_date: &(today + Duration::days(365)).to_string(),
-                buyer_user_id: &buyer.id,
-            },
-            tessera_core::to_millis(now),
-        )
-        .await?;
     // And a pack of tokens (consumption licensing) for a year, granted once.
     if !portal.store.has_token_packs(&org.id).await? {
         portal
@@ -333,7 +310,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             )
             .await?;
         }
-        let portal = start_portal(&root, &vendor_dir, &vendor, &args.portal_listen).await?;
+        let portal = start_portal(
+            &root,
+            &vendor_dir,
+            &vendor,
+            &args.portal_listen,
+            &identity.registration_key.to_string(),
+        )
+        .await?;
         let url = format!("http://{addr}");
         let public = vendor_dir.join("vendor.public");
         println!("Tessera demo is running.");
@@ -363,6 +347,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         println!(
             "  named users         Share: 3 seats in the customer's team (Teams); the customer holds one"
+        );
+        println!(
+            "  orders              Paid: this LAN server's (activation key under Orders), the web license server's, Share's; one Pending for the back office"
         );
         println!(
             "  tokens              500 for a year (Reporting → Token Usage; POST /api/v1/tokens/use)"

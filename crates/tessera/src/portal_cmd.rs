@@ -33,7 +33,10 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
         config.public_url = url.clone();
     }
     if let Some(key) = &args.vendor_secret_key {
-        config.vendor_secret_key_file = key.clone();
+        // A path typed on the command line or in the environment is relative to the
+        // folder the command runs in, not to the data folder.
+        config.vendor_secret_key_file = std::path::absolute(key)
+            .with_context(|| format!("cannot resolve the path {}", key.display()))?;
     }
     if let Some(dir) = &args.downloads {
         // A folder typed on the command line is relative to where the command runs.
@@ -58,7 +61,12 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
 
 pub fn run(args: PortalArgs) -> anyhow::Result<ExitCode> {
     let mut config = portal_config(&args)?;
-    let vendor = tessera_portal::load_or_create_vendor_key(&config.vendor_secret_key_path())?;
+    let key = config.vendor_secret_key_path();
+    let vendor = if args.new_vendor_key {
+        tessera_portal::load_or_create_vendor_key(&key)?
+    } else {
+        tessera_portal::load_vendor_key(&key)?
+    };
     let listen: std::net::SocketAddr = config
         .listen
         .parse()

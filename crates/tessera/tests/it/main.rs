@@ -19,6 +19,7 @@ mod paseto_interop;
 mod policy;
 mod portal_demo;
 mod portal_flow;
+mod portal_start;
 mod registration;
 mod scale_out;
 mod site_keys;
