@@ -438,28 +438,39 @@ impl NamedClient {
         if claims.exp - margin > now {
             return Ok(login);
         }
-        let refreshed = self.post(
-            "/api/v1/named/refresh",
-            &NamedRefreshRequest {
-                token: login.token.clone(),
-                product: None,
-            },
-        );
-        match refreshed.and_then(|r| self.grant(r)) {
-            Ok((grant, _)) => {
-                let kept = StoredLogin {
-                    token: grant.token,
-                    refresh_interval_s: grant.refresh_interval_s,
-                    offline_days: grant.offline_days,
-                    products: grant.products,
-                    ..login
-                };
+        match self.renew(&login, None) {
+            Ok((kept, _)) => {
                 store_login(&self.cache_dir, &kept)?;
                 Ok(kept)
             }
             Err(e) if e.is_transient() && claims.exp > now => Ok(login),
             Err(e) => Err(e),
         }
+    }
+
+    /// Asks the portal for a new token of the sign-in `login` (for `product`, when given):
+    /// the sign-in with it, to keep, and the token's claims.
+    fn renew(
+        &self,
+        login: &StoredLogin,
+        product: Option<&str>,
+    ) -> Result<(StoredLogin, NamedClaims), ClientError> {
+        let response = self.post(
+            "/api/v1/named/refresh",
+            &NamedRefreshRequest {
+                token: login.token.clone(),
+                product: product.map(str::to_owned),
+            },
+        )?;
+        let (grant, claims) = self.grant(response)?;
+        let renewed = StoredLogin {
+            token: grant.token,
+            refresh_interval_s: grant.refresh_interval_s,
+            offline_days: grant.offline_days,
+            products: grant.products,
+            ..login.clone()
+        };
+        Ok((renewed, claims))
     }
 
     /// Reports that the person signed in on this computer uses `product`, licensed by
@@ -577,22 +588,8 @@ fn refresh_once(client: &NamedClient, product: &str, shared: &Arc<Mutex<Shared>>
             message: "signed out on this computer: run `tessera login` again".into(),
         },
         Some(login) => {
-            let sent = client.post(
-                "/api/v1/named/refresh",
-                &NamedRefreshRequest {
-                    token: login.token.clone(),
-                    product: Some(product.to_owned()),
-                },
-            );
-            match sent.and_then(|r| client.grant(r)) {
-                Ok((grant, claims)) => {
-                    let kept = StoredLogin {
-                        token: grant.token,
-                        refresh_interval_s: grant.refresh_interval_s,
-                        offline_days: grant.offline_days,
-                        products: grant.products,
-                        ..login
-                    };
+            match client.renew(&login, Some(product)) {
+                Ok((kept, claims)) => {
                     let _ = store_login(&client.cache_dir, &kept);
                     // The portal has just vouched for this time: the offline period is
                     // measured from here, and a clock turned back later is noticed.

@@ -72,6 +72,19 @@ macro_rules! try_status {
     };
 }
 
+/// The value behind a handle the caller passed, or `InvalidArgument` for NULL.
+///
+/// # Safety
+/// `p` is NULL or a live handle made by this library.
+unsafe fn live<'a, T>(p: *const T, what: &str) -> Result<&'a T, TesseraStatus> {
+    if p.is_null() {
+        set_error("invalid_argument", &format!("{what} must not be NULL"));
+        return Err(TesseraStatus::InvalidArgument);
+    }
+    // SAFETY: non-NULL, and live by the caller's promise.
+    Ok(unsafe { &*p })
+}
+
 fn owned_string(s: &str) -> *mut c_char {
     CString::new(s.replace('\0', " "))
         .map(CString::into_raw)
@@ -231,12 +244,8 @@ pub unsafe extern "C" fn tessera_named_browser_poll(
     handle: *const TesseraBrowserSignIn,
 ) -> TesseraStatus {
     guard(|| {
-        if handle.is_null() {
-            set_error("invalid_argument", "handle must not be NULL");
-            return TesseraStatus::InvalidArgument;
-        }
-        // SAFETY: the caller passes a live handle.
-        let h = unsafe { &*handle };
+        // SAFETY: the caller passes NULL or a live handle.
+        let h = try_status!(unsafe { live(handle, "handle") });
         let mut sign_in = h.sign_in.lock().expect("sign-in");
         match h.client.poll_browser_sign_in(&mut sign_in) {
             Ok(Some(_)) => TesseraStatus::Ok,
@@ -347,12 +356,8 @@ pub unsafe extern "C" fn tessera_named_license_check(
     license: *const TesseraNamedLicense,
 ) -> TesseraStatus {
     guard(|| {
-        if license.is_null() {
-            set_error("invalid_argument", "license must not be NULL");
-            return TesseraStatus::InvalidArgument;
-        }
-        // SAFETY: the caller passes a live license.
-        let l = unsafe { &*license };
+        // SAFETY: the caller passes NULL or a live license.
+        let l = try_status!(unsafe { live(license, "license") });
         if !l.license.is_valid() && matches!(l.license.status(), NamedStatus::Offline { .. }) {
             set_error(
                 "offline_too_long",
@@ -374,12 +379,8 @@ pub unsafe extern "C" fn tessera_named_license_refresh(
     license: *const TesseraNamedLicense,
 ) -> TesseraStatus {
     guard(|| {
-        if license.is_null() {
-            set_error("invalid_argument", "license must not be NULL");
-            return TesseraStatus::InvalidArgument;
-        }
-        // SAFETY: the caller passes a live license.
-        let l = unsafe { &*license };
+        // SAFETY: the caller passes NULL or a live license.
+        let l = try_status!(unsafe { live(license, "license") });
         status_of_named(&l.license.refresh_now(&l.client))
     })
 }
