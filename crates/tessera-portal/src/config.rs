@@ -221,6 +221,9 @@ pub struct PortalConfig {
     /// addresses); none by default, and the header is then ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<String>,
+    /// The token Prometheus reads `/metrics` with; empty: `/metrics` answers 401.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metrics_token: String,
     #[serde(default)]
     pub tokens: TokenSettings,
     pub vendor: VendorDetails,
@@ -275,6 +278,7 @@ impl PortalConfig {
             named: NamedSettings::default(),
             web_rate_limits: WebRateLimits::default(),
             trusted_proxies: Vec::new(),
+            metrics_token: String::new(),
             tokens: TokenSettings::default(),
             vendor: VendorDetails {
                 name: "Tessera Software Ltd.".into(),

@@ -226,6 +226,11 @@ pub fn router(portal: Portal) -> Router {
                 .route("/api/v1/usage-reports", post(lan_usage::receive_report))
                 .with_state(portal.clone()),
         )
+        .merge(
+            Router::new()
+                .route("/metrics", get(tessera_server::metrics_page))
+                .with_state(portal.web.clone()),
+        )
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             tessera_server::proxy::TrustedProxies::new(portal.web.config.trusted_proxies.clone()),

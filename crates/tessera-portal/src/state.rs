@@ -191,6 +191,8 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
     web_config.rate_limit = config.web_rate_limits.per_client;
     web_config.org_rate_limit = config.web_rate_limits.per_organization;
     web_config.credential_rate_limit = config.web_rate_limits.per_credential;
+    web_config.metrics_token =
+        Some(config.metrics_token.trim().to_owned()).filter(|t| !t.is_empty());
     // Unreadable entries were refused when the settings were read (`tessera portal`).
     web_config.trusted_proxies = config
         .trusted_proxies

@@ -225,7 +225,10 @@ async fn take_seat(
                 .ahead_of(&queue_key, ticket.as_ref().map(|t| t.id)),
             product: seat.product,
         };
-        match state.store.take_seat(seat, &gate, state.now()).await {
+        let started = std::time::Instant::now();
+        let taken = state.store.take_seat(seat, &gate, state.now()).await;
+        state.metrics.write("checkout", started);
+        match taken {
             Err(SeatError::NoSeat { .. } | SeatError::Reserved(_))
                 if tokio::time::Instant::now() < deadline =>
             {
@@ -261,6 +264,15 @@ async fn take_seat(
             Err(err)
         }
     }
+}
+
+/// Counts a checkout's or a borrow's outcome for `/metrics`.
+fn counted<T>(state: &SharedState, kind: &str, result: ApiResult<T>) -> ApiResult<T> {
+    match &result {
+        Ok(_) => state.metrics.seat(kind, "granted"),
+        Err(e) => state.metrics.seat(kind, e.code.as_str()),
+    }
+    result
 }
 
 fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> LeaseGrant {
@@ -314,7 +326,11 @@ pub async fn checkout(
         site_key_id: credential.site_key_id(),
         duration_ms: state.config.lease_ttl.as_millis() as i64,
     };
-    let (lease, new) = take_seat(&state, &seat, req.wait_s.unwrap_or(0)).await?;
+    let (lease, new) = counted(
+        &state,
+        "lease",
+        take_seat(&state, &seat, req.wait_s.unwrap_or(0)).await,
+    )?;
     let token = sign_for(&state, &lease).await?;
     let status = if new {
         StatusCode::CREATED
@@ -381,11 +397,15 @@ pub async fn heartbeat(
 ) -> ApiResult<Json<LeaseGrant>> {
     authorize_seat(&state, &token, &id, SeatKind::Lease)?;
     let ttl = state.config.lease_ttl.as_millis() as i64;
-    let lease = state
-        .store
-        .heartbeat(&realm, &id, state.now(), ttl)
-        .await?
-        .ok_or_else(|| not_found(SeatKind::Lease))?;
+    let started = std::time::Instant::now();
+    let beat = state.store.heartbeat(&realm, &id, state.now(), ttl).await?;
+    state.metrics.write("heartbeat", started);
+    state.metrics.heartbeat(if beat.is_some() {
+        "ok"
+    } else {
+        "lease_not_found"
+    });
+    let lease = beat.ok_or_else(|| not_found(SeatKind::Lease))?;
     let token = sign_for(&state, &lease).await?;
     Ok(Json(lease_grant(&state, &lease, token)))
 }
@@ -462,7 +482,7 @@ pub async fn borrow(
         site_key_id: credential.site_key_id(),
         duration_ms: i64::from(req.hours) * 3_600_000,
     };
-    let (lease, new) = take_seat(&state, &seat, 0).await?;
+    let (lease, new) = counted(&state, "borrow", take_seat(&state, &seat, 0).await)?;
     let token = sign_for(&state, &lease).await?;
     let status = if new {
         StatusCode::CREATED
@@ -548,11 +568,13 @@ async fn end_own_seat(
         SeatKind::Lease => (LeaseKind::Lease, EndReason::CheckedIn),
         SeatKind::Borrow => (LeaseKind::Borrow, EndReason::Returned),
     };
-    state
+    let started = std::time::Instant::now();
+    let ended = state
         .store
         .end(realm, id, Some(lease_kind), state.now(), reason)
-        .await?
-        .ok_or_else(|| not_found(kind))?;
+        .await?;
+    state.metrics.write("checkin", started);
+    ended.ok_or_else(|| not_found(kind))?;
     state.seat_freed();
     Ok(StatusCode::NO_CONTENT)
 }

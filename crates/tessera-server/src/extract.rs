@@ -93,8 +93,12 @@ pub fn admin_token_matches(state: &SharedState, presented: &str) -> bool {
     let Some(identity) = state.identity() else {
         return false;
     };
-    let expected = identity.admin_token.as_bytes();
-    presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected))
+    same_secret(&identity.admin_token, presented)
+}
+
+/// Whether `presented` is `expected`, compared in constant time.
+pub fn same_secret(expected: &str, presented: &str) -> bool {
+    presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// A named parameter of the matched path (decoded), whatever the others are.

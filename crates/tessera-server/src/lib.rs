@@ -13,6 +13,7 @@ pub mod extract;
 pub mod identity;
 pub mod limits;
 mod live;
+pub mod metrics;
 pub mod openapi;
 pub mod policy_file;
 pub mod proxy;
@@ -77,6 +78,8 @@ pub struct ServerConfig {
     /// Requests per second one credential (a site key, a person) may send from all its
     /// addresses together (0: no limit); twice that in a burst.
     pub credential_rate_limit: u32,
+    /// A token that lets a scraper read `/metrics` (besides the LAN server's admin token).
+    pub metrics_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -95,6 +98,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             require_site_key: false,
             credential_rate_limit: limits::DEFAULT_CREDENTIAL_RATE_LIMIT,
+            metrics_token: None,
         }
     }
 
@@ -170,6 +174,8 @@ pub struct AppState {
     /// The web license server's admin and sign-in checks (absent on a LAN server).
     pub admin_gate: Option<Arc<dyn WebGate>>,
     realms: std::sync::Mutex<HashMap<String, RealmCached>>,
+    /// What the server counts, for `/metrics`.
+    pub metrics: metrics::Metrics,
     /// Held for the server's life: one server per data folder.
     _lock: Option<backup::DataLock>,
 }
@@ -340,6 +346,10 @@ fn protocol_routes(lan: bool) -> Router<SharedState> {
 
 fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             error::json_errors_for_api,
@@ -375,10 +385,50 @@ async fn openapi_json(
         .into_response()
 }
 
+/// `GET /metrics`: the server's figures in the Prometheus text format, for the admin
+/// token (LAN server) or the metrics token.
+pub async fn metrics_page(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
+    let allowed = presented.is_some_and(|t| {
+        extract::admin_token_matches(&state, t)
+            || state
+                .config
+                .metrics_token
+                .as_deref()
+                .is_some_and(|m| extract::same_secret(m, t))
+    });
+    if !allowed {
+        return ApiError::unauthorized(
+            "/metrics needs `Authorization: Bearer <admin token or metrics token>`",
+        )
+        .into_response();
+    }
+    match state.metrics.render(&state).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
 /// The LAN server: the protocol at `/api/v1` and the live page at `/`.
 pub fn router(state: SharedState) -> Router {
     let routes = Router::new()
         .nest("/api/v1", protocol_routes(true))
+        .route("/metrics", get(metrics_page))
         .merge(live::routes())
         .fallback(|uri: axum::http::Uri| async move {
             if uri.path().starts_with("/api") {
@@ -436,6 +486,7 @@ pub fn web_state(
         limiter,
         admin_gate: Some(gate),
         realms: Default::default(),
+        metrics: Default::default(),
         _lock: None,
     })
 }
@@ -495,6 +546,7 @@ pub async fn sweep_forever(state: SharedState) {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(count = n, "lapsed seats returned to their pools");
+                state.metrics.expired.inc_by(n as u64);
                 state.seat_freed();
             }
             Err(e) => tracing::warn!(error = %e, "sweeping lapsed leases failed; will retry"),
@@ -529,6 +581,7 @@ pub async fn open(
         limiter,
         admin_gate: None,
         realms: Default::default(),
+        metrics: Default::default(),
         _lock: Some(lock),
     }))
 }

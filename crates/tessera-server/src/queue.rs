@@ -48,6 +48,16 @@ impl WaitQueue {
             .count()
     }
 
+    /// How many wait for each key (a realm and a product), in no particular order.
+    pub fn waiting(&self) -> Vec<(String, usize)> {
+        let tickets = self.tickets.lock().expect("queue lock");
+        let mut counts: std::collections::HashMap<&str, usize> = Default::default();
+        for (_, key) in tickets.iter() {
+            *counts.entry(key.as_str()).or_default() += 1;
+        }
+        counts.into_iter().map(|(k, n)| (k.to_owned(), n)).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.tickets.lock().expect("queue lock").len()
     }

@@ -50,6 +50,15 @@ impl Store {
         Ok(())
     }
 
+    /// Every realm that has pools, in name order.
+    pub async fn realms_with_pools(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT realm FROM pools ORDER BY realm")
+                .fetch_all(&self.db)
+                .await?,
+        )
+    }
+
     pub async fn realm(&self, realm: &str) -> Result<Option<RealmRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT realm, name, CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT) AS on_off, policy, \

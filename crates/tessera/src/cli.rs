@@ -91,6 +91,10 @@ pub struct PortalArgs {
     /// `web_rate_limits.per_credential`; 0: no limit).
     #[arg(long)]
     pub credential_rate_limit: Option<u32>,
+    /// A token for Prometheus to read /metrics with (default `metrics_token` in
+    /// portal.toml; without one /metrics answers 401 to everyone).
+    #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// The folder of the packages on the Download page, each with its FILE.sig (default
     /// `downloads_dir` in portal.toml, or DATA/downloads).
     #[arg(long, env = "TESSERA_DOWNLOADS")]
@@ -240,6 +244,10 @@ pub struct RunArgs {
     /// in tessera.toml.
     #[arg(long)]
     pub require_site_key: bool,
+    /// A token for Prometheus to read /metrics with (besides the admin token); default:
+    /// `metrics_token` in tessera.toml, or none.
+    #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Subcommand)]

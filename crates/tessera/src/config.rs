@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     /// Lend seats only to programs with a site key.
     pub require_site_key: Option<bool>,
+    /// A token for Prometheus to read /metrics with.
+    pub metrics_token: Option<String>,
 }
 
 impl FileConfig {
@@ -140,6 +142,12 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
         config.usage_retention_days = d;
     }
     config.require_site_key = run.require_site_key || file.require_site_key.unwrap_or(false);
+    config.metrics_token = run
+        .metrics_token
+        .clone()
+        .or(file.metrics_token.clone())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
     if config.heartbeat.is_zero() || config.heartbeat >= config.lease_ttl {
         bail!(
             "the heartbeat ({} s) must be at least 1 s and shorter than the lease TTL ({} s)",

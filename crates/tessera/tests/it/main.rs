@@ -13,6 +13,7 @@ mod keep_alive;
 mod leases;
 mod limits;
 mod live_page;
+mod metrics;
 mod named_login;
 mod package;
 mod paseto_interop;
