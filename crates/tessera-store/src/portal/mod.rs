@@ -1,6 +1,6 @@
 //! The portal's tables: organizations and their users, browser sessions and one-time
 //! tokens, sign-in failures, the catalog and carts, orders with their documents, and
-//! teams with their named-user seats.
+//! teams with their named-user seats, and support requests.
 //! Each aggregate has its own file; every query serves SQLite and PostgreSQL alike.
 
 mod accounts;
@@ -11,6 +11,7 @@ mod lan_usage;
 mod orders;
 mod scheduler;
 mod sessions;
+mod support;
 mod teams;
 mod tokens;
 
@@ -24,6 +25,10 @@ pub use orders::{
     RenewalSeats, ServerKind,
 };
 pub use sessions::{OneTimePurpose, SessionRow};
+pub use support::{
+    NewSupportAttachment, NewSupportMessage, NewSupportRequest, SupportAbout, SupportAttachment,
+    SupportAttachmentInfo, SupportMessageRecord, SupportRequestRecord, SupportStatus,
+};
 pub use teams::{
     AssigneeRecord, AssignmentBatch, BatchRow, InvitationRecord, Invited, MemberRecord, MemberRole,
     NamedSessionRecord, NamedSubscriptionRecord, NewInvitation, NewNamedSubscription,
