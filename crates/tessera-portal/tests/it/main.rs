@@ -4,12 +4,14 @@
 mod announce;
 mod contracts;
 mod documents;
+mod help;
 mod mail;
 mod next_path;
 mod reports;
 mod scheduler;
 mod shop;
 mod support;
+mod support_requests;
 mod teams;
 mod tokens;
 mod web_panel;
