@@ -235,6 +235,12 @@ fn help_routes() -> Router<Portal> {
     use pages::{help as help_pages, support as support_pages};
     let files = || DefaultBodyLimit::max(support::MAX_FORM_BYTES);
     Router::new()
+        // Browsers ask every site for an icon; the portal has none, and a 404 would be an
+        // error in every page's console.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route("/help", get(help_pages::help_page))
         .route("/help/menu", get(help_pages::help_menu))
         .route("/help/topics/{*topic}", get(help_pages::topic_page))

@@ -15,6 +15,11 @@ async fn every_page_has_the_get_help_button_and_its_dialog() {
         assert!(page.has("id=\"get-help\""), "{path}: {}", page.text);
         assert!(page.has("id=\"help-dialog\""), "{path}");
     }
+    // No icon, and no 404 in the console for it.
+    assert_eq!(
+        visitor.get("/favicon.ico").await.status,
+        StatusCode::NO_CONTENT
+    );
     let mut buyer = t.customer("help@office.example", "Help Office").await;
     for path in [
         "/account/subscriptions",
