@@ -454,3 +454,42 @@ async fn a_support_message_left_unannounced_by_a_stop_is_announced_once_afterwar
         );
     }
 }
+
+#[tokio::test]
+async fn in_an_organization_only_those_who_see_its_orders_see_a_request_about_one() {
+    for t in TestPortal::every_backend().await {
+        let (mut manager, order, team) = t.paid_named_order("cm@team.example", "3").await;
+        let about_order = send_request(&mut manager, &order, &[]).await;
+        // A user of the team does not see the organization's orders, so neither the
+        // request about one nor the order in their form.
+        let mut user = t.invited(&mut manager, &team, "user@team.example").await;
+        assert_eq!(
+            user.get(&format!("/account/support/{about_order}"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert!(!user.get("/account/support").await.ok().has(&about_order));
+        let form = user.get("/support/new").await.ok();
+        assert!(!form.has(&order), "{}", form.text);
+        // Their own request, about nothing in particular, is theirs alone.
+        let sent = user
+            .submit_files(
+                "/support/new",
+                &[("topic", "named-users"), ("message", "My sign-in fails.")],
+                &[],
+            )
+            .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
+        let own = sent.location.unwrap().replace("?sent=1", "");
+        assert!(user.get(&own).await.ok().has("My sign-in fails."));
+        assert_eq!(manager.get(&own).await.status, StatusCode::NOT_FOUND);
+        assert!(
+            manager
+                .get(&format!("/account/support/{about_order}"))
+                .await
+                .ok()
+                .has("Renew now is not offered")
+        );
+    }
+}
