@@ -15,6 +15,14 @@ async fn every_page_has_the_get_help_button_and_its_dialog() {
         assert!(page.has("id=\"get-help\""), "{path}: {}", page.text);
         assert!(page.has("id=\"help-dialog\""), "{path}");
     }
+    // An error page is plainer, and still leads to Get Help.
+    let missing = visitor.get("/no-such-page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.has("<a href=\"/help\" id=\"get-help\">Get Help</a>"),
+        "{}",
+        missing.text
+    );
     // No icon, and no 404 in the console for it.
     assert_eq!(
         visitor.get("/favicon.ico").await.status,
