@@ -411,15 +411,21 @@ fn message_views(messages: &[SupportMessageRecord], base: &str, staff: bool) -> 
         .collect()
 }
 
+/// A request as its page shows it, to the customer or to staff: its facts, the
+/// conversation, and the form to write (with what was typed and why it was refused).
+pub struct Conversation {
+    pub request: RequestRow,
+    pub closed: bool,
+    pub messages: Vec<MessageView>,
+    pub message: String,
+    pub error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "support_request.html")]
 struct RequestPage {
     layout: Layout,
-    request: RequestRow,
-    closed: bool,
-    messages: Vec<MessageView>,
-    message: String,
-    error: Option<String>,
+    conversation: Conversation,
     limits: Limits,
 }
 
@@ -429,16 +435,25 @@ pub struct SentQuery {
     sent: String,
 }
 
-async fn request_view(
+/// A draft refused with its reason, to show the page again.
+type Refused = (String, PortalError);
+
+/// The layout, conversation and status of a request's page; `staff` for the back
+/// office's (its links, and the agents' e-mails).
+async fn conversation(
     state: &PortalState,
     visitor: &Visitor,
     request: &SupportRequestRecord,
+    staff: bool,
     notice: Option<String>,
-    draft: &str,
-    error: Option<PortalError>,
-) -> PortalResult<Response> {
+    refused: Option<Refused>,
+) -> PortalResult<(StatusCode, Layout, Conversation)> {
+    let base = if staff {
+        "/staff/support"
+    } else {
+        "/account/support"
+    };
     let messages = state.store.support_messages(&request.id).await?;
-    let base = format!("/account/support/{}", request.number);
     let layout = Layout::build(
         state,
         visitor,
@@ -447,21 +462,89 @@ async fn request_view(
     )
     .await?
     .with_notice(notice);
+    let status = refused
+        .as_ref()
+        .map(|(_, e)| e.status())
+        .unwrap_or(StatusCode::OK);
+    let (message, error) = match refused {
+        Some((draft, e)) => (draft, Some(e.message())),
+        None => (String::new(), None),
+    };
+    let conversation = Conversation {
+        request: row(request, base),
+        closed: request.status == SupportStatus::Closed,
+        messages: message_views(&messages, &format!("{base}/{}", request.number), staff),
+        message,
+        error,
+    };
+    Ok((status, layout, conversation))
+}
+
+async fn request_view(
+    state: &PortalState,
+    visitor: &Visitor,
+    request: &SupportRequestRecord,
+    notice: Option<String>,
+    refused: Option<Refused>,
+) -> PortalResult<Response> {
+    let (status, layout, conversation) =
+        conversation(state, visitor, request, false, notice, refused).await?;
     page(
-        error
-            .as_ref()
-            .map(PortalError::status)
-            .unwrap_or(StatusCode::OK),
+        status,
         &RequestPage {
             layout,
-            request: row(request, "/account/support"),
-            closed: request.status == SupportStatus::Closed,
-            messages: message_views(&messages, &base, false),
-            message: draft.to_owned(),
-            error: error.map(|e| e.message()),
+            conversation,
             limits: limits(),
         },
     )
+}
+
+/// Who writes on a request's page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// The customer's answer: the request is Open (again) for staff.
+    Customer,
+    /// A support agent's reply: the request is Answered, waiting for the customer.
+    Staff,
+}
+
+/// Stores what `user` wrote on a request's page (the form's message and files) and
+/// sends its e-mails. A message or files that break a rule come back as `Err` with the
+/// draft, nothing stored.
+async fn write(
+    state: &PortalState,
+    user: &UserRecord,
+    request: &SupportRequestRecord,
+    side: Side,
+    form: Result<Multipart, MultipartRejection>,
+) -> PortalResult<Result<(), Refused>> {
+    let sent = read_form(form).await?;
+    let draft = sent.field("message");
+    let checked = support::check_message(&draft).and_then(|body| Ok((body, sent.attachments()?)));
+    let (body, files) = match checked {
+        Ok(c) => c,
+        Err(e) if e.is_user_error() => return Ok(Err((draft, e))),
+        Err(e) => return Err(e),
+    };
+    let id = state
+        .store
+        .add_support_message(
+            &NewSupportMessage {
+                request_id: &request.id,
+                author_user_id: &user.id,
+                from_staff: side == Side::Staff,
+                body: &body,
+                attachments: &files,
+            },
+            match side {
+                Side::Customer => SupportStatus::Open,
+                Side::Staff => SupportStatus::Answered,
+            },
+            state.now(),
+        )
+        .await?;
+    support::announce_now(state, &request.number, &id).await;
+    Ok(Ok(()))
 }
 
 /// `GET /account/support/{number}`: the conversation, and the form to answer.
@@ -480,7 +563,7 @@ pub async fn request_page(
         "answer" => Some("Your answer was sent to our support agent.".to_owned()),
         _ => None,
     };
-    request_view(&state, &visitor, &request, notice, "", None).await
+    request_view(&state, &visitor, &request, notice, None).await
 }
 
 /// `POST /account/support/{number}/answer`: the customer writes again (a closed request
@@ -492,28 +575,9 @@ pub async fn answer(
     form: Result<Multipart, MultipartRejection>,
 ) -> PortalResult<Response> {
     let request = support::visible_request(&state, &user, &number).await?;
-    let sent = read_form(form).await?;
-    let message = sent.field("message");
-    let checked = support::check_message(&message).and_then(|body| Ok((body, sent.attachments()?)));
-    let (body, files) = match checked {
-        Ok(c) => c,
-        Err(e) => return request_view(&state, &visitor, &request, None, &message, Some(e)).await,
-    };
-    let id = state
-        .store
-        .add_support_message(
-            &NewSupportMessage {
-                request_id: &request.id,
-                author_user_id: &user.id,
-                from_staff: false,
-                body: &body,
-                attachments: &files,
-            },
-            SupportStatus::Open,
-            state.now(),
-        )
-        .await?;
-    support::announce_now(&state, &request.number, &id).await;
+    if let Err(refused) = write(&state, &user, &request, Side::Customer, form).await? {
+        return request_view(&state, &visitor, &request, None, Some(refused)).await;
+    }
     Ok(see_other(&format!(
         "/account/support/{}?sent=answer",
         request.number
@@ -641,12 +705,8 @@ pub async fn queue_page(
 #[template(path = "staff_support_request.html")]
 struct StaffRequestPage {
     layout: Layout,
-    request: RequestRow,
-    closed: bool,
-    messages: Vec<MessageView>,
+    conversation: Conversation,
     staff: Vec<Choice>,
-    message: String,
-    error: Option<String>,
     limits: Limits,
 }
 
@@ -663,11 +723,8 @@ async fn staff_view(
     visitor: &Visitor,
     request: &SupportRequestRecord,
     notice: Option<String>,
-    draft: &str,
-    error: Option<PortalError>,
+    refused: Option<Refused>,
 ) -> PortalResult<Response> {
-    let messages = state.store.support_messages(&request.id).await?;
-    let base = format!("/staff/support/{}", request.number);
     let mut staff = vec![Choice {
         value: String::new(),
         label: "Nobody".into(),
@@ -685,27 +742,14 @@ async fn staff_view(
                 label: email,
             }),
     );
-    let layout = Layout::build(
-        state,
-        visitor,
-        &format!("Support request {}", request.number),
-        true,
-    )
-    .await?
-    .with_notice(notice);
+    let (status, layout, conversation) =
+        conversation(state, visitor, request, true, notice, refused).await?;
     page(
-        error
-            .as_ref()
-            .map(PortalError::status)
-            .unwrap_or(StatusCode::OK),
+        status,
         &StaffRequestPage {
             layout,
-            request: row(request, "/staff/support"),
-            closed: request.status == SupportStatus::Closed,
-            messages: message_views(&messages, &base, true),
+            conversation,
             staff,
-            message: draft.to_owned(),
-            error: error.map(|e| e.message()),
             limits: limits(),
         },
     )
@@ -731,7 +775,7 @@ pub async fn staff_request_page(
         "close" => Some("The request is closed.".to_owned()),
         _ => None,
     };
-    staff_view(&state, &visitor, &request, notice, "", None).await
+    staff_view(&state, &visitor, &request, notice, None).await
 }
 
 /// `POST /staff/support/{number}/reply`: a reply to the customer (e-mailed and shown on
@@ -743,28 +787,9 @@ pub async fn staff_reply(
     form: Result<Multipart, MultipartRejection>,
 ) -> PortalResult<Response> {
     let request = staff_request(&state, &number).await?;
-    let sent = read_form(form).await?;
-    let message = sent.field("message");
-    let checked = support::check_message(&message).and_then(|body| Ok((body, sent.attachments()?)));
-    let (body, files) = match checked {
-        Ok(c) => c,
-        Err(e) => return staff_view(&state, &visitor, &request, None, &message, Some(e)).await,
-    };
-    let id = state
-        .store
-        .add_support_message(
-            &NewSupportMessage {
-                request_id: &request.id,
-                author_user_id: &user.id,
-                from_staff: true,
-                body: &body,
-                attachments: &files,
-            },
-            SupportStatus::Answered,
-            state.now(),
-        )
-        .await?;
-    support::announce_now(&state, &request.number, &id).await;
+    if let Err(refused) = write(&state, &user, &request, Side::Staff, form).await? {
+        return staff_view(&state, &visitor, &request, None, Some(refused)).await;
+    }
     Ok(see_other(&format!(
         "/staff/support/{}?done=reply",
         request.number

@@ -141,6 +141,21 @@ async fn a_customer_contacts_support_staff_reply_and_the_customer_answers() {
             .await;
         assert_eq!(assigned.status, StatusCode::SEE_OTHER, "{}", assigned.text);
         staff.get(&format!("/staff/support/{number}")).await.ok();
+        let pdf: &[u8] = b"%PDF-1.7\n\x00\x01 binary";
+        let refused = staff
+            .submit_files(
+                &format!("/staff/support/{number}/reply"),
+                &[("message", "See the attached PDF.")],
+                &[("attachments", "guide.pdf", pdf)],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused.has("guide.pdf is neither an image"),
+            "{}",
+            refused.text
+        );
+        assert!(refused.has("See the attached PDF."), "the draft is kept");
         let replied = staff
             .submit_files(
                 &format!("/staff/support/{number}/reply"),
@@ -171,6 +186,21 @@ async fn a_customer_contacts_support_staff_reply_and_the_customer_answers() {
         assert!(answered.has("Support agent"));
         assert!(answered.has(">Answered<"), "{}", answered.text);
 
+        // An empty answer is refused on the request's page, nothing stored.
+        let empty = anna
+            .submit_files(
+                &format!("/account/support/{number}/answer"),
+                &[("message", " ")],
+                &[],
+            )
+            .await;
+        assert_eq!(
+            empty.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            empty.text
+        );
+        assert!(empty.has("Write your message") && empty.has("Renew now appears 90 days"));
         // The customer answers; the assignee is told.
         let answer = anna
             .submit_files(
