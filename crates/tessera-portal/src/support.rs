@@ -50,7 +50,9 @@ pub fn check_message(text: &str) -> PortalResult<String> {
     let chars = text.chars().count();
     if chars > MAX_MESSAGE_CHARS {
         return Err(PortalError::invalid(format!(
-            "The message is {chars} characters long; it may be at most {MAX_MESSAGE_CHARS}. Shorten it, or attach the long part as a text file."
+            "The message is {} characters long; it may be at most {}. Shorten it, or attach the long part as a text file.",
+            count_text(chars),
+            count_text(MAX_MESSAGE_CHARS)
         )));
     }
     Ok(text.to_owned())
@@ -129,15 +131,32 @@ pub fn check_attachment(filename: &str, data: Vec<u8>) -> PortalResult<NewSuppor
     })
 }
 
-/// A size in words: `512 bytes`, `1.5 KB`, `2.0 MB`.
+/// A size in words: `512 bytes`, `1.5 KB`, `2 MB`.
 pub fn size_text(bytes: u64) -> String {
+    let unit = |value: f64, name: &str| {
+        let text = format!("{value:.1}");
+        format!("{} {name}", text.strip_suffix(".0").unwrap_or(&text))
+    };
     if bytes < 1024 {
         format!("{bytes} bytes")
     } else if bytes < 1024 * 1024 {
-        format!("{:.1} KB", bytes as f64 / 1024.0)
+        unit(bytes as f64 / 1024.0, "KB")
     } else {
-        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+        unit(bytes as f64 / (1024.0 * 1024.0), "MB")
     }
+}
+
+/// A count with thousands separated: `10,000`.
+pub fn count_text(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The error for one file too many.
@@ -421,6 +440,16 @@ mod tests {
         let big = vec![b'a'; MAX_ATTACHMENT_BYTES + 1];
         assert!(check_attachment("big.txt", big).is_err());
         assert!(check_attachment("empty.txt", Vec::new()).is_err());
+    }
+
+    #[test]
+    fn sizes_and_counts_read_as_words() {
+        assert_eq!(size_text(512), "512 bytes");
+        assert_eq!(size_text(1536), "1.5 KB");
+        assert_eq!(size_text(MAX_ATTACHMENT_BYTES as u64), "2 MB");
+        assert_eq!(count_text(10_000), "10,000");
+        assert_eq!(count_text(999), "999");
+        assert_eq!(count_text(1_234_567), "1,234,567");
     }
 
     #[test]

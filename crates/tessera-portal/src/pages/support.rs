@@ -38,6 +38,8 @@ pub struct Limits {
     pub files: usize,
     pub file_size: String,
     pub chars: usize,
+    /// `chars` in words (`10,000`).
+    pub chars_text: String,
 }
 
 fn limits() -> Limits {
@@ -45,6 +47,7 @@ fn limits() -> Limits {
         files: MAX_ATTACHMENTS,
         file_size: size_text(MAX_ATTACHMENT_BYTES as u64),
         chars: MAX_MESSAGE_CHARS,
+        chars_text: support::count_text(MAX_MESSAGE_CHARS),
     }
 }
 

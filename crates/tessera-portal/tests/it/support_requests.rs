@@ -340,7 +340,7 @@ async fn bad_support_forms_are_refused_with_a_clear_message_and_nothing_stored()
                 "too long",
                 vec![("topic", RENEWALS), ("message", &long)],
                 vec![],
-                "it may be at most 10000",
+                "it may be at most 10,000",
             ),
             (
                 "no topic",
@@ -358,7 +358,7 @@ async fn bad_support_forms_are_refused_with_a_clear_message_and_nothing_stored()
                 "too large a file",
                 vec![("topic", RENEWALS), ("message", "help")],
                 vec![("attachments", "huge.log", &big)],
-                "each file may be at most 2.0 MB",
+                "each file may be at most 2 MB",
             ),
             (
                 "not an image or text",
