@@ -82,6 +82,28 @@ test('a customer signs up, confirms from the e-mail and signs in', async () => {
   await signUpAndIn(page, CUSTOMER, 'Office & Co');
 });
 
+test('the registration key is checked as it is typed, and a wrong last character is a typing error', async () => {
+  await page.goto(portal.url + '/buy/autocad');
+  const keyField = page.getByLabel('Registration key');
+  const say = page.locator('#registration_key-check');
+  // Typed key by key, the field never losing focus: the check answers after a pause.
+  await keyField.click();
+  await keyField.pressSequentially(registrationKey, { delay: 5 });
+  await page.waitForFunction(() => document.getElementById('registration_key-check').textContent === 'Registration key OK.');
+  assert.equal(await keyField.getAttribute('aria-invalid'), 'false');
+  // The last character changed: the old message goes at once, and the new one says what
+  // is wrong (the checksum), not that a character is outside A–Z and 2–7.
+  const last = registrationKey.slice(-1);
+  await keyField.press('Backspace');
+  assert.equal(await say.textContent(), '', 'no message about an earlier value stays under a new one');
+  await keyField.press(last === 'A' ? 'B' : 'A');
+  await page.waitForFunction(() => document.getElementById('registration_key').getAttribute('aria-invalid') === 'true');
+  const message = await say.textContent();
+  assert.match(message, /checksum/);
+  assert.doesNotMatch(message, /outside A–Z/);
+  assert.ok(await keyField.evaluate((el) => el === document.activeElement), 'checked while the field has the focus');
+});
+
 test('the subscription page refuses a mangled registration key and adds the real one to the cart', async () => {
   await page.locator('#menu-buy').click();
   await page.getByRole('heading', { name: 'Buy — Corporate subscription' }).waitFor();

@@ -7,6 +7,14 @@
  *   tessera_example return PRODUCT [SERVER [KEY]]          return a borrow early
  *   tessera_example threads PRODUCT N [SERVER [KEY]]       open N licenses from N threads
  *
+ * Named users (the person's sign-in is kept on this computer, shared with `tessera login`):
+ *   tessera_example sign-in PORTAL EMAIL                   sign in (password in TESSERA_PASSWORD)
+ *   tessera_example browser-sign-in PORTAL                 sign in through the browser
+ *   tessera_example named PRODUCT                          hold a named-user license; each line
+ *                                                          on stdin checks with the portal now
+ *   tessera_example tokens PRODUCT [USED_SECONDS]          report a use of a token-licensed product
+ *   tessera_example sign-out
+ *
  * SERVER and VENDOR_KEY default to TESSERA_SERVER and TESSERA_VENDOR_PUBLIC_KEY.
  * Build: cc tessera_example.c -I crates/tessera-ffi/include -L target/release -ltessera -lpthread
  */
@@ -103,9 +111,71 @@ static int threads(const char *product, int n, const char *server, const char *k
     return failures ? 1 : 0;
 }
 
+static int browser_sign_in(const char *portal) {
+    TesseraBrowserSignIn *sign_in = NULL;
+    TesseraStatus status = tessera_named_browser_start(portal, NULL, NULL, &sign_in);
+    if (status != TESSERA_STATUS_OK) return report("tessera_named_browser_start", status);
+    char *code = tessera_browser_sign_in_code(sign_in);
+    char *url = tessera_browser_sign_in_url(sign_in);
+    printf("open %s and approve the code %s\n", url ? url : "?", code ? code : "?");
+    fflush(stdout);
+    tessera_string_free(code);
+    tessera_string_free(url);
+    do {
+        usleep(tessera_browser_sign_in_interval_ms(sign_in) * 1000u);
+        status = tessera_named_browser_poll(sign_in);
+    } while (status == TESSERA_STATUS_PENDING);
+    tessera_browser_sign_in_free(sign_in);
+    if (status != TESSERA_STATUS_OK) return report("tessera_named_browser_poll", status);
+    printf("signed in\n");
+    return 0;
+}
+
+static int named(const char *product) {
+    TesseraNamedLicense *license = NULL;
+    TesseraStatus status = tessera_named_open(NULL, product, &license);
+    if (status != TESSERA_STATUS_OK) return report("tessera_named_open", status);
+    printf("held %s (named user)\n", product);
+    fflush(stdout);
+    char line[64];
+    while (fgets(line, sizeof line, stdin)) {
+        status = tessera_named_license_refresh(license);
+        if (status == TESSERA_STATUS_OK)
+            printf("valid\n");
+        else
+            printf("stopped: %s (status %d): %s\n", tessera_last_error_code(), (int)status,
+                   tessera_last_error_message());
+        fflush(stdout);
+    }
+    tessera_named_license_release(license);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "sign-out") == 0) {
+        TesseraStatus s = tessera_named_sign_out(NULL);
+        if (s != TESSERA_STATUS_OK) return report("tessera_named_sign_out", s);
+        printf("signed out\n");
+        return 0;
+    }
+    if (argc >= 4 && strcmp(argv[1], "sign-in") == 0) {
+        const char *password = getenv("TESSERA_PASSWORD");
+        TesseraStatus s = tessera_named_sign_in(argv[2], NULL, argv[3], password ? password : "", NULL);
+        if (s != TESSERA_STATUS_OK) return report("tessera_named_sign_in", s);
+        printf("signed in as %s\n", argv[3]);
+        return 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "browser-sign-in") == 0) return browser_sign_in(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "named") == 0) return named(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "tokens") == 0) {
+        int64_t balance = -1;
+        TesseraStatus s = tessera_tokens_use(NULL, argv[2], argc >= 4 ? atoll(argv[3]) : -1, &balance);
+        if (s != TESSERA_STATUS_OK) return report("tessera_tokens_use", s);
+        printf("used %s; balance %lld\n", argv[2], (long long)balance);
+        return 0;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: %s hold|borrow|return|threads PRODUCT ...\n", argv[0]);
+        fprintf(stderr, "usage: %s hold|borrow|return|threads|named|tokens PRODUCT ... | sign-in | browser-sign-in | sign-out\n", argv[0]);
         return 2;
     }
     const char *cmd = argv[1], *product = argv[2];

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{Duration, Utc};
 use tessera_core::{LicenseModel, PoolSpec};
-use tessera_token::{RegistrationKey, SeatClaims, SeatKind, SigningKey};
+use tessera_token::{NamedClaims, RegistrationKey, SeatClaims, SeatKind, SigningKey, sign_named};
 
 const MACHINE_ID: &str = "fuzz-machine";
 
@@ -150,4 +150,25 @@ fn main() {
     seed("portal_forms", "slug", Some(3), "Kowalski & Partners Sp. z o.o.".as_bytes());
     seed("portal_forms", "next", Some(4), b"/checkout?step=2");
     seed("portal_forms", "next-offsite", Some(4), b"//evil.example/");
+
+    // Credentials as an `Authorization` header: a site key, a person's sign-in token
+    // signed by the vendor key, and near misses.
+    let key = tessera_token::generate_site_key();
+    seed("credential", "site-key", None, format!("Bearer {key}").as_bytes());
+    seed("credential", "site-key-lowercase-scheme", None, format!("bearer  {key} ").as_bytes());
+    seed("credential", "not-a-key", None, b"Bearer tsk_");
+    let named = sign_named(
+        &vendor,
+        &NamedClaims {
+            kind: "named".into(),
+            jti: "fuzz-session".into(),
+            sub: "anna@office.example".into(),
+            device: "fuzz-device".into(),
+            products: vec!["share".into()],
+            iat: Utc::now(),
+            exp: Utc::now() + Duration::days(3650),
+        },
+    )
+    .unwrap();
+    seed("credential", "sign-in", None, format!("Bearer {named}").as_bytes());
 }

@@ -502,11 +502,53 @@ pub(crate) fn normalize_server(raw: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// The user's name: `USER`, `USERNAME` or `LOGNAME`, else (a service, `sudo`, a
+/// container, where none is set) the operating system's account of this process.
 fn default_user(env: &dyn Fn(&str) -> Option<String>) -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|name| env(name).and_then(|v| clean_name(&v)))
+        .or_else(os_account_name)
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The name of the account this process runs as, from the system's user database.
+#[cfg(unix)]
+fn os_account_name() -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: getpwuid_r writes into `pwd` and `buf` (whose length it is given) and sets
+    // `found` to `&pwd` or null; the name is read only when found, before `buf` goes.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        );
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy();
+        clean_name(&name)
+    }
+}
+
+/// The name of the account this process runs as: `whoami`'s answer without its domain.
+#[cfg(not(unix))]
+fn os_account_name() -> Option<String> {
+    let out = std::process::Command::new("whoami")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    clean_name(text.trim().rsplit('\\').next().unwrap_or_default())
 }
 
 fn default_host(env: &dyn Fn(&str) -> Option<String>) -> String {
@@ -611,6 +653,42 @@ mod tests {
         assert!(!config.host().is_empty());
         assert_eq!(config.client_id(), None);
         assert_eq!(config.timeout(), DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn a_site_key_comes_from_the_argument_the_environment_or_the_file_and_must_be_one() {
+        let mut fx = Fixture::new();
+        let (file_key, env_key) = (
+            tessera_token::generate_site_key(),
+            tessera_token::generate_site_key(),
+        );
+        fx.set(ENV_SERVER, "http://env:2");
+        fx.set(ENV_VENDOR_PUBLIC_KEY, &key().to_paserk());
+        fx.write_file(&format!("site_key = \"{file_key}\"\n"));
+        // The environment says the rest: the file is read for the site key alone.
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(config.site_key(), Some(file_key.as_str()));
+        fx.set(ENV_SITE_KEY, &format!(" {env_key}\n"));
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(config.site_key(), Some(env_key.as_str()));
+        let config = fx
+            .resolve(ClientConfig::builder().site_key(file_key.clone()))
+            .unwrap();
+        assert_eq!(config.site_key(), Some(file_key.as_str()));
+        fx.set(ENV_SITE_KEY, "k4.public.not-a-site-key");
+        let err = fx.resolve(ClientConfig::builder()).unwrap_err();
+        assert_eq!(err.code(), "config");
+        assert!(err.to_string().contains(ENV_SITE_KEY), "{err}");
+        assert!(err.to_string().contains("tsk_"), "{err}");
+        // Only a site key is sought from a broken file: it just has none.
+        let mut fx = Fixture::new();
+        fx.set(ENV_SERVER, "http://env:2");
+        fx.set(ENV_VENDOR_PUBLIC_KEY, &key().to_paserk());
+        fx.write_file("this is = = not toml");
+        assert_eq!(
+            fx.resolve(ClientConfig::builder()).unwrap().site_key(),
+            None
+        );
     }
 
     #[test]
@@ -826,6 +904,9 @@ mod tests {
         assert_eq!(clean_name(&"x".repeat(300)).unwrap().len(), MAX_NAME_LEN);
         let env = |n: &str| (n == "USERNAME").then(|| "WinUser".to_owned());
         assert_eq!(default_user(&env), "WinUser");
-        assert_eq!(default_user(&|_| None), "unknown");
+        // Without the variables: the account the process runs as.
+        let account = os_account_name().expect("the test runs as an account");
+        assert_ne!(account, "unknown");
+        assert_eq!(default_user(&|_| None), account);
     }
 }

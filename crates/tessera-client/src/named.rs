@@ -1,5 +1,6 @@
-//! Named-user licenses: a person signs in on this computer (e-mail and password, sent
-//! to the vendor's portal once) and gets a short-lived token bound to this device, which
+//! Named-user licenses: a person signs in on this computer (through the browser, with the
+//! portal's own sign-in, or with an e-mail and password sent to the vendor's portal once)
+//! and gets a short-lived token bound to this device, which
 //! is kept in the cache folder and refreshed in the background. Signing in on another
 //! computer makes this one's next refresh fail with `superseded`, and the license stops
 //! until the person signs in here again; a seat taken away stops it with
@@ -26,7 +27,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tessera_core::ErrorCode;
 use tessera_core::named::{
-    NamedActivationRequest, NamedGrant, NamedRefreshRequest, NamedSignOutRequest,
+    BrowserSignInPoll, BrowserSignInRequest, BrowserSignInStart, NamedActivationRequest,
+    NamedGrant, NamedRefreshRequest, NamedSignOutRequest,
 };
 use tessera_token::{NamedClaims, VerifyingKey, verify_named};
 use ureq::Agent;
@@ -39,6 +41,44 @@ use crate::error::{from_error_response, from_transport};
 pub const ENV_DEVICE_ID: &str = "TESSERA_DEVICE_ID";
 const LOGIN_FILE: &str = "named-login.json";
 const DEVICE_FILE: &str = "device-id";
+
+/// A sign-in through the browser, started by [`NamedClient::start_browser_sign_in`].
+#[derive(Debug, Clone)]
+pub struct BrowserSignIn {
+    start: BrowserSignInStart,
+    device: String,
+    /// How long to wait between asks (grows after `slow_down`).
+    pub interval: Duration,
+    /// When the code ends.
+    pub ends: std::time::Instant,
+}
+
+impl BrowserSignIn {
+    /// What the person types at [`verification_uri`](Self::verification_uri).
+    pub fn user_code(&self) -> &str {
+        &self.start.user_code
+    }
+
+    /// The portal's page where the person signs in and approves.
+    pub fn verification_uri(&self) -> &str {
+        &self.start.verification_uri
+    }
+
+    /// The same page with the code filled in (for a link or a browser opened for them).
+    pub fn verification_uri_complete(&self) -> &str {
+        &self.start.verification_uri_complete
+    }
+}
+
+/// This computer's name as people know it, for "Sign in Tessera on <computer>".
+fn computer_name() -> String {
+    std::env::var("COMPUTERNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this computer".into())
+}
 
 /// What is kept on this computer after a sign-in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +295,17 @@ impl NamedClient {
             },
         )?;
         let (grant, claims) = self.grant(response)?;
+        self.keep(&device, grant, claims)
+    }
+
+    /// Keeps a new sign-in of this device on this computer, once its token is checked to
+    /// be bound to this device.
+    fn keep(
+        &self,
+        device: &str,
+        grant: NamedGrant,
+        claims: NamedClaims,
+    ) -> Result<StoredLogin, ClientError> {
         if claims.device != device {
             return Err(ClientError::Untrusted(
                 tessera_token::TokenError::BadClaims(format!(
@@ -266,7 +317,7 @@ impl NamedClient {
         let login = StoredLogin {
             portal: self.portal.clone(),
             email: claims.sub.clone(),
-            device,
+            device: device.to_owned(),
             token: grant.token,
             refresh_interval_s: grant.refresh_interval_s,
             offline_days: grant.offline_days,
@@ -274,6 +325,84 @@ impl NamedClient {
         };
         store_login(&self.cache_dir, &login)?;
         Ok(login)
+    }
+
+    /// Starts a sign-in through the browser for `product` (empty: any): show the person
+    /// [`BrowserSignIn::user_code`] and [`BrowserSignIn::verification_uri`] (or open
+    /// [`BrowserSignIn::verification_uri_complete`]), then [`poll_browser_sign_in`]
+    /// (Self::poll_browser_sign_in) every [`BrowserSignIn::interval`] until it answers.
+    /// No password passes through the program.
+    pub fn start_browser_sign_in(&self, product: &str) -> Result<BrowserSignIn, ClientError> {
+        let device = device_id(&self.cache_dir)?;
+        let response = self.post(
+            "/api/v1/named/browser",
+            &BrowserSignInRequest {
+                device: device.clone(),
+                computer: computer_name(),
+                product: product.to_owned(),
+            },
+        )?;
+        let mut response = response;
+        let start: BrowserSignInStart = response.body_mut().read_json().map_err(|e| {
+            ClientError::Protocol(format!(
+                "{} answered something that is not a browser sign-in: {e}",
+                self.portal
+            ))
+        })?;
+        Ok(BrowserSignIn {
+            interval: Duration::from_secs(start.interval.clamp(1, 60)),
+            ends: std::time::Instant::now() + Duration::from_secs(start.expires_in.min(3600)),
+            device,
+            start,
+        })
+    }
+
+    /// Asks once whether the person approved: `Ok(None)` while they have not (after a
+    /// `slow_down` the interval grows by 5 s, as RFC 8628 says), the kept sign-in once they
+    /// did; `access_denied` or `expired_token` when they denied it or the code ended.
+    pub fn poll_browser_sign_in(
+        &self,
+        sign_in: &mut BrowserSignIn,
+    ) -> Result<Option<StoredLogin>, ClientError> {
+        let sent = self.post(
+            "/api/v1/named/browser/token",
+            &BrowserSignInPoll {
+                device_code: sign_in.start.device_code.clone(),
+            },
+        );
+        match sent {
+            Ok(response) => {
+                let (grant, claims) = self.grant(response)?;
+                self.keep(&sign_in.device, grant, claims).map(Some)
+            }
+            Err(ClientError::Server { code, .. })
+                if code == ErrorCode::AuthorizationPending.as_str() =>
+            {
+                Ok(None)
+            }
+            Err(ClientError::Server { code, .. }) if code == ErrorCode::SlowDown.as_str() => {
+                sign_in.interval += Duration::from_secs(5);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Polls until the person approves or denies, or the code ends.
+    pub fn wait_browser_sign_in(
+        &self,
+        sign_in: &mut BrowserSignIn,
+    ) -> Result<StoredLogin, ClientError> {
+        loop {
+            std::thread::sleep(sign_in.interval);
+            match self.poll_browser_sign_in(sign_in) {
+                Ok(Some(login)) => return Ok(login),
+                Ok(None) => {}
+                // A portal briefly out of reach is asked again while the code lasts.
+                Err(e) if e.is_transient() && std::time::Instant::now() < sign_in.ends => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Ends this computer's sign-in at the portal (when it can be reached) and forgets it.
@@ -309,28 +438,39 @@ impl NamedClient {
         if claims.exp - margin > now {
             return Ok(login);
         }
-        let refreshed = self.post(
-            "/api/v1/named/refresh",
-            &NamedRefreshRequest {
-                token: login.token.clone(),
-                product: None,
-            },
-        );
-        match refreshed.and_then(|r| self.grant(r)) {
-            Ok((grant, _)) => {
-                let kept = StoredLogin {
-                    token: grant.token,
-                    refresh_interval_s: grant.refresh_interval_s,
-                    offline_days: grant.offline_days,
-                    products: grant.products,
-                    ..login
-                };
+        match self.renew(&login, None) {
+            Ok((kept, _)) => {
                 store_login(&self.cache_dir, &kept)?;
                 Ok(kept)
             }
             Err(e) if e.is_transient() && claims.exp > now => Ok(login),
             Err(e) => Err(e),
         }
+    }
+
+    /// Asks the portal for a new token of the sign-in `login` (for `product`, when given):
+    /// the sign-in with it, to keep, and the token's claims.
+    fn renew(
+        &self,
+        login: &StoredLogin,
+        product: Option<&str>,
+    ) -> Result<(StoredLogin, NamedClaims), ClientError> {
+        let response = self.post(
+            "/api/v1/named/refresh",
+            &NamedRefreshRequest {
+                token: login.token.clone(),
+                product: product.map(str::to_owned),
+            },
+        )?;
+        let (grant, claims) = self.grant(response)?;
+        let renewed = StoredLogin {
+            token: grant.token,
+            refresh_interval_s: grant.refresh_interval_s,
+            offline_days: grant.offline_days,
+            products: grant.products,
+            ..login.clone()
+        };
+        Ok((renewed, claims))
     }
 
     /// Reports that the person signed in on this computer uses `product`, licensed by
@@ -448,22 +588,8 @@ fn refresh_once(client: &NamedClient, product: &str, shared: &Arc<Mutex<Shared>>
             message: "signed out on this computer: run `tessera login` again".into(),
         },
         Some(login) => {
-            let sent = client.post(
-                "/api/v1/named/refresh",
-                &NamedRefreshRequest {
-                    token: login.token.clone(),
-                    product: Some(product.to_owned()),
-                },
-            );
-            match sent.and_then(|r| client.grant(r)) {
-                Ok((grant, claims)) => {
-                    let kept = StoredLogin {
-                        token: grant.token,
-                        refresh_interval_s: grant.refresh_interval_s,
-                        offline_days: grant.offline_days,
-                        products: grant.products,
-                        ..login
-                    };
+            match client.renew(&login, Some(product)) {
+                Ok((kept, claims)) => {
                     let _ = store_login(&client.cache_dir, &kept);
                     // The portal has just vouched for this time: the offline period is
                     // measured from here, and a clock turned back later is noticed.

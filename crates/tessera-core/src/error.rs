@@ -70,6 +70,14 @@ pub enum ErrorCode {
     TokensExhausted,
     /// The organization's tokens have expired (none valid are left).
     TokensExpired,
+    /// A browser sign-in is not approved yet: ask again after the interval.
+    AuthorizationPending,
+    /// A browser sign-in was asked about too often: wait longer between asks.
+    SlowDown,
+    /// The person denied the browser sign-in.
+    AccessDenied,
+    /// The browser sign-in's code ended, was used already, or never was.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -108,6 +116,10 @@ impl ErrorCode {
             SeatUnassigned => 403,
             TokensExhausted => 402,
             TokensExpired => 410,
+            AuthorizationPending => 400,
+            SlowDown => 400,
+            AccessDenied => 403,
+            ExpiredToken => 410,
         }
     }
 
@@ -146,6 +158,10 @@ impl ErrorCode {
             SeatUnassigned => "seat_unassigned",
             TokensExhausted => "tokens_exhausted",
             TokensExpired => "tokens_expired",
+            AuthorizationPending => "authorization_pending",
+            SlowDown => "slow_down",
+            AccessDenied => "access_denied",
+            ExpiredToken => "expired_token",
         }
     }
 
@@ -180,6 +196,10 @@ mod tests {
             ErrorCode::TokensExpired,
             ErrorCode::AuthenticationRequired,
             ErrorCode::InvalidCredential,
+            ErrorCode::AuthorizationPending,
+            ErrorCode::SlowDown,
+            ErrorCode::AccessDenied,
+            ErrorCode::ExpiredToken,
         ] {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json.as_str().unwrap(), code.as_str());

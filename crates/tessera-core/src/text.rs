@@ -1,5 +1,5 @@
 //! Text put into the pages' SVG charts and the CSV exports, shared by the license
-//! server's usage pages and the portal's reports.
+//! server's usage pages and the portal's reports; and names that end a sentence.
 
 /// Escapes text for HTML and SVG (element text and double-quoted attributes).
 pub fn html_escape(s: &str) -> String {
@@ -24,9 +24,25 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// A name (of a company, a team, a product) that ends a sentence, with its full stop:
+/// none added after a name that has its own ("Tessera Software Ltd.", never "Ltd..").
+pub fn ends_sentence(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_ends_a_sentence_gets_one_full_stop() {
+        assert_eq!(ends_sentence("Office Ltd."), "Office Ltd.");
+        assert_eq!(ends_sentence("Design Studio"), "Design Studio.");
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {

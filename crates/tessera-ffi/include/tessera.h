@@ -58,15 +58,50 @@ typedef enum TesseraStatus {
    */
   TESSERA_STATUS_BORROW_ENDED = 10,
   /*
+   A sign-in through the browser is not approved yet: poll again after its interval.
+   */
+  TESSERA_STATUS_PENDING = 11,
+  /*
+   The person signed in on another computer; this one stops until they sign in here
+   again.
+   */
+  TESSERA_STATUS_SUPERSEDED = 12,
+  /*
+   The person holds no seat of the product (any more).
+   */
+  TESSERA_STATUS_SEAT_UNASSIGNED = 13,
+  /*
+   The organization's tokens are used up or expired.
+   */
+  TESSERA_STATUS_NO_TOKENS = 14,
+  /*
+   A sign-in or credential is needed, or the one given is not valid (any more).
+   */
+  TESSERA_STATUS_SIGN_IN_NEEDED = 15,
+  /*
+   The person denied the sign-in in the browser, or its code ended.
+   */
+  TESSERA_STATUS_SIGN_IN_REFUSED = 16,
+  /*
    Any other failure; the message says what.
    */
   TESSERA_STATUS_OTHER = 99,
 } TesseraStatus;
 
 /*
+ A sign-in through the browser, waiting for the person's approval.
+ */
+typedef struct TesseraBrowserSignIn TesseraBrowserSignIn;
+
+/*
  A license held by the program: heartbeats in the background until released.
  */
 typedef struct TesseraLicense TesseraLicense;
+
+/*
+ A named-user license held by the program: refreshed in the background until released.
+ */
+typedef struct TesseraNamedLicense TesseraNamedLicense;
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,7 +110,10 @@ extern "C" {
 /*
  Takes a seat of `product` (or uses a valid borrowed license of it) and keeps it with
  background heartbeats. `server` and `vendor_public_key` (a `k4.public…` key or a file
- holding one) may be NULL to use the environment or the config file. On success
+ holding one) may be NULL to use the environment or the config file. The credential
+ (a site key from `TESSERA_SITE_KEY` or `site_key` in the config file, else the sign-in
+ of `tessera login`) is sent as the client library sends it; without one a web license
+ server answers `authentication_required`. On success
  `*out` holds the license; release it with `tessera_license_release`.
 
  # Safety
@@ -166,6 +204,151 @@ void tessera_string_free(char *s);
  The library's version, e.g. "0.1.0". Static; do not free.
  */
 const char *tessera_version(void);
+
+/*
+ Signs `email` in on this computer with their password, for `product` (NULL or "" for
+ any they hold a seat of). `portal` is the vendor's portal (https://portal.example);
+ `vendor_public_key` may be NULL to use the environment or the config file. Any other
+ computer they were signed in on stops at its next refresh.
+
+ # Safety
+ String arguments are NULL (where allowed) or valid NUL-terminated strings.
+ */
+enum TesseraStatus tessera_named_sign_in(const char *portal,
+                                         const char *vendor_public_key,
+                                         const char *email,
+                                         const char *password,
+                                         const char *product);
+
+/*
+ Starts a sign-in through the browser for `product` (NULL or "" for any). Show the
+ person the code (`tessera_browser_sign_in_code`) and the address
+ (`tessera_browser_sign_in_url`, which has the code in it, to open in their browser),
+ then call `tessera_named_browser_poll` every `tessera_browser_sign_in_interval_ms`
+ until it answers something other than `TESSERA_STATUS_PENDING`. Free the handle with
+ `tessera_browser_sign_in_free`.
+
+ # Safety
+ String arguments are NULL (where allowed) or valid NUL-terminated strings; `out` is a
+ valid pointer.
+ */
+enum TesseraStatus tessera_named_browser_start(const char *portal,
+                                               const char *vendor_public_key,
+                                               const char *product,
+                                               struct TesseraBrowserSignIn **out);
+
+/*
+ The code the person enters in the browser (`BCDF-GHJK`); free it with
+ `tessera_string_free`. NULL for a NULL handle.
+
+ # Safety
+ `handle` is NULL or a live handle from `tessera_named_browser_start`.
+ */
+char *tessera_browser_sign_in_code(const struct TesseraBrowserSignIn *handle);
+
+/*
+ The portal's address for the person, with the code filled in; free it with
+ `tessera_string_free`. NULL for a NULL handle.
+
+ # Safety
+ As for `tessera_browser_sign_in_code`.
+ */
+char *tessera_browser_sign_in_url(const struct TesseraBrowserSignIn *handle);
+
+/*
+ Milliseconds to wait between polls (it grows when the portal says `slow_down`).
+
+ # Safety
+ As for `tessera_browser_sign_in_code`.
+ */
+uint32_t tessera_browser_sign_in_interval_ms(const struct TesseraBrowserSignIn *handle);
+
+/*
+ Asks once whether the person approved: `TESSERA_STATUS_OK` once signed in (the sign-in
+ is kept on this computer), `TESSERA_STATUS_PENDING` while they have not decided,
+ `TESSERA_STATUS_SIGN_IN_REFUSED` when they denied it or the code ended.
+
+ # Safety
+ As for `tessera_browser_sign_in_code`.
+ */
+enum TesseraStatus tessera_named_browser_poll(const struct TesseraBrowserSignIn *handle);
+
+/*
+ Frees a browser sign-in handle; NULL is ignored.
+
+ # Safety
+ `handle` is NULL or a pointer from `tessera_named_browser_start`, freed only once.
+ */
+void tessera_browser_sign_in_free(struct TesseraBrowserSignIn *handle);
+
+/*
+ Signs the person out of this computer (at the portal when it can be reached) and
+ forgets the sign-in. `vendor_public_key` may be NULL.
+
+ # Safety
+ `vendor_public_key` is NULL or a valid NUL-terminated string.
+ */
+enum TesseraStatus tessera_named_sign_out(const char *vendor_public_key);
+
+/*
+ Opens the named-user license of `product` for the person signed in on this computer:
+ checked with the portal now (or, when it cannot be reached, from the kept token for
+ the offline period) and refreshed in the background. Refused with
+ `TESSERA_STATUS_SUPERSEDED`, `TESSERA_STATUS_SEAT_UNASSIGNED` or
+ `TESSERA_STATUS_SIGN_IN_NEEDED`. Release it with `tessera_named_license_release`.
+
+ # Safety
+ String arguments are NULL (where allowed) or valid NUL-terminated strings; `out` is a
+ valid pointer.
+ */
+enum TesseraStatus tessera_named_open(const char *vendor_public_key,
+                                      const char *product,
+                                      struct TesseraNamedLicense **out);
+
+/*
+ Where the license stands: `TESSERA_STATUS_OK` while the program may run (online, or
+ offline within its period), else why it stopped (`TESSERA_STATUS_SUPERSEDED` after a
+ sign-in on another computer, `TESSERA_STATUS_SEAT_UNASSIGNED`, …) with the last error
+ saying so.
+
+ # Safety
+ `license` is a live pointer from `tessera_named_open`.
+ */
+enum TesseraStatus tessera_named_license_check(const struct TesseraNamedLicense *license);
+
+/*
+ Checks with the portal now, as the background refresh does, and answers as
+ `tessera_named_license_check`.
+
+ # Safety
+ As for `tessera_named_license_check`.
+ */
+enum TesseraStatus tessera_named_license_refresh(const struct TesseraNamedLicense *license);
+
+/*
+ Stops the background refresh and frees the license; NULL is ignored.
+
+ # Safety
+ `license` is NULL or a pointer from `tessera_named_open`, released only once.
+ */
+void tessera_named_license_release(struct TesseraNamedLicense *license);
+
+/*
+ Reports that the person signed in on this computer uses `product`, licensed by their
+ organization's tokens: the first use in 24 hours charges the product's daily rate.
+ `used_seconds` is how long the program ran (a use shorter than the portal's free
+ minutes is not charged), or a negative number when not known. On success
+ `*balance` (when not NULL) holds the tokens left. Refused with
+ `TESSERA_STATUS_NO_TOKENS` when the balance is below the rate or the tokens expired.
+
+ # Safety
+ String arguments are NULL (where allowed) or valid NUL-terminated strings; `balance`
+ is NULL or a valid pointer.
+ */
+enum TesseraStatus tessera_tokens_use(const char *vendor_public_key,
+                                      const char *product,
+                                      int64_t used_seconds,
+                                      int64_t *balance);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,6 +15,8 @@ use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod named;
+
 use tessera_client::{Client, ClientConfig, ClientError, License};
 
 /// The outcome of a call. Stable values: new ones are only ever added.
@@ -43,6 +45,19 @@ pub enum TesseraStatus {
     BorrowRefused = 9,
     /// The borrowed license has ended, or the clock was turned back.
     BorrowEnded = 10,
+    /// A sign-in through the browser is not approved yet: poll again after its interval.
+    Pending = 11,
+    /// The person signed in on another computer; this one stops until they sign in here
+    /// again.
+    Superseded = 12,
+    /// The person holds no seat of the product (any more).
+    SeatUnassigned = 13,
+    /// The organization's tokens are used up or expired.
+    NoTokens = 14,
+    /// A sign-in or credential is needed, or the one given is not valid (any more).
+    SignInNeeded = 15,
+    /// The person denied the sign-in in the browser, or its code ended.
+    SignInRefused = 16,
     /// Any other failure; the message says what.
     Other = 99,
 }
@@ -62,7 +77,11 @@ fn set_error(code: &str, message: &str) {
 }
 
 fn status_of(e: &ClientError) -> TesseraStatus {
-    match e.code() {
+    status_of_code(e.code())
+}
+
+fn status_of_code(code: &str) -> TesseraStatus {
+    match code {
         "no_seat_available" => TesseraStatus::NoSeatAvailable,
         "unknown_product" => TesseraStatus::UnknownProduct,
         "license_expired" => TesseraStatus::LicenseExpired,
@@ -72,6 +91,14 @@ fn status_of(e: &ClientError) -> TesseraStatus {
         "config" => TesseraStatus::Config,
         "borrow_not_allowed" | "borrow_too_long" => TesseraStatus::BorrowRefused,
         "borrow_expired" | "clock_turned_back" => TesseraStatus::BorrowEnded,
+        "authorization_pending" | "slow_down" => TesseraStatus::Pending,
+        "superseded" => TesseraStatus::Superseded,
+        "seat_unassigned" => TesseraStatus::SeatUnassigned,
+        "tokens_exhausted" | "tokens_expired" => TesseraStatus::NoTokens,
+        "authentication_required" | "invalid_credential" | "unauthorized" | "offline_too_long" => {
+            TesseraStatus::SignInNeeded
+        }
+        "access_denied" | "expired_token" => TesseraStatus::SignInRefused,
         _ => TesseraStatus::Other,
     }
 }

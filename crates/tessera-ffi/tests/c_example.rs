@@ -357,3 +357,211 @@ fn a_c_program_borrows_uses_the_borrow_offline_and_returns_it() {
         "{url}"
     );
 }
+
+/// `tessera demo` on loopback: its portal's address, and the folder of its data.
+struct Demo {
+    child: Child,
+    portal: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(tessera_bin())
+            .args(["demo", "--data"])
+            .arg(dir.path())
+            .args(["--listen", "127.0.0.1:0", "--portal-listen", "127.0.0.1:0"])
+            .env("TESSERA_MACHINE_ID", "c-example-demo")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut portal = String::new();
+        loop {
+            let line = lines.next().expect("the demo prints its lines").unwrap();
+            if let Some(url) = line
+                .trim_start()
+                .strip_prefix("portal ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .filter(|url| url.starts_with("http://"))
+            {
+                portal = url.trim_end_matches('/').to_owned();
+            }
+            if line.starts_with("listening on ") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        assert!(portal.starts_with("http://"), "the demo printed its portal");
+        Demo { child, portal, dir }
+    }
+
+    fn vendor_public(&self) -> PathBuf {
+        self.dir.path().join("vendor").join("vendor.public")
+    }
+
+    /// The C example on the computer whose cache folder is `computer`.
+    fn example(&self, args: &[&str], computer: &Path) -> Command {
+        let mut c = Command::new(example());
+        c.args(args)
+            .env("TESSERA_VENDOR_PUBLIC_KEY", self.vendor_public())
+            .env("TESSERA_CACHE_DIR", computer)
+            .env("TESSERA_PASSWORD", DEMO_PASSWORD)
+            .env_remove("TESSERA_DEVICE_ID")
+            .env_remove("TESSERA_SERVER");
+        c
+    }
+}
+
+const DEMO_CUSTOMER: &str = "buyer@office.example";
+const DEMO_PASSWORD: &str = "buyer-demo-password";
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The demo customer's Token Usage report as CSV, read as the customer in the portal.
+fn token_usage_csv(portal: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let cookie_of = |r: &ureq::http::Response<ureq::Body>| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("tessera_session="))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+    };
+    let mut page = agent.get(&format!("{portal}/signin")).call().unwrap();
+    let cookie = cookie_of(&page).expect("a session cookie");
+    let html = page.body_mut().read_to_string().unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a CSRF secret")
+        .to_owned();
+    let form = format!(
+        "csrf={csrf}&email={}&password={}",
+        DEMO_CUSTOMER.replace('@', "%40"),
+        DEMO_PASSWORD
+    );
+    let signed = agent
+        .post(&format!("{portal}/signin"))
+        .header("cookie", &cookie)
+        .content_type("application/x-www-form-urlencoded")
+        .send(form.as_bytes())
+        .unwrap();
+    assert_eq!(signed.status().as_u16(), 303, "the customer signs in");
+    let cookie = cookie_of(&signed).unwrap_or(cookie);
+    let mut csv = agent
+        .get(&format!("{portal}/account/reports/tokens.csv"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    csv.body_mut().read_to_string().unwrap()
+}
+
+#[test]
+fn a_c_program_signs_its_person_in_holds_a_named_license_sees_it_superseded_and_uses_tokens() {
+    let demo = Demo::start();
+    let computers = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        computers.path().join("first"),
+        computers.path().join("second"),
+    );
+
+    let out = demo
+        .example(&["sign-in", &demo.portal, DEMO_CUSTOMER], &first)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("signed in as buyer@office.example"));
+
+    // A named-user license of Share, held; checked with the portal at each line.
+    let mut held = demo
+        .example(&["named", "share"], &first)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = held.stdin.take().unwrap();
+    let mut lines = BufReader::new(held.stdout.take().unwrap()).lines();
+    let mut next = || lines.next().expect("a line").unwrap();
+    assert_eq!(next(), "held share (named user)");
+    use std::io::Write;
+    writeln!(stdin, "check").unwrap();
+    assert_eq!(next(), "valid");
+
+    // The same person signs in on a second computer: the first one's license stops.
+    let out = demo
+        .example(&["sign-in", &demo.portal, DEMO_CUSTOMER], &second)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    writeln!(stdin, "check").unwrap();
+    let stopped = next();
+    assert!(
+        stopped.starts_with("stopped: superseded (status 12)"),
+        "{stopped}"
+    );
+    drop(stdin);
+    assert!(held.wait().unwrap().success());
+
+    // A wrong password is refused with the portal's word for it.
+    let out = demo
+        .example(&["sign-in", &demo.portal, DEMO_CUSTOMER], &first)
+        .env("TESSERA_PASSWORD", "not the password")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("tessera_named_sign_in failed"),
+        "{}",
+        text(&out)
+    );
+
+    // A token use from the second computer is charged and shows in Token Usage.
+    let out = demo
+        .example(&["tokens", "autocad", "3600"], &second)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("used autocad; balance 490"),
+        "{}",
+        text(&out)
+    );
+    let csv = token_usage_csv(&demo.portal);
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("autocad") && l.contains(DEMO_CUSTOMER)),
+        "{csv}"
+    );
+
+    let out = demo.example(&["sign-out"], &second).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = demo
+        .example(&["tokens", "autocad"], &second)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("[config, status 7]"), "{}", text(&out));
+}

@@ -58,6 +58,10 @@ pub struct ProductConfig {
     pub options: Vec<OptionConfig>,
 }
 
+fn is_empty_path(path: &Path) -> bool {
+    path.as_os_str().is_empty()
+}
+
 fn is_floating(model: &tessera_core::LicenseModel) -> bool {
     *model == tessera_core::LicenseModel::Floating
 }
@@ -73,6 +77,10 @@ pub struct NamedSettings {
     pub refresh_seconds: u32,
     /// How long a program keeps working offline after the portal last vouched for it.
     pub offline_days: u32,
+    /// How long the code of a sign-in through the browser lasts.
+    pub browser_code_seconds: u32,
+    /// How often a program may ask whether its browser sign-in was approved.
+    pub browser_poll_seconds: u32,
 }
 
 impl Default for NamedSettings {
@@ -81,6 +89,8 @@ impl Default for NamedSettings {
             token_minutes: 24 * 60,
             refresh_seconds: 3600,
             offline_days: 30,
+            browser_code_seconds: 600,
+            browser_poll_seconds: 5,
         }
     }
 }
@@ -176,8 +186,15 @@ pub struct PortalConfig {
     #[serde(default)]
     pub smtp: String,
     /// The vendor's signing key (k4.secret) for activation keys; relative to the data
-    /// folder. Made on first start when missing.
+    /// folder. The portal does not start without it (`tessera portal --new-vendor-key`
+    /// makes one on a first start).
     pub vendor_secret_key_file: PathBuf,
+    /// The folder of the packages on the Download page (the LAN License Server's `.deb`,
+    /// `.tar.gz`, … each with its `.sig` from `tessera vendor sign`); relative to the data
+    /// folder. Empty: `downloads` in the data folder, made on first start. A folder named
+    /// here must exist.
+    #[serde(default, skip_serializing_if = "is_empty_path")]
+    pub downloads_dir: PathBuf,
     /// The sender of the portal's e-mail.
     pub mail_from: String,
     /// Where new orders are announced to the vendor's staff.
@@ -246,6 +263,7 @@ impl PortalConfig {
             database_url: String::new(),
             smtp: String::new(),
             vendor_secret_key_file: PathBuf::from("vendor.secret"),
+            downloads_dir: PathBuf::new(),
             mail_from: "Tessera Shop <shop@tessera.example>".into(),
             staff_notification_email: "sales@tessera.example".into(),
             staff_accounts: vec!["staff@tessera.example".into()],
@@ -344,7 +362,9 @@ impl PortalConfig {
                 })?;
                 let header = "# Tessera portal settings. Prices are net, per user, in minor units \
                               (cents) of `currency`;\n# the tax rate is in basis points \
-                              (2300 = 23 %). Flags on the command line win over this file.\n\n";
+                              (2300 = 23 %). Flags on the command line win over this file.\n# The Download page \
+                              offers the packages in `downloads_dir` (default: the `downloads` \
+                              folder here).\n\n";
                 std::fs::write(&path, format!("{header}{text}")).map_err(io)?;
                 Ok(config)
             }
@@ -407,6 +427,36 @@ impl PortalConfig {
         } else {
             self.data_dir.join(&self.vendor_secret_key_file)
         }
+    }
+
+    /// The folder of the Download page's packages.
+    pub fn downloads_path(&self) -> PathBuf {
+        if is_empty_path(&self.downloads_dir) {
+            self.data_dir.join("downloads")
+        } else if self.downloads_dir.is_absolute() {
+            self.downloads_dir.clone()
+        } else {
+            self.data_dir.join(&self.downloads_dir)
+        }
+    }
+
+    /// Makes the default downloads folder; a folder the settings name must exist.
+    pub fn prepare_downloads(&self) -> Result<PathBuf, ConfigError> {
+        let path = self.downloads_path();
+        if is_empty_path(&self.downloads_dir) {
+            std::fs::create_dir_all(&path).map_err(|source| ConfigError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        } else if !path.is_dir() {
+            return Err(ConfigError::Invalid {
+                path: path.clone(),
+                message: "the downloads folder (downloads_dir, --downloads) does not exist or \
+                          is not a folder"
+                    .into(),
+            });
+        }
+        Ok(path)
     }
 
     /// Whether cookies must be `Secure` (the portal is reached over https).

@@ -6,8 +6,10 @@
 //! info, Contract and Acts → Checkout; an order is Pending until staff mark it Paid.
 
 pub mod accounts;
+pub mod browser_sign_in;
 pub mod config;
 pub mod documents;
+pub mod downloads;
 pub mod error;
 pub mod help;
 pub mod mail;
@@ -31,11 +33,11 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use config::PortalConfig;
-pub use state::{Portal, PortalState, load_or_create_vendor_key, open};
+pub use state::{Portal, PortalState, load_or_create_vendor_key, load_vendor_key, open};
 
 use pages::{
-    account, lan_usage, orders, reports, shop as shop_pages, staff, team, tokens as token_pages,
-    web_server,
+    account, download, lan_usage, orders, reports, shop as shop_pages, staff, team,
+    tokens as token_pages, web_server,
 };
 
 /// Every page of the portal, behind the session and CSRF layer, with the web license
@@ -49,6 +51,9 @@ pub fn router(portal: Portal) -> Router {
             get(shop_pages::subscription_page).post(shop_pages::add_to_cart),
         )
         .route("/registration-key/check", get(shop_pages::check_key))
+        .route("/license-servers", get(download::license_servers))
+        .route("/download", get(download::download_page))
+        .route("/download/{file}", get(download::download_file))
         .route("/cart", get(shop_pages::cart_page))
         .route("/cart/{item}/remove", post(shop_pages::remove_from_cart))
         .route(
@@ -193,6 +198,10 @@ pub fn router(portal: Portal) -> Router {
             "/account/teams/{team}/import/template.csv",
             get(team::import_template),
         )
+        .route(
+            "/device",
+            get(browser_sign_in::device_page).post(browser_sign_in::decide),
+        )
         .route("/account/licenses", get(team::licenses_page))
         .route("/account/licenses/sign-out-all", post(team::sign_out_all))
         .route(
@@ -287,7 +296,8 @@ fn help_routes() -> Router<Portal> {
         )
 }
 
-/// Forgets expired sessions and one-time tokens, and sign-in failures older than a day,
+/// Forgets expired sessions and one-time tokens, sign-in failures older than a day and
+/// browser sign-ins ended a day ago,
 /// every ten minutes (each node does it; the deletes are idempotent).
 async fn tidy_forever(portal: Portal) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -300,6 +310,13 @@ async fn tidy_forever(portal: Portal) {
             .await
         {
             tracing::warn!(error = %e, "tidying expired sessions failed; will retry");
+        }
+        if let Err(e) = portal
+            .store
+            .purge_browser_sign_ins(now - 24 * 3600 * 1000)
+            .await
+        {
+            tracing::warn!(error = %e, "tidying ended browser sign-ins failed; will retry");
         }
     }
 }

@@ -151,12 +151,26 @@ pub async fn activate(
         .await
         .map_err(portal_error)?;
     let product = Some(req.product.trim()).filter(|p| !p.is_empty());
-    let (products, expired) = products_of(&state, &user, product).await?;
-    let tokens = uses_tokens(&state, &user, product).await?;
+    let granted = open_sign_in(&state, &user, req.device.trim(), product).await?;
+    Ok((StatusCode::CREATED, Json(granted)).into_response())
+}
+
+/// Signs `user` in on `device` for `product` (any, when `None`), once they proved who
+/// they are (a password, or an approval in the browser): refused when they hold no seat
+/// of it (nor tokens, nor a web license server to use it with); any other device they
+/// were signed in on stops at its next refresh.
+pub(crate) async fn open_sign_in(
+    state: &PortalState,
+    user: &UserRecord,
+    device: &str,
+    product: Option<&str>,
+) -> Result<NamedGrant, ApiError> {
+    let (products, expired) = products_of(state, user, product).await?;
+    let tokens = uses_tokens(state, user, product).await?;
     match product {
         Some(_) if tokens => {}
         Some(p) => require_product(&products, expired, p, &user.email)?,
-        None if products.is_empty() && !tokens && !has_web_server(&state, &user).await? => {
+        None if products.is_empty() && !tokens && !has_web_server(state, user).await? => {
             return Err(ApiError::new(
                 ErrorCode::SeatUnassigned,
                 format!(
@@ -169,12 +183,11 @@ pub async fn activate(
     }
     let session = state
         .store
-        .start_named_session(&user.id, req.device.trim(), state.now())
+        .start_named_session(&user.id, device, state.now())
         .await?;
     tracing::info!(user = %user.email, device = %session.device, "named sign-in");
-    record_use(&state, &user, product, &products).await?;
-    let granted = grant(&state, &session, &user.email, products)?;
-    Ok((StatusCode::CREATED, Json(granted)).into_response())
+    record_use(state, user, product, &products).await?;
+    grant(state, &session, &user.email, products)
 }
 
 /// Whether a person may sign in for `product` (any, when `None`) by their organization's
@@ -327,6 +340,11 @@ pub fn router(portal: Portal) -> axum::Router {
         .route("/api/v1/named/activations", post(activate))
         .route("/api/v1/named/refresh", post(refresh))
         .route("/api/v1/named/sign-out", post(sign_out))
+        .route("/api/v1/named/browser", post(crate::browser_sign_in::start))
+        .route(
+            "/api/v1/named/browser/token",
+            post(crate::browser_sign_in::poll),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         // Each body read before anything answers, so a keep-alive client's connection
         // stays usable after an early 401 (as on the license server).

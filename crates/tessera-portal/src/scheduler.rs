@@ -136,13 +136,17 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
         let Some(threshold) = reminder_due(state, &order.id, days_left).await? else {
             continue;
         };
-        let to = crate::ordering::recipients(&order);
-        // Bought through a reseller: renewed only through them.
+        // Bought through a reseller: renewed only through them. The customer is told
+        // (the order's own e-mail and billing address are the reseller's, who gets a copy).
+        let to = match &order.reseller_email {
+            Some(_) => reseller_customer_recipients(state, &order).await?,
+            None => crate::ordering::recipients(&order),
+        };
         let how = match &order.reseller_email {
             Some(reseller) => format!(
                 "This subscription was bought through a reseller; it renews only through them. \
-                 To keep your licenses working after {}, contact your reseller ({reseller}).",
-                order.end_date
+                 To keep your licenses working after {}, contact your reseller, {} ({reseller}).",
+                order.end_date, order.company.name
             ),
             None => format!(
                 "To keep your licenses working after {}, renew before then: {}",
@@ -185,6 +189,40 @@ async fn renewal_reminders(state: &PortalState, day: NaiveDate) -> PortalResult<
     }
     sent += token_reminders(state, day).await?;
     Ok(sent)
+}
+
+/// Who is reminded of a subscription bought through a reseller: the customer's contract
+/// manager and the primary admin of the subscription's team, and the reseller (a copy).
+async fn reseller_customer_recipients(
+    state: &PortalState,
+    order: &tessera_store::portal::OrderRecord,
+) -> PortalResult<Vec<String>> {
+    let mut people = vec![order.user_id.clone()];
+    if let Some(team_id) = crate::teams::team_of_order(state, order).await? {
+        if let Some(team) = state.store.team(&team_id).await? {
+            people.insert(0, team.owner_user_id.clone());
+        }
+        for member in state.store.team_members(&team_id).await? {
+            if member.role == tessera_store::portal::MemberRole::PrimaryAdmin {
+                people.push(member.user_id);
+            }
+        }
+    }
+    let mut to: Vec<String> = Vec::new();
+    for id in people {
+        if let Some(user) = state.store.user(&id).await?
+            && !to.iter().any(|e| e.eq_ignore_ascii_case(&user.email))
+        {
+            to.push(user.email);
+        }
+    }
+    if !to
+        .iter()
+        .any(|e| e.eq_ignore_ascii_case(&order.customer_email))
+    {
+        to.push(order.customer_email.clone());
+    }
+    Ok(to)
 }
 
 /// E-mails the contract managers of organizations whose token packs (with tokens left)

@@ -21,6 +21,8 @@ pub struct PortalState {
     pub vendor: SigningKey,
     /// The web license server at `/w/{org}/api/v1`.
     pub web: tessera_server::SharedState,
+    /// Rate limits of sign-ins through the browser.
+    pub browser_throttle: crate::browser_sign_in::Throttle,
 }
 
 pub type Portal = Arc<PortalState>;
@@ -33,6 +35,8 @@ pub enum OpenError {
     Mail(#[from] MailError),
     #[error("the vendor key {path}: {message}")]
     VendorKey { path: String, message: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl PortalState {
@@ -67,15 +71,31 @@ impl PortalState {
     }
 }
 
+/// Reads the vendor's signing key; a key that is not there is an error (the portal never
+/// signs activation keys with a key that LAN license servers do not trust).
+pub fn load_vendor_key(path: &std::path::Path) -> Result<SigningKey, OpenError> {
+    read_vendor_key(path, false)
+}
+
 /// Reads the vendor's signing key, making one (and its public half beside it) when the
-/// file does not exist yet.
+/// file does not exist yet: a first run's explicit choice, or the demo's.
 pub fn load_or_create_vendor_key(path: &std::path::Path) -> Result<SigningKey, OpenError> {
+    read_vendor_key(path, true)
+}
+
+fn read_vendor_key(path: &std::path::Path, create: bool) -> Result<SigningKey, OpenError> {
     let fail = |message: String| OpenError::VendorKey {
         path: path.display().to_string(),
         message,
     };
     match std::fs::read_to_string(path) {
         Ok(text) => SigningKey::from_paserk(&text).map_err(|e| fail(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Err(fail(
+            "no such file; name the key `tessera vendor keygen` made with --vendor-secret-key \
+             (a path relative to the current folder), or make a new one there with \
+             --new-vendor-key (LAN license servers must then trust its public key)"
+                .into(),
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = SigningKey::generate();
             if let Some(dir) = path.parent() {
@@ -149,6 +169,7 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
     } else {
         Store::open_url(config.database_url.trim()).await?
     };
+    config.prepare_downloads()?;
     store.sync_catalog(&catalog_from(&config)).await?;
     for email in &config.staff_accounts {
         if let Some(user) = store.user_by_email(email).await?
@@ -192,5 +213,6 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
         config,
         vendor,
         web,
+        browser_throttle: Default::default(),
     }))
 }

@@ -4,6 +4,7 @@
 //! (all rows or none, with a report per row), removing people, the named-user
 //! subscription a Paid order makes, and the e-mails that go with each.
 
+use tessera_core::text::ends_sentence;
 use tessera_store::portal::{
     AssignmentBatch, BatchRow, MemberRole, NamedSubscriptionRecord, NewInvitation,
     NewNamedSubscription, OrderRecord, OrganizationRecord, RowOutcome, TeamError, TeamRecord,
@@ -154,6 +155,22 @@ pub async fn may_see_billing(state: &PortalState, user: &UserRecord) -> PortalRe
         if team.owner_user_id == user.id
             || state.store.member_role(&team.id, &user.id).await? == Some(MemberRole::PrimaryAdmin)
         {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether a person sees a team's pages: they see the whole organization's billing (see
+/// [`may_see_billing`]), or they are an admin, the contract manager or the software
+/// coordinator of a team. A user who only holds seats sees neither, only their licenses.
+pub async fn may_see_teams(state: &PortalState, user: &UserRecord) -> PortalResult<bool> {
+    if may_see_billing(state, user).await? {
+        return Ok(true);
+    }
+    for team in state.store.teams_of_user(&user.id).await? {
+        let role = state.store.member_role(&team.id, &user.id).await?;
+        if Standing::of(&team, &user.id, role).may(Act::View) {
             return Ok(true);
         }
     }
@@ -432,13 +449,13 @@ pub async fn paid_named_text(
         ));
     }
     Ok(format!(
-        "Your {seats} named-user seat(s) of {product} are in the team {team}. As the contract manager \
+        "Your {seats} named-user seat(s) of {product} are in the team {team} As the contract manager \
          you hold one of them; assign the others to the people in your office (and unassign yours if \
          you do not use the product):\n{url}\n\n\
          Each person signs in on the computer they work at: tessera login --portal {portal} --email THEIR-E-MAIL\n",
         seats = order.seats,
         product = order.product_name,
-        team = team.name,
+        team = ends_sentence(&team.name),
         url = state.url(&format!("/account/teams/{}", team.id)),
         portal = state.config.base_url(),
     ))
@@ -903,13 +920,13 @@ pub async fn send_invitation(
         email,
         format!("You are invited to the team {}", team.name),
         format!(
-            "{by} invited you to the team {team} at {shop}.\n\n\
+            "{by} invited you to the team {team} at {shop}\n\n\
              Accept the invitation and choose your password (the link is valid for 7 days):\n{url}\n\n\
              Then sign in on the computer you work at, in the program or with\n\
              tessera login --portal {portal} --email {email}\n",
             by = by.email,
             team = team.name,
-            shop = state.config.vendor.name,
+            shop = ends_sentence(&state.config.vendor.name),
             url = state.url(&format!("/invitation?token={token}")),
             portal = state.config.base_url(),
         ),

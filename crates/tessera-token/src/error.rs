@@ -22,6 +22,8 @@ pub enum TokenError {
     BadRegistrationKey(&'static str),
     #[error("the token covers products its activation does not: {0}")]
     ProductsOutsideActivation(String),
+    #[error("the signature is not this file's: {0}")]
+    PackageMismatch(String),
     #[error("signing failed")]
     Signing,
 }

@@ -53,8 +53,14 @@ impl RegistrationKey {
             .strip_prefix(PREFIX)
             .ok_or(TokenError::BadRegistrationKey("it must start with TSR1-"))?;
         let body: String = body.chars().filter(|c| *c != '-').collect();
-        let bytes = BASE32_NOPAD.decode(body.as_bytes()).map_err(|_| {
-            TokenError::BadRegistrationKey("it contains characters outside A–Z and 2–7")
+        let bytes = BASE32_NOPAD.decode(body.as_bytes()).map_err(|e| {
+            TokenError::BadRegistrationKey(match e.kind {
+                data_encoding::DecodeKind::Symbol => "it contains characters outside A–Z and 2–7",
+                data_encoding::DecodeKind::Length => "it has the wrong length",
+                // The last character carries a bit of the checksum and 4 unused bits, which
+                // are zero in a real key: a wrong last character is a typing error.
+                _ => "its checksum does not match (a typing error?)",
+            })
         })?;
         if bytes.len() != 32 + TAG_LEN + CHECK_LEN {
             return Err(TokenError::BadRegistrationKey("it has the wrong length"));
@@ -141,6 +147,23 @@ mod tests {
         let typo: String = chars.into_iter().collect();
         assert!(RegistrationKey::parse(&typo).is_err());
         assert!(RegistrationKey::parse("hello").is_err());
+    }
+
+    /// Each wrong last character (of A–Z and 2–7) reads as a typing error caught by the
+    /// checksum, never as a character outside A–Z and 2–7.
+    #[test]
+    fn a_wrong_last_character_is_a_checksum_error() {
+        let text = RegistrationKey::derive(SigningKey::generate().verifying_key(), "m").to_string();
+        let (head, last) = text.split_at(text.len() - 1);
+        for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".chars() {
+            if c.to_string() == last {
+                continue;
+            }
+            let err = RegistrationKey::parse(&format!("{head}{c}")).unwrap_err();
+            assert!(err.to_string().contains("checksum"), "{c}: {err}");
+        }
+        let err = RegistrationKey::parse(&format!("{head}1")).unwrap_err();
+        assert!(err.to_string().contains("outside A–Z and 2–7"), "{err}");
         assert!(RegistrationKey::parse("TSR1-AAAA").is_err());
     }
 }

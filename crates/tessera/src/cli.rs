@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// The vendor's tools: keys and activation keys.
+    /// The vendor's tools: keys, activation keys, and signatures of published packages.
     #[command(subcommand)]
     Vendor(VendorCmd),
     /// Runs the LAN license server, or manages its data folder.
@@ -69,9 +69,15 @@ pub struct PortalArgs {
     /// The address customers use (links in e-mails; https makes cookies Secure).
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The vendor's secret key (k4.secret) that signs activation keys.
+    /// The vendor's secret key (k4.secret) that signs activation keys, relative to the
+    /// current folder (default `vendor_secret_key_file` in portal.toml, relative to the
+    /// data folder). A key that is not there stops the portal.
     #[arg(long, env = "TESSERA_VENDOR_SECRET_KEY")]
     pub vendor_secret_key: Option<PathBuf>,
+    /// First start: make a new vendor key (and its .public beside it) where the vendor key
+    /// should be, if none is there yet; LAN license servers must then trust its public key.
+    #[arg(long)]
+    pub new_vendor_key: bool,
     /// Web license server: requests per second one client address may send, twice that in
     /// a burst (default 200, or `web_rate_limits.per_client` in portal.toml; 0: no limit).
     #[arg(long)]
@@ -85,6 +91,10 @@ pub struct PortalArgs {
     /// `web_rate_limits.per_credential`; 0: no limit).
     #[arg(long)]
     pub credential_rate_limit: Option<u32>,
+    /// The folder of the packages on the Download page, each with its FILE.sig (default
+    /// `downloads_dir` in portal.toml, or DATA/downloads).
+    #[arg(long, env = "TESSERA_DOWNLOADS")]
+    pub downloads: Option<PathBuf>,
     /// A reverse proxy or load balancer in front of the portal, whose X-Forwarded-For names
     /// the client (repeat for several; default `trusted_proxies` in portal.toml, none).
     #[arg(long = "trusted-proxy", value_name = "IP")]
@@ -103,6 +113,34 @@ pub enum VendorCmd {
     },
     /// Prints an activation key for a license server.
     Issue(IssueArgs),
+    /// Signs a package for publishing: writes FILE.sig, a detached signature (PASETO
+    /// v4.public) over the file's name, size and SHA-256.
+    Sign(SignArgs),
+    /// Checks that FILE is the package the vendor signed in SIGNATURE (FILE.sig by
+    /// default), with the vendor public key.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The file to sign (a .deb, a .tar.gz, …).
+    pub file: PathBuf,
+    /// The vendor's secret key file (k4.secret).
+    #[arg(long, env = "TESSERA_VENDOR_SECRET_KEY")]
+    pub secret_key: PathBuf,
+    /// Where to write the signature (default: FILE.sig).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The downloaded file.
+    pub file: PathBuf,
+    /// Its signature file (default: FILE.sig).
+    pub signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub vendor: VendorKeyArg,
 }
 
 #[derive(Args)]
@@ -329,9 +367,21 @@ pub struct LoginArgs {
     /// The vendor's portal (https://portal.example).
     #[arg(long, env = "TESSERA_PORTAL")]
     pub portal: String,
-    /// The person's e-mail address.
-    #[arg(long, env = "TESSERA_EMAIL")]
-    pub email: String,
+    /// The person's e-mail address (with the password, from a prompt or TESSERA_PASSWORD).
+    #[arg(
+        long,
+        env = "TESSERA_EMAIL",
+        required_unless_present = "browser",
+        conflicts_with = "browser"
+    )]
+    pub email: Option<String>,
+    /// Sign in through the browser instead: the portal's own sign-in and an approval of
+    /// this computer there; no password passes through this command.
+    #[arg(long)]
+    pub browser: bool,
+    /// With --browser: only print the address and code, open no browser.
+    #[arg(long, requires = "browser")]
+    pub no_open: bool,
     /// Sign in for this product (default: any the person holds a seat of).
     #[arg(long)]
     pub product: Option<String>,
@@ -373,6 +423,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Vendor(VendorCmd::Keygen { out, force }) => vendor_cmd::keygen(&out, force),
         Command::Vendor(VendorCmd::Issue(args)) => vendor_cmd::issue(args),
+        Command::Vendor(VendorCmd::Sign(args)) => vendor_cmd::sign(args),
+        Command::Vendor(VendorCmd::Verify(args)) => vendor_cmd::verify(args),
         Command::Server(args) => match args.command {
             None => server_cmd::run(args.run),
             Some(ServerCmd::RegistrationKey(data)) => server_cmd::registration_key(data),

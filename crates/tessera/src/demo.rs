@@ -59,6 +59,8 @@ const DEMO_CUSTOMER: (&str, &str) = ("buyer@office.example", "buyer-demo-passwor
 
 struct DemoPortal {
     url: String,
+    /// The demo's own program, offered on the Download page.
+    published: String,
     outbox: std::path::PathBuf,
     /// The demo customer's organization, which has a web license server.
     web_slug: String,
@@ -66,13 +68,46 @@ struct DemoPortal {
     site_key: String,
 }
 
-/// Starts the portal on `root/portal` with the sample catalog, the demo's vendor key
-/// and its two accounts; it serves in the background until Ctrl-C.
+/// Puts this very program into the portal's downloads folder, signed by the demo's vendor
+/// key, so that the Download page always offers something real: `tessera-VERSION-OS-ARCH`
+/// (copied again when the program changed). Returns its file name.
+fn publish_own_build(downloads: &Path, vendor: &SigningKey) -> anyhow::Result<String> {
+    let name = format!(
+        "tessera-{}-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    std::fs::create_dir_all(downloads)
+        .with_context(|| format!("cannot create {}", downloads.display()))?;
+    let target = downloads.join(&name);
+    let (source, current) = (std::fs::metadata(&exe)?, std::fs::metadata(&target).ok());
+    let fresh = current.is_some_and(|c| {
+        c.len() == source.len()
+            && matches!((c.modified(), source.modified()), (Ok(c), Ok(s)) if c >= s)
+    });
+    if !fresh {
+        std::fs::copy(&exe, &target)
+            .with_context(|| format!("cannot copy this program to {}", target.display()))?;
+    }
+    let digest = crate::vendor_cmd::file_digest(&target)?;
+    let signature = tessera_token::sign_package(vendor, &name, &digest, Utc::now())?;
+    let sig = downloads.join(format!("{name}.sig"));
+    std::fs::write(&sig, format!("{signature}\n"))
+        .with_context(|| format!("cannot write {}", sig.display()))?;
+    Ok(name)
+}
+
+/// Starts the portal on `root/portal` with the sample catalog, the demo's vendor key,
+/// its two accounts and the customer's orders (for the LAN server with
+/// `registration_key`); it serves in the background until Ctrl-C.
 async fn start_portal(
     root: &Path,
     vendor_dir: &Path,
     vendor: &SigningKey,
     listen: &str,
+    registration_key: &str,
 ) -> anyhow::Result<DemoPortal> {
     let mut config = tessera_portal::PortalConfig::load_or_create(&root.join("portal"))?;
     config.vendor_secret_key_file = vendor_dir.join("vendor.secret");
@@ -91,6 +126,7 @@ async fn start_portal(
     let addr = listener.local_addr()?;
     config.public_url = format!("http://{addr}");
     let outbox = config.outbox_dir();
+    let published = publish_own_build(&config.downloads_path(), vendor)?;
     let portal = tessera_portal::open(config, vendor.clone()).await?;
     let staff_role = tessera_store::portal::Role::Staff;
     let customer_role = tessera_store::portal::Role::Customer;
@@ -132,8 +168,12 @@ async fn start_portal(
             )
             .await?;
     }
-    // The customer's organization has a web license server too, as a Paid order of
-    // "Use Web License Server" leaves it, so its panel has something to show.
+    // The customer's orders: Paid for the demo's LAN server (with its activation key),
+    // for the web license server and for Share seats in the customer's team (the
+    // customer holds one, so `tessera login` works at once), and one Pending.
+    crate::demo_orders::seed(&portal, &buyer, registration_key).await?;
+    // A web license server whose pools are gone or about to end (a demo folder used
+    // long ago) gets a fresh pool, so its panel has something to show.
     let now = Utc::now();
     let web = portal
         .store
@@ -159,36 +199,7 @@ async fn start_portal(
         )
         .await?;
     }
-    // And a named-user subscription of Share in the customer's team, whose first seat is
-    // the customer's own: `tessera login` works at once (made once, by its order id).
-    let team = portal
-        .store
-        .default_team(
-            &org.id,
-            &buyer.id,
-            "Demo Office team",
-            tessera_core::to_millis(now),
-        )
-        .await?;
     let today = now.date_naive();
-    portal
-        .store
-        .create_named_subscription(
-            &tessera_store::portal::NewNamedSubscription {
-                organization_id: &org.id,
-                team_id: &team.id,
-                order_id: Some("demo-share"),
-                product_id: "share",
-                product_name: "Share (named user)",
-                licensed: &["share".to_owned()],
-                seats: 3,
-                start_date: &today.to_string(),
-                end_date: &(today + Duration::days(365)).to_string(),
-                buyer_user_id: &buyer.id,
-            },
-            tessera_core::to_millis(now),
-        )
-        .await?;
     // And a pack of tokens (consumption licensing) for a year, granted once.
     if !portal.store.has_token_packs(&org.id).await? {
         portal
@@ -229,6 +240,7 @@ async fn start_portal(
     });
     Ok(DemoPortal {
         url: format!("http://{addr}"),
+        published,
         outbox,
         web_slug,
         site_key,
@@ -298,7 +310,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             )
             .await?;
         }
-        let portal = start_portal(&root, &vendor_dir, &vendor, &args.portal_listen).await?;
+        let portal = start_portal(
+            &root,
+            &vendor_dir,
+            &vendor,
+            &args.portal_listen,
+            &identity.registration_key.to_string(),
+        )
+        .await?;
         let url = format!("http://{addr}");
         let public = vendor_dir.join("vendor.public");
         println!("Tessera demo is running.");
@@ -330,7 +349,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "  named users         Share: 3 seats in the customer's team (Teams); the customer holds one"
         );
         println!(
+            "  orders              Paid: this LAN server's (activation key under Orders), the web license server's, Share's; one Pending for the back office"
+        );
+        println!(
             "  tokens              500 for a year (Reporting → Token Usage; POST /api/v1/tokens/use)"
+        );
+        println!(
+            "  download page       {}/download   ({}, signed by the demo's vendor key)",
+            portal.url, portal.published
         );
         println!("  portal e-mail       {}", portal.outbox.display());
         println!("  demo data           {}", root.display());

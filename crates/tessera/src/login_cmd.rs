@@ -56,18 +56,63 @@ fn read_password() -> anyhow::Result<String> {
 
 pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     let key = vendor_key(&args.vendor, &args.portal)?;
-    let password = read_password()?;
     let client = NamedClient::new(&args.portal, key, cache_dir()?);
-    let login = client.sign_in(
-        &args.email,
-        &password,
-        args.product.as_deref().unwrap_or_default(),
-    )?;
+    let product = args.product.as_deref().unwrap_or_default();
+    let login = match &args.email {
+        Some(email) if !args.browser => {
+            let password = read_password()?;
+            client.sign_in(email, &password, product)?
+        }
+        _ => browser_sign_in(&client, product, !args.no_open)?,
+    };
     println!(
         "signed in as {} on this computer ({}); any other computer signed in as {} stops at its next check",
         login.email, login.device, login.email
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tessera login --browser`: shows the portal's address and the code (and opens the
+/// browser when there is a desktop to open it on), then waits for the approval.
+fn browser_sign_in(
+    client: &NamedClient,
+    product: &str,
+    open: bool,
+) -> anyhow::Result<tessera_client::named::StoredLogin> {
+    let mut sign_in = client.start_browser_sign_in(product)?;
+    println!(
+        "To sign in, open {} and enter the code {}",
+        sign_in.verification_uri(),
+        sign_in.user_code()
+    );
+    println!("  (or open {})", sign_in.verification_uri_complete());
+    if open && open_browser(sign_in.verification_uri_complete()) {
+        println!("  a browser was opened for you");
+    }
+    println!("waiting for the approval in the browser…");
+    std::io::stdout().flush().ok();
+    Ok(client.wait_browser_sign_in(&mut sign_in)?)
+}
+
+/// Opens `url` in the person's browser, where there is a desktop; whether it was tried.
+fn open_browser(url: &str) -> bool {
+    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        ("open", vec![url])
+    } else if cfg!(windows) {
+        ("cmd", vec!["/C", "start", "", url])
+    } else if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+    {
+        ("xdg-open", vec![url])
+    } else {
+        return false;
+    };
+    std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
 }
 
 pub fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {

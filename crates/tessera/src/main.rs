@@ -5,6 +5,7 @@ mod cli;
 mod client_cmd;
 mod config;
 mod demo;
+mod demo_orders;
 mod login_cmd;
 mod portal_cmd;
 mod server_cmd;

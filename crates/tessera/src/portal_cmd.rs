@@ -33,7 +33,15 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
         config.public_url = url.clone();
     }
     if let Some(key) = &args.vendor_secret_key {
-        config.vendor_secret_key_file = key.clone();
+        // A path typed on the command line or in the environment is relative to the
+        // folder the command runs in, not to the data folder.
+        config.vendor_secret_key_file = std::path::absolute(key)
+            .with_context(|| format!("cannot resolve the path {}", key.display()))?;
+    }
+    if let Some(dir) = &args.downloads {
+        // A folder typed on the command line is relative to where the command runs.
+        config.downloads_dir = std::path::absolute(dir)
+            .with_context(|| format!("`{}` is not a usable path", dir.display()))?;
     }
     if let Some(rate) = args.rate_limit {
         config.web_rate_limits.per_client = rate;
@@ -53,7 +61,12 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
 
 pub fn run(args: PortalArgs) -> anyhow::Result<ExitCode> {
     let mut config = portal_config(&args)?;
-    let vendor = tessera_portal::load_or_create_vendor_key(&config.vendor_secret_key_path())?;
+    let key = config.vendor_secret_key_path();
+    let vendor = if args.new_vendor_key {
+        tessera_portal::load_or_create_vendor_key(&key)?
+    } else {
+        tessera_portal::load_vendor_key(&key)?
+    };
     let listen: std::net::SocketAddr = config
         .listen
         .parse()
@@ -100,6 +113,7 @@ fn print_banner(portal: &tessera_portal::Portal, addr: std::net::SocketAddr) {
         c.vendor_secret_key_path().display(),
         portal.vendor.verifying_key().to_paserk()
     );
+    println!("  downloads:     {}", c.downloads_path().display());
     println!("  web license server: {}/w/ORG", c.base_url());
     // Tests and scripts wait for this line.
     println!("listening on http://{addr}");

@@ -1,4 +1,6 @@
-//! `tessera vendor …`: the vendor's key pair and offline issuing of activation keys.
+//! `tessera vendor …`: the vendor's key pair, offline issuing of activation keys, and
+//! detached signatures of the packages the vendor publishes (sign, and verify for anyone
+//! who downloaded one).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -6,10 +8,13 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tessera_core::{LicenseModel, PoolSpec, validate};
-use tessera_token::{RegistrationKey, SigningKey, issue_activation};
+use tessera_token::{
+    FileDigest, PackageDigest, RegistrationKey, SigningKey, issue_activation, sign_package,
+    verify_package,
+};
 
-use crate::cli::IssueArgs;
-use crate::config::key_text;
+use crate::cli::{IssueArgs, SignArgs, VerifyArgs};
+use crate::config::{key_text, vendor_key};
 
 pub fn keygen(out: &Path, force: bool) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -115,5 +120,83 @@ pub fn issue(args: IssueArgs) -> anyhow::Result<ExitCode> {
         }
         None => println!("{key}"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The size and SHA-256 of a file, read in pieces.
+pub fn file_digest(path: &Path) -> anyhow::Result<FileDigest> {
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut digest = PackageDigest::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            return Ok(digest.finish());
+        }
+        digest.update(&buf[..n]);
+    }
+}
+
+/// The file's name as the signature names it.
+fn file_name(path: &Path) -> anyhow::Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .with_context(|| format!("`{}` does not name a file", path.display()))
+}
+
+/// `FILE.sig` beside FILE.
+fn default_signature(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sig");
+    name.into()
+}
+
+pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
+    let secret = std::fs::read_to_string(&args.secret_key)
+        .with_context(|| format!("cannot read {}", args.secret_key.display()))?;
+    let vendor = SigningKey::from_paserk(&secret).with_context(|| {
+        format!(
+            "{} does not hold a k4.secret key",
+            args.secret_key.display()
+        )
+    })?;
+    let name = file_name(&args.file)?;
+    let digest = file_digest(&args.file)?;
+    let signature = sign_package(&vendor, &name, &digest, Utc::now())?;
+    let out = args.out.unwrap_or_else(|| default_signature(&args.file));
+    std::fs::write(&out, format!("{signature}\n"))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {}", out.display());
+    println!("  file     {name} ({} bytes)", digest.size);
+    println!("  SHA-256  {}", digest.sha256);
+    println!("  key      {}", vendor.verifying_key().to_paserk());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let vendor = vendor_key(&args.vendor, None)?;
+    let sig_path = args
+        .signature
+        .clone()
+        .unwrap_or_else(|| default_signature(&args.file));
+    let signature = std::fs::read_to_string(&sig_path)
+        .with_context(|| format!("cannot read the signature {}", sig_path.display()))?;
+    let name = file_name(&args.file)?;
+    let digest = file_digest(&args.file)?;
+    let claims = verify_package(&vendor, &signature, &name, &digest)
+        .with_context(|| format!("{} does not verify", args.file.display()))?;
+    println!(
+        "{}: good signature by the vendor key {}",
+        args.file.display(),
+        vendor.to_paserk()
+    );
+    println!("  SHA-256  {}", digest.sha256);
+    println!("  size     {} bytes", digest.size);
+    println!("  signed   {}", claims.iat.to_rfc3339());
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod contracts;
+pub mod download;
 pub mod help;
 pub mod lan_usage;
 pub mod orders;
@@ -63,6 +64,10 @@ pub struct Layout {
     pub signed_in: bool,
     pub user_email: String,
     pub is_staff: bool,
+    /// The menu's Orders and Subscriptions and Contracts (see `teams::may_see_billing`).
+    pub sees_billing: bool,
+    /// The menu's Teams, LAN usage and Reporting (see `teams::may_see_teams`).
+    pub sees_teams: bool,
     pub cart: Vec<CartView>,
     pub cart_count: usize,
     pub cart_total: String,
@@ -90,13 +95,24 @@ impl Layout {
             Some(owner) => cart_lines(state, &owner).await?,
             None => Vec::new(),
         };
+        let is_staff = user.as_ref().is_some_and(|u| u.role == Role::Staff);
+        let (sees_billing, sees_teams) = match &user {
+            Some(_) if is_staff => (true, true),
+            Some(u) => (
+                crate::teams::may_see_billing(state, u).await?,
+                crate::teams::may_see_teams(state, u).await?,
+            ),
+            None => (false, false),
+        };
         Ok(Layout {
             title: title.to_owned(),
             shop_name: state.config.vendor.name.clone(),
             csrf: session.map(|s| s.csrf).unwrap_or_default(),
             signed_in: user.is_some(),
             user_email: user.as_ref().map(|u| u.email.clone()).unwrap_or_default(),
-            is_staff: user.as_ref().is_some_and(|u| u.role == Role::Staff),
+            is_staff,
+            sees_billing,
+            sees_teams,
             cart: lines.iter().map(CartView::from_line).collect(),
             cart_count: lines.len(),
             cart_total: cart_total(state, &lines).to_string(),

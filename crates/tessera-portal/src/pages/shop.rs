@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tessera_core::text::ends_sentence;
 use tessera_store::portal::{CatalogProduct, NewCartItem, OrderStatus, ServerKind};
 
 use super::account::CompanyView;
@@ -37,14 +38,23 @@ struct Upcoming {
     number: String,
     href: String,
     what: String,
-    /// The end of the period, or the day payment is due.
+    /// The end of the period, the day payment is due, or the day of an automatic renewal.
     date: String,
     days: i64,
     amount: String,
+    /// The team the subscription is attached to (named-user seats), if any, with the
+    /// sentence's full stop.
+    team: String,
+    /// An automatic renewal (a payment to come), not a Pending order's bank transfer.
+    renewal: bool,
+    /// For expiring Flex tokens: the purchase page of more tokens ("View details").
+    details: String,
 }
 
 /// The signed-in organization's subscription periods ending within 90 days, and its
-/// Pending orders with the day their bank transfer is due; soonest first.
+/// upcoming payments: each Pending order with the day its bank transfer is due, and each
+/// subscription bought online that renews automatically at the end of its period;
+/// soonest first, each with its team.
 async fn upcoming(
     state: &PortalState,
     organization_id: &str,
@@ -53,9 +63,20 @@ async fn upcoming(
     let days_to = |date: chrono::NaiveDate| (date - today).num_days();
     let mut expirations = Vec::new();
     let mut payments = Vec::new();
+    let teams: std::collections::HashMap<String, String> = state
+        .store
+        .teams_of_organization(organization_id)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
     for o in state.store.orders_of_organization(organization_id).await? {
         let what = format!("{}, {}: {} user(s)", o.product_name, o.option_name, o.seats);
         let amount = Money::new(o.gross_minor, o.currency.clone()).to_string();
+        let team = team_of(state, &o)
+            .await?
+            .and_then(|id| teams.get(&id).map(|name| ends_sentence(name)))
+            .unwrap_or_default();
         match o.status {
             OrderStatus::Paid => {
                 let Ok(end) = chrono::NaiveDate::parse_from_str(&o.end_date, "%Y-%m-%d") else {
@@ -65,11 +86,39 @@ async fn upcoming(
                 if (0..=90).contains(&days) {
                     expirations.push(Upcoming {
                         href: format!("/account/orders#order-{}", o.number),
-                        number: o.number,
-                        what,
-                        date: o.end_date,
+                        number: o.number.clone(),
+                        what: what.clone(),
+                        date: o.end_date.clone(),
                         days,
                         amount,
+                        team: team.clone(),
+                        renewal: false,
+                        details: String::new(),
+                    });
+                }
+                // Bought online and renewing by itself: its renewal is a payment to come.
+                let renews = o.auto_renew
+                    && o.reseller_email.is_none()
+                    && o.adds_to.is_none()
+                    && o.renewed_by.is_none()
+                    && days >= 0;
+                if renews {
+                    let seats = match state.store.named_subscription_of_order(&o.id).await? {
+                        Some(sub) => sub.seats,
+                        None => o.seats,
+                    };
+                    let unit = Money::new(o.unit_price_minor, o.currency.clone());
+                    let (_, _, gross) = crate::shop::line_amounts(&unit, seats, o.tax_rate_bp)?;
+                    payments.push(Upcoming {
+                        href: format!("/account/orders#order-{}", o.number),
+                        what: format!("{}, {}: {seats} user(s)", o.product_name, o.option_name),
+                        number: o.number,
+                        date: o.end_date,
+                        days,
+                        amount: gross.to_string(),
+                        team,
+                        renewal: true,
+                        details: String::new(),
                     });
                 }
             }
@@ -83,12 +132,23 @@ async fn upcoming(
                     date: due.format("%Y-%m-%d").to_string(),
                     days: days_to(due),
                     amount,
+                    team,
+                    renewal: false,
+                    details: String::new(),
                 });
             }
             OrderStatus::Cancelled => {}
         }
     }
-    // Token balances expire too: packs with tokens left whose last day is near.
+    // Token balances expire too: packs with tokens left whose last day is near. "View
+    // details" opens the purchase page of more Flex tokens.
+    let tokens_page = state
+        .config
+        .products
+        .iter()
+        .find(|p| p.model == tessera_core::LicenseModel::Tokens)
+        .map(|p| format!("/buy/{}", p.id))
+        .unwrap_or_else(|| "/buy".into());
     for pack in state.store.token_packs(organization_id).await? {
         let Ok(last) = chrono::NaiveDate::parse_from_str(&pack.expires_on, "%Y-%m-%d") else {
             continue;
@@ -102,12 +162,42 @@ async fn upcoming(
                 date: pack.expires_on,
                 days,
                 amount: String::new(),
+                team: String::new(),
+                renewal: false,
+                details: tokens_page.clone(),
             });
         }
     }
     expirations.sort_by(|a, b| a.date.cmp(&b.date).then(a.number.cmp(&b.number)));
     payments.sort_by(|a, b| a.date.cmp(&b.date).then(a.number.cmp(&b.number)));
     Ok((expirations, payments))
+}
+
+/// The team an order's seats are (or will be) in: its subscription's, the one chosen at
+/// purchase, or that of the subscription it adds seats to or renews.
+async fn team_of(
+    state: &PortalState,
+    order: &tessera_store::portal::OrderRecord,
+) -> PortalResult<Option<String>> {
+    if let Some(team) = crate::teams::team_of_order(state, order).await? {
+        return Ok(Some(team));
+    }
+    if let Some(team) = &order.team_id {
+        return Ok(Some(team.clone()));
+    }
+    if let Some(sub) = &order.adds_to {
+        return Ok(state
+            .store
+            .named_subscription(sub)
+            .await?
+            .map(|s| s.team_id));
+    }
+    if let Some(renewed) = &order.renews
+        && let Some(original) = state.store.order_by_number(renewed).await?
+    {
+        return crate::teams::team_of_order(state, &original).await;
+    }
+    Ok(None)
 }
 
 pub async fn home(State(state): State<Portal>, visitor: Visitor) -> PortalResult<Response> {
@@ -430,7 +520,10 @@ pub async fn add_to_cart(
             "That item is no longer in your cart (was the order placed meanwhile?).",
         ));
     }
-    Ok(see_other(&format!("/buy/{}?added=1", sub.product.id)))
+    // Back to the product with the validity period just chosen still selected.
+    let query = serde_urlencoded::to_string([("added", "1"), ("option", &sub.option.id)])
+        .map_err(|e| PortalError::internal(e.to_string()))?;
+    Ok(see_other(&format!("/buy/{}?{query}", sub.product.id)))
 }
 
 #[derive(Deserialize)]

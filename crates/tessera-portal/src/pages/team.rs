@@ -718,7 +718,10 @@ pub async fn unassign(
     let done = if teams::unassign(&state, &team, &sub, &form.user).await? {
         format!("{email}'s seat is unassigned; it is free for someone else.")
     } else {
-        format!("{email} had no seat of {}.", sub.product_name)
+        format!(
+            "{email} had no seat of {}",
+            tessera_core::text::ends_sentence(&sub.product_name)
+        )
     };
     Ok(back(
         &format!("/account/teams/{}/subscriptions/{}", team.id, sub.id),
@@ -1088,6 +1091,9 @@ pub async fn accept_invitation(
     visitor.sign_in(&state, user).await?;
     Ok(back(
         "/account/licenses",
-        &format!("Welcome to the team {}.", team.name),
+        &format!(
+            "Welcome to the team {}",
+            tessera_core::text::ends_sentence(&team.name)
+        ),
     ))
 }

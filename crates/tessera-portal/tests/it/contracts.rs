@@ -268,19 +268,46 @@ async fn a_reseller_orders_seats_for_a_new_customers_team_which_renews_only_thro
         tessera_portal::scheduler::run_daily(&t.portal, end - chrono::Duration::days(30))
             .await
             .unwrap();
-        let mails = t.mails().await;
+        // It goes to the customer's contract manager, naming the reseller (who gets a copy).
+        let mails = t.mails_to("owner@studio.example").await;
         let reminder = mails
             .iter()
             .find(|m| m.subject.contains("subscription ends on") && m.text.contains(&number))
-            .expect("a renewal reminder");
+            .expect("a renewal reminder to the contract manager");
         assert!(
             reminder
                 .text
-                .contains("contact your reseller (reseller@partner.example)"),
+                .contains("contact your reseller, Partner GmbH (reseller@partner.example)"),
             "{}",
             reminder.text
         );
+        assert!(
+            t.mails_to("reseller@partner.example")
+                .await
+                .iter()
+                .any(|m| m.subject == reminder.subject)
+        );
         assert!(!reminder.text.contains("renew before then"));
+    }
+}
+
+/// A reseller's second order for the same team adds a subscription whose seats are all
+/// free: the contract manager already holds a seat of the product and takes no second.
+#[tokio::test]
+async fn a_second_reseller_order_for_a_team_gives_its_contract_manager_no_second_seat() {
+    for t in TestPortal::every_backend().await {
+        let mut reseller = reseller(&t).await;
+        for _ in 0..2 {
+            order_for_design_studio(&mut reseller).await;
+        }
+        let list = reseller.get("/reseller").await.ok();
+        for number in list.text.split("id=\"reseller-order-").skip(1) {
+            let number: String = number.chars().take_while(|c| *c != '"').collect();
+            t.mark_paid(&number, &support::today()).await;
+        }
+        let owner = t.user("owner@studio.example").await;
+        let seats = t.portal.store.seats_of_user(&owner.id).await.unwrap();
+        assert_eq!(seats.len(), 1, "{seats:?}");
     }
 }
 

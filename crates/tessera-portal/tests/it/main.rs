@@ -2,8 +2,10 @@
 //! so the whole stack is linked once instead of once per file.
 
 mod announce;
+mod browser_sign_in;
 mod contracts;
 mod documents;
+mod downloads;
 mod help;
 mod mail;
 mod next_path;

@@ -102,7 +102,13 @@ async fn the_home_page_shows_upcoming_expirations_and_payments_of_ones_own_organ
             !home.has(&format!("id=\"expiration-{later}\"")),
             "not 200 days ahead"
         );
-        assert!(home.has("Nothing to pay."));
+        // Both renew automatically: each renewal is a payment to come.
+        assert!(home.has(&format!("id=\"renewal-{soon}\"")), "{}", home.text);
+        assert!(
+            home.has(&format!("id=\"renewal-{later}\"")),
+            "{}",
+            home.text
+        );
 
         // A Pending order is an upcoming payment, due after the payment term.
         buyer
@@ -123,6 +129,78 @@ async fn the_home_page_shows_upcoming_expirations_and_payments_of_ones_own_organ
         assert!(!theirs.has(&soon_line) && theirs.has("Nothing to pay."));
         let anonymous = t.browser().get("/").await;
         assert!(!anonymous.has("Upcoming expirations"));
+    }
+}
+
+/// The text of the list item with this id, its links' tags left out.
+fn item_text(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("<li id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no item {id}: {html}"));
+    let item = &html[at..at + html[at..].find("</li>").unwrap()];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in item.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&nbsp;", " ").replace("&#160;", " ")
+}
+
+/// Seed 004: "you can also view which team the subscription is attached to through the
+/// Upcoming Payments page". A subscription bought online shows its next automatic renewal
+/// (date, product, seats, amount, team) long before it ends; a Pending order its team.
+#[tokio::test]
+async fn upcoming_payments_list_the_next_automatic_renewal_and_each_pending_payment_with_its_team()
+{
+    for t in TestPortal::every_backend().await {
+        let (mut buyer, number, team) = t.paid_named_order("pay@office.example", "3").await;
+        let team_name = t.portal.store.team(&team).await.unwrap().unwrap().name;
+        let order = t.order(&number).await;
+        let home = buyer.get("/").await.ok();
+        let line = item_text(&home.text, &format!("renewal-{number}"));
+        assert!(
+            line.contains(&format!("renews automatically on {}", order.end_date)),
+            "{line}"
+        );
+        assert!(
+            line.contains("Share (named user), 1 year: 3 user(s)"),
+            "{line}"
+        );
+        assert!(line.contains(&format!("Team: {team_name}")), "{line}");
+        // 3 seats at the order's price with its tax: what the renewal's invoice will say.
+        let gross = tessera_portal::money::Money::new(order.gross_minor, order.currency.clone());
+        assert!(line.contains(&gross.to_string()), "{line} vs {gross}");
+        assert!(!home.has("Nothing to pay."));
+
+        // A Pending order of more seats for the team: its bank transfer, with the team.
+        let added = buyer.add_share_to_cart("2", Some(&team)).await;
+        assert!(added.status.is_redirection(), "{}", added.text);
+        let pending = buyer.place_order().await;
+        let home = buyer.get("/").await.ok();
+        let line = item_text(&home.text, &format!("payment-{pending}"));
+        assert!(line.contains("by bank transfer, due"), "{line}");
+        assert!(line.contains(&format!("Team: {team_name}")), "{line}");
+
+        // Auto-renew off: no renewal to pay.
+        buyer.get("/account/orders").await.ok();
+        let off = buyer
+            .submit(
+                &format!("/account/orders/{number}/auto-renew"),
+                &[("on", "off")],
+            )
+            .await;
+        assert!(off.status.is_redirection(), "{}", off.text);
+        let home = buyer.get("/").await.ok();
+        assert!(
+            !home.has(&format!("id=\"renewal-{number}\"")),
+            "{}",
+            home.text
+        );
     }
 }
 
@@ -316,5 +394,16 @@ async fn token_balances_about_to_expire_are_reminded_and_shown_on_the_home_page(
             home.text
         );
         assert!(home.has("40 of 40 tokens</a> expire on"), "{}", home.text);
+        // Seed 004: "View details" opens the purchase page of more Flex tokens.
+        assert!(
+            home.has(&format!(
+                "<a href=\"/buy/tokens\" id=\"details-tokens-{}\">View details</a>",
+                pack.id
+            )),
+            "{}",
+            home.text
+        );
+        let purchase = buyer.get("/buy/tokens").await.ok();
+        assert!(purchase.has("Flex tokens"), "{}", purchase.text);
     }
 }

@@ -733,3 +733,22 @@ async fn a_visitors_cart_follows_them_when_they_sign_in_and_its_items_can_be_edi
         Some("0")
     );
 }
+
+/// After Add to Cart the product page comes back with the validity period just chosen
+/// still selected (not the first option), ready for another item of the same kind.
+#[tokio::test]
+async fn after_add_to_cart_the_product_page_keeps_the_chosen_validity_period() {
+    let t = TestPortal::sqlite().await;
+    let mut b = t.browser();
+    let added = b.add_to_cart("revit", "revit-3y", "2", None).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text);
+    let back = added.location.expect("back to the product page");
+    let page = b.get(&back).await.ok();
+    assert!(page.has("Added to the cart."), "{}", page.text);
+    let checked = |id: &str| {
+        page.text
+            .contains(&format!("id=\"option-{id}\" value=\"{id}\" checked"))
+    };
+    assert!(checked("revit-3y"), "{}", page.text);
+    assert!(!checked("revit-3m"), "{}", page.text);
+}

@@ -201,6 +201,117 @@ async fn a_paid_named_order_gives_the_buyer_a_seat_in_their_team_and_people_sign
     }
 }
 
+/// A name with its own full stop (the vendor's "Tessera Software Ltd.", a team "Studio
+/// Ltd.") ends its sentence without a second one, in the e-mails and on the pages.
+#[tokio::test]
+async fn a_name_that_ends_with_a_full_stop_ends_its_sentence_without_a_second() {
+    let t = TestPortal::sqlite().await;
+    assert_eq!(t.portal.config.vendor.name, "Tessera Software Ltd.");
+    let (mut cm, _, _) = t.paid_named_order("cm@office.example", "3").await;
+    cm.get("/account/teams").await;
+    let made = cm
+        .submit("/account/teams", &[("name", "Studio Ltd.")])
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
+    let org = t.organization_of("cm@office.example").await;
+    let team = t
+        .portal
+        .store
+        .team_by_name(&org.id, "Studio Ltd.")
+        .await
+        .unwrap()
+        .unwrap();
+    cm.get(&format!("/account/teams/{}", team.id)).await;
+    let sent = cm
+        .submit(
+            &format!("/account/teams/{}/invite", team.id),
+            &[("email", "new@office.example")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
+    let invitation = t.mails_to("new@office.example").await.pop().unwrap();
+    assert!(
+        invitation.text.contains("at Tessera Software Ltd.\r\n")
+            || invitation.text.contains("at Tessera Software Ltd.\n"),
+        "{}",
+        invitation.text
+    );
+    let link = t
+        .link_in_last_mail("new@office.example", "/invitation?token=")
+        .await;
+    let mut person = t.browser();
+    person.get(&link).await.ok();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let accepted = person
+        .submit(
+            "/invitation",
+            &[
+                ("token", &token),
+                ("password", support::PASSWORD),
+                ("password_again", support::PASSWORD),
+            ],
+        )
+        .await;
+    let welcome = person.get(&accepted.location.unwrap()).await.ok();
+    assert!(
+        welcome.has("Welcome to the team Studio Ltd.<"),
+        "{}",
+        welcome.text
+    );
+    for mail in t.mails().await {
+        assert!(!mail.text.contains("Ltd.."), "{}", mail.text);
+    }
+}
+
+/// The menu offers each role the pages it may use: a user only *Your licenses*, a
+/// secondary admin the teams and reports too, the contract manager everything.
+#[tokio::test]
+async fn each_role_sees_the_menu_entries_it_may_use() {
+    let t = TestPortal::sqlite().await;
+    let (mut cm, _, team) = t.paid_named_order("cm@office.example", "3").await;
+    let mut user = t.invited(&mut cm, &team, "user@office.example").await;
+    let mut secondary = t.invited(&mut cm, &team, "admin@office.example").await;
+    let admin_id = t.user("admin@office.example").await.id;
+    cm.get(&format!("/account/teams/{team}")).await;
+    let r = cm
+        .submit(
+            &format!("/account/teams/{team}/members/{admin_id}/role"),
+            &[("role", "secondary_admin")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+
+    let entries = [
+        "menu-orders",
+        "menu-subscriptions",
+        "menu-teams",
+        "menu-licenses",
+        "menu-lan-usage",
+        "menu-reporting",
+    ];
+    let menu = |html: &str| -> Vec<&str> {
+        entries
+            .iter()
+            .copied()
+            .filter(|id| html.contains(&format!("id=\"{id}\"")))
+            .collect()
+    };
+    assert_eq!(menu(&cm.get("/").await.text), entries);
+    assert_eq!(menu(&user.get("/").await.text), ["menu-licenses"]);
+    assert_eq!(
+        menu(&secondary.get("/account/licenses").await.text),
+        [
+            "menu-teams",
+            "menu-licenses",
+            "menu-lan-usage",
+            "menu-reporting"
+        ]
+    );
+    // A buyer before their first named-user order sees billing as before.
+    let mut buyer = t.customer("new@else.example", "Else").await;
+    assert_eq!(menu(&buyer.get("/buy").await.text), entries);
+}
+
 #[tokio::test]
 async fn each_role_sees_and_does_only_what_it_should() {
     let t = TestPortal::sqlite().await;

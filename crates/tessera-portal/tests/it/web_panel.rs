@@ -67,6 +67,32 @@ struct Held {
     token: String,
 }
 
+/// A site key of the organization `slug`, new each time (as an office may hand out one
+/// per room).
+async fn site_key(t: &TestPortal, slug: &str) -> String {
+    let name = format!("key {}", uuid::Uuid::new_v4());
+    let (_, key) = tessera_server::credential::add_site_key(
+        &t.portal.store,
+        slug,
+        &name,
+        "test",
+        t.portal.now(),
+    )
+    .await
+    .unwrap();
+    key
+}
+
+/// `email` (an account of the portal, with the tests' password) signed in on `device`
+/// through the named-user API, as `tessera login` does: the sign-in token.
+async fn signed_in(t: &TestPortal, email: &str, device: &str) -> String {
+    let (status, v) = t.activate(email, device, "").await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// A checkout of autocad by the OS account `user` on `host`: with the sign-in of the
+/// person `email` when given, else with a site key of the organization.
 async fn checkout(
     t: &TestPortal,
     slug: &str,
@@ -74,17 +100,18 @@ async fn checkout(
     host: &str,
     email: Option<&str>,
 ) -> Result<Held, (StatusCode, Value)> {
-    let mut body = json!({"product": "autocad", "user": user, "host": host,
+    let body = json!({"product": "autocad", "user": user, "host": host,
         "client_id": format!("{user}-{host}"), "version": "2026.1"});
-    if let Some(e) = email {
-        body["email"] = json!(e);
-    }
+    let credential = match email {
+        Some(e) => signed_in(t, e, &format!("{user}-{host}")).await,
+        None => site_key(t, slug).await,
+    };
     let (status, v) = call(
         t,
         "POST",
         &format!("/w/{slug}/api/v1/leases"),
         None,
-        None,
+        Some(&credential),
         Some(body),
     )
     .await;
@@ -121,7 +148,7 @@ async fn two_organizations(t: &TestPortal) -> ((Browser, String), (Browser, Stri
 async fn one_organization_can_never_see_free_or_change_anothers_web_license_server() {
     for t in TestPortal::every_backend().await {
         let ((mut alpha, a), (mut beta, b)) = two_organizations(&t).await;
-        let anna = checkout(&t, &a, "anna", "alpha-pc1", Some("anna@alpha.example"))
+        let anna = checkout(&t, &a, "anna", "alpha-pc1", Some("admin@alpha.example"))
             .await
             .unwrap();
         let bob = checkout(&t, &b, "bob", "beta-pc1", None).await.unwrap();
@@ -135,7 +162,9 @@ async fn one_organization_can_never_see_free_or_change_anothers_web_license_serv
             panel.text
         );
         assert!(
-            panel.has("anna@alpha.example") && panel.has("10.1.2.3") && panel.has("autocad 2026.1")
+            panel.has("signed in as admin@alpha.example")
+                && panel.has("10.1.2.3")
+                && panel.has("autocad 2026.1")
         );
         assert!(panel.has("1 / 2"), "occupied / total: {}", panel.text);
         assert!(
@@ -151,7 +180,7 @@ async fn one_organization_can_never_see_free_or_change_anothers_web_license_serv
             alpha.get(&format!("/w/{b}/")).await.status,
             StatusCode::NOT_FOUND
         );
-        let forms: [(String, Vec<(&str, &str)>); 4] = [
+        let forms: [(String, Vec<(&str, &str)>); 5] = [
             (format!("/w/{b}/seats/{}/remove", bob.id), vec![]),
             (
                 format!("/w/{b}/policy"),
@@ -162,6 +191,10 @@ async fn one_organization_can_never_see_free_or_change_anothers_web_license_serv
             ),
             (format!("/w/{b}/switch"), vec![("enabled", "off")]),
             (format!("/w/{b}/access"), vec![("deny_list", "bob")]),
+            (
+                format!("/w/{b}/site-keys"),
+                vec![("name", "Alpha's way in")],
+            ),
         ];
         for (path, fields) in &forms {
             let page = alpha.submit(path, fields).await;
@@ -225,7 +258,8 @@ async fn one_organization_can_never_see_free_or_change_anothers_web_license_serv
             .map(|l| l["id"].as_str().unwrap())
             .collect();
         assert_eq!(ids, [anna.id.as_str()]);
-        assert_eq!(v["leases"][0]["email"], "anna@alpha.example");
+        assert_eq!(v["leases"][0]["email"], "admin@alpha.example");
+        assert_eq!(v["leases"][0]["signed_in"], "admin@alpha.example");
         assert_eq!(v["leases"][0]["address"], "10.1.2.3");
 
         // A seat token of one organization is no key to another's lease.
@@ -429,6 +463,16 @@ async fn the_switch_and_the_allow_and_deny_lists_are_enforced_on_checkout() {
                 .await
                 .unwrap();
         }
+        // People of Alpha, signed in on their computers.
+        alpha.get("/account/teams").await;
+        let made = alpha
+            .submit("/account/teams", &[("name", "Drawing office")])
+            .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
+        let team = alpha.first_team().await;
+        for person in ["mallory@alpha.example", "dora@alpha.example"] {
+            t.invited(&mut alpha, &team, person).await;
+        }
         let (status, v) = checkout(&t, &a, "mallory", "pc3", Some("mallory@alpha.example"))
             .await
             .err()
@@ -441,23 +485,25 @@ async fn the_switch_and_the_allow_and_deny_lists_are_enforced_on_checkout() {
                 .contains("deny list"),
             "{v}"
         );
-        let (_, v) = checkout(&t, &a, "eve", "pc4", Some("eve@elsewhere.example"))
-            .await
-            .err()
-            .unwrap();
+        // A program with a site key that types an address on the allowed domain is still
+        // no person: the domains admit signed-in people only.
+        let key = site_key(&t, &a).await;
+        let (status, v) = call(
+            &t,
+            "POST",
+            &format!("/w/{a}/api/v1/leases"),
+            None,
+            Some(&key),
+            Some(json!({"product": "autocad", "user": "eve", "host": "pc4",
+                "client_id": "eve-pc4", "email": "eve@alpha.example"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
         assert!(
             v["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("allowed e-mail domains"),
-            "{v}"
-        );
-        let (_, v) = checkout(&t, &a, "eve", "pc4", None).await.err().unwrap();
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("sent no e-mail"),
+                .contains("is not signed in"),
             "{v}"
         );
         checkout(&t, &a, "dora", "pc5", Some("Dora@Alpha.example"))
@@ -466,10 +512,16 @@ async fn the_switch_and_the_allow_and_deny_lists_are_enforced_on_checkout() {
         checkout(&t, &a, "contractor", "pc6", None)
             .await
             .expect("on the allow list");
-        let (status, v) = checkout(&t, &a, "x", "pc7", Some("not-an-address"))
-            .await
-            .err()
-            .unwrap();
+        let (status, v) = call(
+            &t,
+            "POST",
+            &format!("/w/{a}/api/v1/leases"),
+            None,
+            Some(&key),
+            Some(json!({"product": "autocad", "user": "x", "host": "pc7",
+                "client_id": "x-pc7", "email": "not-an-address"})),
+        )
+        .await;
         assert_eq!(
             (status, v["error"]["code"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_request"))

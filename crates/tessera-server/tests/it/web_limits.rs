@@ -151,3 +151,61 @@ async fn a_flooded_organization_is_limited_while_another_is_answered_and_it_reco
     .await
     .unwrap();
 }
+
+/// One credential from many addresses is slowed as one client: past its burst a site key
+/// gets 429 with `Retry-After`, while another key of the same organization is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_is_limited_from_all_its_addresses_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("w.db")).await.unwrap();
+    let now = to_millis(Utc::now());
+    grant_web_pools(
+        &store,
+        "org-a",
+        "org-a",
+        "order-a",
+        vec![pool("org-a")],
+        now,
+    )
+    .await
+    .unwrap();
+    let mut keys = Vec::new();
+    for name in ["leaked", "other"] {
+        let (_, key) =
+            tessera_server::credential::add_site_key(&store, "org-a", name, "admin", now)
+                .await
+                .unwrap();
+        keys.push(key);
+    }
+    let mut config = ServerConfig::new(dir.path().to_owned());
+    config.rate_limit = 0;
+    config.org_rate_limit = 0;
+    config.credential_rate_limit = 3;
+    let state = web_state(store, SigningKey::generate(), config, Arc::new(NoAdmins));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            web_router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    tokio::task::spawn_blocking(move || {
+        let url = format!("{base}/w/org-a/api/v1/server");
+        let leaked = (url.clone(), keys[0].clone());
+        let answers: Vec<(u16, Option<u64>, String)> = (0..10).map(|_| get(&leaked)).collect();
+        let answered = answers.iter().filter(|a| a.0 == 200).count();
+        assert!((6..=7).contains(&answered), "a burst of 6: {answers:?}");
+        let limited = answers.iter().find(|a| a.0 == 429).expect("limited");
+        assert_eq!(limited.2, "rate_limited");
+        assert!(limited.1.is_some(), "a 429 says when to try again");
+        assert_eq!(
+            get(&(url, keys[1].clone())).0,
+            200,
+            "another key is not slowed"
+        );
+    })
+    .await
+    .unwrap();
+}

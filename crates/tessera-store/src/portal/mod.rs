@@ -1,9 +1,11 @@
 //! The portal's tables: organizations and their users, browser sessions and one-time
 //! tokens, sign-in failures, the catalog and carts, orders with their documents, and
-//! teams with their named-user seats, and support requests.
+//! teams with their named-user seats, programs' sign-ins through the browser, and support
+//! requests.
 //! Each aggregate has its own file; every query serves SQLite and PostgreSQL alike.
 
 mod accounts;
+mod browser_sign_ins;
 mod carts;
 mod catalog;
 mod contracts;
@@ -16,6 +18,7 @@ mod teams;
 mod tokens;
 
 pub use accounts::{CompanyInfo, NewAccount, OrganizationRecord, Role, UserRecord};
+pub use browser_sign_ins::{BrowserSignInRecord, BrowserSignInState};
 pub use carts::{CartItemRecord, NewCartItem};
 pub use catalog::{CatalogProduct, LicenseOptionRecord, ProductRecord};
 pub use contracts::{OrderChannel, SubscriptionMove};

@@ -1035,7 +1035,11 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                if new.seats > 0 {
+                // The contract manager holds a seat from the start, unless they already
+                // hold one of the product in this team (a second order for the team).
+                if new.seats > 0
+                    && !has_product(&mut tx, new.team_id, new.buyer_user_id, new.licensed).await?
+                {
                     insert_assignment(&mut tx, &id, new.buyer_user_id, new.buyer_user_id, now)
                         .await?;
                 }

@@ -126,3 +126,34 @@ fn checkout_of_a_missing_product_or_with_no_server_fails_with_a_clear_message() 
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TESSERA_SERVER"));
 }
+
+/// Started without `USER` (a service, `sudo`, a container), a program checks out as the
+/// operating system's account it runs as, not as "unknown", and `tessera checkout` says
+/// which name it used.
+#[test]
+fn checkout_without_user_set_uses_the_accounts_name_and_says_so() {
+    let (vendor, server) = acad_server(1);
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = String::from_utf8(id.stdout).unwrap().trim().to_owned();
+    let out = tessera()
+        .args(["checkout", "acad", "--server", &server.url])
+        .env("TESSERA_VENDOR_PUBLIC_KEY", vendor.public_path())
+        .env_remove("USER")
+        .env_remove("USERNAME")
+        .env_remove("LOGNAME")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("checked out acad for {account} on ")),
+        "{stdout}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `tessera demo` starts the portal too: the sample catalog, and the staff and customer
 //! sign-ins it prints work; the customer's company info is already there, so a purchase
-//! for the demo's own LAN server goes from Buy to Paid at once.
+//! for the demo's own LAN server goes from Buy to Paid at once; the Download page offers
+//! the demo's own build.
 
 use crate::common;
 
@@ -81,12 +82,11 @@ impl Session {
     }
 }
 
-#[test]
-fn the_demo_starts_the_portal_with_its_catalog_and_printed_sign_ins() {
-    let dir = tempfile::tempdir().unwrap();
-    // The banner is read up to the `listening on` line that ends it.
+/// `tessera demo` on `dir`: the process and its banner, read up to the `listening on`
+/// line that ends it.
+fn start_demo(dir: &std::path::Path) -> (std::process::Child, String) {
     let mut child = tessera()
-        .args(["demo", "--data", dir.path().to_str().unwrap()])
+        .args(["demo", "--data", dir.to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0", "--portal-listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -103,6 +103,23 @@ fn the_demo_starts_the_portal_with_its_catalog_and_printed_sign_ins() {
             out.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     }
+    (child, out)
+}
+
+/// The portal's URL in the demo's banner.
+fn portal_url(out: &str) -> String {
+    line_value(out, "portal")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+#[test]
+fn the_demo_starts_the_portal_with_its_catalog_and_printed_sign_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, out) = start_demo(dir.path());
     let portal = line_value(&out, "portal")
         .split_whitespace()
         .next()
@@ -149,6 +166,77 @@ fn the_demo_starts_the_portal_with_its_catalog_and_printed_sign_ins() {
     let orders = buyer.get("/account/orders");
     assert!(orders.text.contains(&format!("activation-key-{number}")));
 
+    // The Download page offers the demo's own build, signed, with the file's checksum.
+    let download = buyer.get("/download");
+    assert_eq!(download.status, 200);
+    let name = format!(
+        "tessera-{}-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    assert!(
+        download
+            .text
+            .contains(&format!("href=\"/download/{name}\"")),
+        "{}",
+        download.text
+    );
+    assert!(download.text.contains("the signature matches this file"));
+    let mut digest = tessera_token::PackageDigest::new();
+    digest.update(&std::fs::read(common::BIN).unwrap());
+    assert!(
+        download.text.contains(&digest.finish().sha256),
+        "the listed SHA-256 is the program's"
+    );
+
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The demo customer's Orders page has what the README and the seeds send a reader to:
+/// a Paid order for the demo's LAN server with its activation key, a Paid order with
+/// "Use Web License Server", a Paid Share order; and the back office has a Pending order
+/// to mark Paid. Started again on the same folder, the demo places no more orders.
+#[test]
+fn the_demo_customer_has_paid_orders_to_try_and_one_pending_for_the_back_office() {
+    let dir = tempfile::tempdir().unwrap();
+    let orders_of = |out: &str| {
+        let customer: Vec<&str> = line_value(out, "customer sign-in").split(" / ").collect();
+        let mut buyer = Session::sign_in(&portal_url(out), customer[0], customer[1]);
+        let orders = buyer.get("/account/orders");
+        assert_eq!(orders.status, 200);
+        orders.text
+    };
+    let (mut child, out) = start_demo(dir.path());
+    let orders = orders_of(&out);
+    assert_eq!(orders.matches("id=\"order-ORD-").count(), 4, "{orders}");
+    assert_eq!(
+        orders.matches("id=\"activation-key-ORD-").count(),
+        1,
+        "{orders}"
+    );
+    assert_eq!(
+        orders.matches("id=\"use-web-license-server-ORD-").count(),
+        1,
+        "{orders}"
+    );
+    assert!(orders.contains("Share (named user)"), "{orders}");
+    assert!(orders.contains("Pending"), "{orders}");
+    let staff: Vec<&str> = line_value(&out, "staff sign-in").split(" / ").collect();
+    let mut back_office = Session::sign_in(&portal_url(&out), staff[0], staff[1]);
+    let pending = back_office.get("/staff/orders?status=Pending");
+    assert_eq!(
+        pending.text.matches("id=\"open-ORD-").count(),
+        1,
+        "{}",
+        pending.text
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let (mut child, out) = start_demo(dir.path());
+    assert_eq!(orders_of(&out).matches("id=\"order-ORD-").count(), 4);
     let _ = child.kill();
     let _ = child.wait();
 }

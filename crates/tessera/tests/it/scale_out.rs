@@ -65,10 +65,13 @@ struct Lease {
     token: String,
 }
 
+/// The organization's site key, the credential every checkout carries.
+static SITE_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 fn checkout(api: &Api, user: &str, host: &str) -> Result<Result<Lease, u16>, ureq::Error> {
     let (status, v) = api.try_post_json(
         "/api/v1/leases",
-        None,
+        SITE_KEY.get().map(String::as_str),
         &json!({"product": PRODUCT, "user": user, "host": host, "client_id": format!("{user}@{host}")}),
     )?;
     Ok(match status {
@@ -131,6 +134,16 @@ fn two_portal_nodes_on_one_postgresql_never_over_allocate_and_lose_nothing_when_
         tessera_core::to_millis(now),
     ))
     .unwrap();
+    let (_, key) = rt
+        .block_on(tessera_server::credential::add_site_key(
+            &store,
+            REALM,
+            "Acme PCs",
+            "test",
+            tessera_core::to_millis(now),
+        ))
+        .unwrap();
+    SITE_KEY.set(key).unwrap();
 
     let vendor = Vendor::new();
     let mut a = Node::start(&vendor, &db.url);

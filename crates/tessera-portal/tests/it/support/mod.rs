@@ -34,10 +34,23 @@ pub const PASSWORD: &str = "a long enough password";
 
 impl TestPortal {
     async fn open(db: Option<TestDatabase>) -> TestPortal {
+        Self::open_with(db, |_| {}).await
+    }
+
+    /// A portal on SQLite with settings of the test's own.
+    pub async fn sqlite_with(tweak: impl FnOnce(&mut PortalConfig)) -> TestPortal {
+        Self::open_with(None, tweak).await
+    }
+
+    async fn open_with(
+        db: Option<TestDatabase>,
+        tweak: impl FnOnce(&mut PortalConfig),
+    ) -> TestPortal {
         let dir = tempfile::tempdir().unwrap();
         let mut config = PortalConfig::load_or_create(dir.path()).unwrap();
         config.public_url = "http://portal.test".into();
         config.sign_in.per_address = 1000;
+        tweak(&mut config);
         if let Some(db) = &db {
             config.database_url = db.url.clone();
         }

@@ -461,7 +461,7 @@ pub struct PortalProcess {
 
 impl PortalProcess {
     /// Starts `tessera portal --data DATA --listen 127.0.0.1:0 ARGS…`, with the vendor's
-    /// secret key when given, and waits until it listens. Mail, the public URL and the
+    /// secret key when given (else `--new-vendor-key`), and waits until it listens. Mail, the public URL and the
     /// vendor's key come from the arguments only, never from the environment.
     pub fn start(data: &Path, vendor: Option<&Vendor>, args: &[&str]) -> PortalProcess {
         let mut cmd = tessera();
@@ -473,9 +473,10 @@ impl PortalProcess {
             .env_remove("TESSERA_VENDOR_SECRET_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(vendor) = vendor {
-            cmd.arg("--vendor-secret-key").arg(vendor.secret_path());
-        }
+        match vendor {
+            Some(vendor) => cmd.arg("--vendor-secret-key").arg(vendor.secret_path()),
+            None => cmd.arg("--new-vendor-key"),
+        };
         let mut child = cmd.spawn().expect("the portal starts");
         let url = wait_for_listening(&mut child);
         PortalProcess { child, url }
