@@ -11,6 +11,7 @@ pub mod config;
 pub mod documents;
 pub mod downloads;
 pub mod error;
+pub mod help;
 pub mod mail;
 pub mod money;
 pub mod named;
@@ -21,6 +22,7 @@ pub mod security;
 pub mod session;
 pub mod shop;
 pub mod state;
+pub mod support;
 pub mod teams;
 pub mod tokens;
 pub mod web;
@@ -207,6 +209,7 @@ pub fn router(portal: Portal) -> Router {
             get(team::invitation_page).post(team::accept_invitation),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .merge(help_routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             portal.clone(),
@@ -238,6 +241,66 @@ pub fn router(portal: Portal) -> Router {
         ))
 }
 
+/// Get Help and support requests: the help menu and articles, Contact a support agent,
+/// the customer's Support requests and the back office's queue. The forms that carry
+/// attachments take up to `support::MAX_FORM_BYTES` (the session layer allows as much).
+fn help_routes() -> Router<Portal> {
+    use axum::extract::DefaultBodyLimit;
+    use pages::{help as help_pages, support as support_pages};
+    let files = || DefaultBodyLimit::max(support::MAX_FORM_BYTES);
+    Router::new()
+        // Browsers ask every site for an icon; the portal has none, and a 404 would be an
+        // error in every page's console.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
+        .route("/help", get(help_pages::help_page))
+        .route("/help/menu", get(help_pages::help_menu))
+        .route("/help/topics/{*topic}", get(help_pages::topic_page))
+        .route("/help/articles/{slug}", get(help_pages::article_page))
+        .route(
+            "/support/new",
+            get(support_pages::new_request_page)
+                .post(support_pages::create_request)
+                .layer(files()),
+        )
+        .route("/account/support", get(support_pages::requests_page))
+        .route(
+            "/account/support/{number}",
+            get(support_pages::request_page),
+        )
+        .route(
+            "/account/support/{number}/answer",
+            post(support_pages::answer).layer(files()),
+        )
+        .route(
+            "/account/support/{number}/attachments/{id}",
+            get(support_pages::attachment),
+        )
+        .route("/staff/support", get(support_pages::queue_page))
+        .route(
+            "/staff/support/{number}",
+            get(support_pages::staff_request_page),
+        )
+        .route(
+            "/staff/support/{number}/reply",
+            post(support_pages::staff_reply).layer(files()),
+        )
+        .route(
+            "/staff/support/{number}/assign",
+            post(support_pages::staff_assign),
+        )
+        .route(
+            "/staff/support/{number}/close",
+            post(support_pages::staff_close),
+        )
+        .route(
+            "/staff/support/{number}/attachments/{id}",
+            get(support_pages::staff_attachment),
+        )
+}
+
 /// Forgets expired sessions and one-time tokens, sign-in failures older than a day and
 /// browser sign-ins ended a day ago,
 /// every ten minutes (each node does it; the deletes are idempotent).
@@ -263,14 +326,17 @@ async fn tidy_forever(portal: Portal) {
     }
 }
 
-/// Every minute (and at start), announces orders that a stop left without their
-/// e-mails (`ordering::announce_pending`).
+/// Every minute (and at start), announces orders and support messages that a stop left
+/// without their e-mails (`ordering::announce_pending`, `support::announce_pending`).
 async fn announce_forever(portal: Portal) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
         if let Err(e) = ordering::announce_pending(&portal, 60_000).await {
             tracing::warn!(error = %e, "announcing unannounced orders failed; will retry");
+        }
+        if let Err(e) = support::announce_pending(&portal, 60_000).await {
+            tracing::warn!(error = %e, "announcing unannounced support messages failed; will retry");
         }
     }
 }

@@ -196,7 +196,7 @@ fn set_cookie(state: &PortalState, value: &str, max_age: i64) -> String {
     )
 }
 
-fn csrf_of(parts: &Parts, body: &[u8]) -> Option<String> {
+async fn csrf_of(parts: &Parts, body: &axum::body::Bytes) -> Option<String> {
     if let Some(h) = parts
         .headers
         .get("x-csrf-token")
@@ -204,11 +204,31 @@ fn csrf_of(parts: &Parts, body: &[u8]) -> Option<String> {
     {
         return Some(h.to_owned());
     }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("multipart/form-data") {
+        return multipart_csrf(content_type, body.clone()).await;
+    }
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
     fields
         .into_iter()
         .find(|(k, _)| k == CSRF_FIELD)
         .map(|(_, v)| v)
+}
+
+/// The CSRF field of a `multipart/form-data` body (a form with files).
+async fn multipart_csrf(content_type: &str, body: axum::body::Bytes) -> Option<String> {
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let mut form = multer::Multipart::with_reader(std::io::Cursor::new(body), boundary);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(CSRF_FIELD) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 /// Finds the visitor's session for every page request, checks the CSRF secret of every
@@ -225,23 +245,36 @@ pub async fn middleware(State(state): State<Portal>, request: Request, next: Nex
         Method::GET | Method::HEAD | Method::OPTIONS
     ) {
         let (parts, body) = request.into_parts();
-        // A CSV import of up to 5,000 people is larger than any other form.
+        // A CSV import of up to 5,000 people, and support forms with their attachments,
+        // are larger than any other form.
+        let support_form = is_support_form(parts.uri.path());
         let limit = if parts.uri.path().ends_with("/import") {
             MAX_IMPORT_BYTES
+        } else if support_form {
+            crate::support::MAX_FORM_BYTES
         } else {
             MAX_FORM_BYTES
         };
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => {
+                let message = if support_form {
+                    format!(
+                        "The attachments are too large: attach at most {} files of at most {} each.",
+                        crate::support::MAX_ATTACHMENTS,
+                        crate::support::size_text(crate::support::MAX_ATTACHMENT_BYTES as u64)
+                    )
+                } else {
+                    "The form is too large.".into()
+                };
                 return PortalError::User {
                     status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    message: "The form is too large.".into(),
+                    message,
                 }
                 .into_response();
             }
         };
-        let presented = csrf_of(&parts, &bytes);
+        let presented = csrf_of(&parts, &bytes).await;
         let valid = match (visitor.session(), presented) {
             (Some(s), Some(p)) => secrets_match(&s.csrf, &p),
             _ => false,
@@ -269,6 +302,13 @@ pub async fn middleware(State(state): State<Portal>, request: Request, next: Nex
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// The forms that carry attachments (`support::MAX_FORM_BYTES`).
+fn is_support_form(path: &str) -> bool {
+    path == "/support/new"
+        || (path.starts_with("/account/support/") && path.ends_with("/answer"))
+        || (path.starts_with("/staff/support/") && path.ends_with("/reply"))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Visitor {

@@ -7,11 +7,13 @@
 pub mod account;
 pub mod contracts;
 pub mod download;
+pub mod help;
 pub mod lan_usage;
 pub mod orders;
 pub mod reports;
 pub mod shop;
 pub mod staff;
+pub mod support;
 pub mod team;
 pub mod tokens;
 pub mod web_server;

@@ -1,6 +1,7 @@
 //! The portal's tables: organizations and their users, browser sessions and one-time
 //! tokens, sign-in failures, the catalog and carts, orders with their documents, and
-//! teams with their named-user seats, and programs' sign-ins through the browser.
+//! teams with their named-user seats, programs' sign-ins through the browser, and support
+//! requests.
 //! Each aggregate has its own file; every query serves SQLite and PostgreSQL alike.
 
 mod accounts;
@@ -12,6 +13,7 @@ mod lan_usage;
 mod orders;
 mod scheduler;
 mod sessions;
+mod support;
 mod teams;
 mod tokens;
 
@@ -26,6 +28,10 @@ pub use orders::{
     RenewalSeats, ServerKind,
 };
 pub use sessions::{OneTimePurpose, SessionRow};
+pub use support::{
+    NewSupportAttachment, NewSupportMessage, NewSupportRequest, SupportAbout, SupportAttachment,
+    SupportAttachmentInfo, SupportMessageRecord, SupportRequestRecord, SupportStatus,
+};
 pub use teams::{
     AssigneeRecord, AssignmentBatch, BatchRow, InvitationRecord, Invited, MemberRecord, MemberRole,
     NamedSessionRecord, NamedSubscriptionRecord, NewInvitation, NewNamedSubscription,

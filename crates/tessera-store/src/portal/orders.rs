@@ -274,7 +274,7 @@ pub(super) async fn next_numbers(
 
 /// The next value of a counter, inside the caller's transaction: the upsert locks the
 /// counter's row until the transaction ends, so concurrent orders number one by one.
-async fn next_number(tx: &mut Tx<'_>, name: &str) -> Result<i64, StoreError> {
+pub(super) async fn next_number(tx: &mut Tx<'_>, name: &str) -> Result<i64, StoreError> {
     let value: i64 = sqlx::query_scalar(
         "INSERT INTO counters (name, value) VALUES ($1, 1) \
          ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",

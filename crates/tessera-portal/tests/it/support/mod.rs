@@ -243,14 +243,30 @@ pub struct Browser {
 
 impl Browser {
     pub async fn request(&mut self, method: &str, path: &str, form: Option<String>) -> Page {
+        let body = form.map(|f| {
+            (
+                "application/x-www-form-urlencoded".to_owned(),
+                f.into_bytes(),
+            )
+        });
+        self.send(method, path, body).await
+    }
+
+    /// A request with a body of its content type.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content: Option<(String, Vec<u8>)>,
+    ) -> Page {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, format!("tessera_session={c}"));
         }
-        let body = match form {
-            Some(f) => {
-                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(f)
+        let body = match content {
+            Some((content_type, bytes)) => {
+                req = req.header(header::CONTENT_TYPE, content_type);
+                Body::from(bytes)
             }
             None => Body::empty(),
         };
@@ -315,6 +331,40 @@ impl Browser {
         all.extend_from_slice(fields);
         let body = serde_urlencoded::to_string(&all).unwrap();
         self.request("POST", path, Some(body)).await
+    }
+
+    /// A `multipart/form-data` POST (a form with files: (name, file name, content)), with
+    /// the CSRF secret of the last page shown.
+    pub async fn submit_files(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let boundary = "----tessera-test-boundary-7d3f";
+        let csrf = self.csrf.clone().unwrap_or_default();
+        let mut body = Vec::new();
+        for (name, value) in std::iter::once(&("csrf", csrf.as_str())).chain(fields) {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, filename, content) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.send("POST", path, Some((content_type, body))).await
     }
 
     /// A form POST exactly as given (no CSRF secret added).
