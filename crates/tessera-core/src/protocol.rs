@@ -25,6 +25,10 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// The request's id, also in the server's log line for it and in the
+    /// `X-Request-Id` header: what an admin matches a user's error to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ErrorBody {
@@ -33,8 +37,15 @@ impl ErrorBody {
             error: ErrorDetail {
                 code: code.as_str().to_owned(),
                 message: message.into(),
+                request_id: None,
             },
         }
+    }
+
+    /// The same answer, naming the request it answers.
+    pub fn with_request_id(mut self, id: Option<String>) -> Self {
+        self.error.request_id = id;
+        self
     }
 }
 
@@ -192,6 +203,20 @@ pub struct LeaseView {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeaseList {
     pub leases: Vec<LeaseView>,
+    /// Checkouts waiting for a seat now (`wait_s`), first come first.
+    #[serde(default)]
+    pub waiting: Vec<WaitingView>,
+}
+
+/// A checkout waiting for a seat: who, for what, since when, and its place in the line of
+/// its product (1 is next).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WaitingView {
+    pub product: String,
+    pub user: String,
+    pub host: String,
+    pub since: DateTime<Utc>,
+    pub position: u32,
 }
 
 /// `POST /api/v1/admin/activations` answer.

@@ -239,6 +239,9 @@ pub fn router(portal: Portal) -> Router {
             tessera_server::proxy::TrustedProxies::new(portal.web.config.trusted_proxies.clone()),
             tessera_server::proxy::real_client,
         ))
+        .layer(axum::middleware::from_fn(
+            tessera_server::request_id::middleware,
+        ))
 }
 
 /// Get Help and support requests: the help menu and articles, Contact a support agent,

@@ -186,7 +186,12 @@ async fn take_seat(
     // Each realm (organization) has its own line per product.
     let queue_key = format!("{}\n{}", seat.realm, seat.product);
     let ticket = if wait_s > 0 {
-        Some(state.queue.join(&queue_key).ok_or_else(|| {
+        let waiter = crate::queue::Waiter {
+            user: seat.user.to_owned(),
+            host: seat.host.to_owned(),
+            since: state.now(),
+        };
+        Some(state.queue.join(&queue_key, waiter).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::QueueFull,
                 "too many checkouts are waiting; try again later",
@@ -623,7 +628,29 @@ pub async fn admin_leases(
     let names = site_key_names(&state, &realm).await?;
     Ok(Json(LeaseList {
         leases: leases.into_iter().map(|l| lease_view(l, &names)).collect(),
+        waiting: waiting_in(&state, &realm),
     }))
+}
+
+/// The checkouts of `realm` waiting for a seat now, each with its place in its line.
+pub fn waiting_in(state: &SharedState, realm: &str) -> Vec<tessera_core::protocol::WaitingView> {
+    state
+        .queue
+        .waiting_with_prefix(&format!("{realm}\n"))
+        .into_iter()
+        .map(|w| tessera_core::protocol::WaitingView {
+            product: w
+                .key
+                .split_once('\n')
+                .map(|(_, p)| p)
+                .unwrap_or_default()
+                .to_owned(),
+            user: w.waiter.user,
+            host: w.waiter.host,
+            since: from_millis(w.waiter.since),
+            position: w.position as u32,
+        })
+        .collect()
 }
 
 /// The names of a realm's site keys (revoked ones too), by id.

@@ -51,8 +51,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response =
-            (status, axum::Json(ErrorBody::new(self.code, self.message))).into_response();
+        let body =
+            ErrorBody::new(self.code, self.message).with_request_id(crate::request_id::current());
+        let mut response = (status, axum::Json(body)).into_response();
         if matches!(
             self.code,
             ErrorCode::Unauthorized

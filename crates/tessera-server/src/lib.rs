@@ -19,6 +19,7 @@ pub mod policy_file;
 pub mod proxy;
 pub mod queue;
 pub mod report;
+pub mod request_id;
 mod usage_page;
 
 pub use usage_page::{PoolUsageView, usage_views};
@@ -364,6 +365,8 @@ fn with_edges(router: Router<SharedState>, state: SharedState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
         }))
+        // Outermost of all: every answer, a 429 or a panic's included, names its request.
+        .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }
 

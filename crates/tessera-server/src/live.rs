@@ -60,6 +60,7 @@ struct LivePage {
     registration_key: String,
     pools: Vec<PoolRow>,
     leases: Vec<LeaseRow>,
+    waiting: Vec<tessera_core::protocol::WaitingView>,
 }
 
 fn when(ms: i64) -> String {
@@ -72,8 +73,9 @@ async fn render(
     error: Option<String>,
 ) -> ApiResult<Response> {
     let now = state.now();
-    let (mut pools, mut leases) = (Vec::new(), Vec::new());
+    let (mut pools, mut leases, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
     if signed_in {
+        waiting = crate::api::waiting_in(state, &state.realm);
         for u in state.store.pool_usage(&state.realm, now).await? {
             let pct = |n: u32| {
                 (n.saturating_mul(100))
@@ -120,6 +122,7 @@ async fn render(
             .unwrap_or_default(),
         pools,
         leases,
+        waiting,
     };
     let html = page.render().map_err(crate::error::ApiError::internal)?;
     Ok((

@@ -16,8 +16,24 @@ pub const MAX_WAIT_S: u64 = 600;
 
 #[derive(Default)]
 pub struct WaitQueue {
-    tickets: Mutex<VecDeque<(u64, String)>>,
+    tickets: Mutex<VecDeque<(u64, String, Waiter)>>,
     next: AtomicU64,
+}
+
+/// Who waits, and since when: what an admin sees of the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiter {
+    pub user: String,
+    pub host: String,
+    pub since: tessera_core::Millis,
+}
+
+/// A checkout waiting, with its place in its product's line (1 is next).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub key: String,
+    pub waiter: Waiter,
+    pub position: usize,
 }
 
 /// A place in the queue; leaving (granted, timed out, or the client gone) frees it.
@@ -28,14 +44,34 @@ pub struct Ticket<'a> {
 
 impl WaitQueue {
     /// Joins the queue for `product`; `None` when the queue is full.
-    pub fn join(&self, product: &str) -> Option<Ticket<'_>> {
+    pub fn join(&self, product: &str, waiter: Waiter) -> Option<Ticket<'_>> {
         let mut tickets = self.tickets.lock().expect("queue lock");
         if tickets.len() >= MAX_WAITERS {
             return None;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        tickets.push_back((id, product.to_owned()));
+        tickets.push_back((id, product.to_owned(), waiter));
         Some(Ticket { queue: self, id })
+    }
+
+    /// Everyone waiting for a key that starts with `prefix` (a realm and a line break),
+    /// first come first, with their place in their own line.
+    pub fn waiting_with_prefix(&self, prefix: &str) -> Vec<Waiting> {
+        let tickets = self.tickets.lock().expect("queue lock");
+        let mut places: std::collections::HashMap<&str, usize> = Default::default();
+        let mut out = Vec::new();
+        for (_, key, waiter) in tickets.iter() {
+            let place = places.entry(key.as_str()).or_default();
+            *place += 1;
+            if key.starts_with(prefix) {
+                out.push(Waiting {
+                    key: key.clone(),
+                    waiter: waiter.clone(),
+                    position: *place,
+                });
+            }
+        }
+        out
     }
 
     /// How many wait for `product` ahead of `ticket` (all of them without a ticket).
@@ -43,8 +79,8 @@ impl WaitQueue {
         let tickets = self.tickets.lock().expect("queue lock");
         tickets
             .iter()
-            .take_while(|(id, _)| Some(*id) != ticket)
-            .filter(|(_, p)| p == product)
+            .take_while(|(id, _, _)| Some(*id) != ticket)
+            .filter(|(_, p, _)| p == product)
             .count()
     }
 
@@ -52,7 +88,7 @@ impl WaitQueue {
     pub fn waiting(&self) -> Vec<(String, usize)> {
         let tickets = self.tickets.lock().expect("queue lock");
         let mut counts: std::collections::HashMap<&str, usize> = Default::default();
-        for (_, key) in tickets.iter() {
+        for (_, key, _) in tickets.iter() {
             *counts.entry(key.as_str()).or_default() += 1;
         }
         counts.into_iter().map(|(k, n)| (k.to_owned(), n)).collect()
@@ -70,7 +106,7 @@ impl WaitQueue {
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         let mut tickets = self.queue.tickets.lock().expect("queue lock");
-        tickets.retain(|(id, _)| *id != self.id);
+        tickets.retain(|(id, _, _)| *id != self.id);
     }
 }
 

@@ -44,8 +44,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     if args.json {
-        let out =
-            serde_json::json!({ "server": info, "leases": leases.as_ref().map(|l| &l.leases) });
+        let out = serde_json::json!({ "server": info, "leases": leases.as_ref().map(|l| &l.leases), "waiting": leases.as_ref().map(|l| &l.waiting) });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -81,7 +80,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    match leases {
+    match &leases {
         None => {
             println!();
             println!("(pass --admin-token or set TESSERA_ADMIN_TOKEN to see who uses each seat)");
@@ -111,6 +110,25 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                     date(l.until)
                 );
             }
+        }
+    }
+    if let Some(list) = &leases
+        && !list.waiting.is_empty()
+    {
+        println!();
+        println!(
+            "{:<6} {:<16} {:<16} {:<14} WAITING SINCE",
+            "PLACE", "USER", "HOST", "PRODUCT"
+        );
+        for w in &list.waiting {
+            println!(
+                "{:<6} {:<16} {:<16} {:<14} {}",
+                w.position,
+                w.user,
+                w.host,
+                w.product,
+                date(w.since)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

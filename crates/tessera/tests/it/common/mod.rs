@@ -496,11 +496,12 @@ impl Drop for PortalProcess {
     }
 }
 
-/// Reads the child's stdout until `listening on URL`; keeps draining both pipes after,
-/// so the server never blocks on a full pipe.
+/// Reads the child's stdout until `listening on URL`; keeps draining both pipes after
+/// (stderr when it is piped), so the server never blocks on a full pipe.
 pub fn wait_for_listening(child: &mut Child) -> String {
     let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
+    // A test that reads the log itself sends stderr elsewhere.
+    let stderr = child.stderr.take();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut sent = false;
@@ -516,6 +517,7 @@ pub fn wait_for_listening(child: &mut Child) -> String {
     });
     let (etx, erx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
+        let Some(stderr) = stderr else { return };
         let mut all = String::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if std::env::var_os("TESSERA_TEST_LOG").is_some() {
