@@ -95,10 +95,9 @@ impl Client {
             hours,
             email: config.email().map(str::to_owned),
         };
-        let sent = self
-            .with_credential(self.agent().post(self.url("/api/v1/borrows")))?
-            .send_json(&body);
-        let response = self.expect_ok(sent)?;
+        let response = self.send("/api/v1/borrows", |agent, url| {
+            Ok(self.with_credential(agent.post(url))?.send_json(&body))
+        })?;
         let new = response.status().as_u16() == 201;
         let grant: BorrowGrant = self.json(response)?;
         let claims = self
@@ -258,19 +257,17 @@ impl Client {
     /// `GET /api/v1/borrows/{id}`: false only when the server says the borrow is gone;
     /// a server that cannot be asked leaves the borrow standing, which is its purpose.
     fn borrow_stands(&self, info: &BorrowInfo) -> bool {
-        let url = self.url(&format!(
-            "/api/v1/borrows/{}",
-            path_segment(&info.borrow_id)
-        ));
-        let sent = self
-            .agent()
-            .get(url)
-            .header("authorization", bearer(&info.token))
-            .config()
-            .timeout_global(Some(BORROW_CHECK_TIMEOUT.min(self.config().timeout())))
-            .build()
-            .call();
-        match self.expect_ok(sent) {
+        let path = format!("/api/v1/borrows/{}", path_segment(&info.borrow_id));
+        let sent = self.send(&path, |agent, url| {
+            Ok(agent
+                .get(url)
+                .header("authorization", bearer(&info.token))
+                .config()
+                .timeout_global(Some(BORROW_CHECK_TIMEOUT.min(self.config().timeout())))
+                .build()
+                .call())
+        });
+        match sent {
             Ok(_) => true,
             Err(e) if e.code() == ErrorCode::BorrowNotFound.as_str() => false,
             Err(e) => {
@@ -281,13 +278,14 @@ impl Client {
     }
 
     fn delete_borrow(&self, borrow_id: &str, token: &str) -> Result<(), ClientError> {
-        let url = self.url(&format!("/api/v1/borrows/{}", path_segment(borrow_id)));
-        let sent = self
-            .agent()
-            .delete(url)
-            .header("authorization", bearer(token))
-            .call();
-        self.expect_ok(sent).map(drop)
+        let path = format!("/api/v1/borrows/{}", path_segment(borrow_id));
+        self.send(&path, |agent, url| {
+            Ok(agent
+                .delete(url)
+                .header("authorization", bearer(token))
+                .call())
+        })
+        .map(drop)
     }
 
     /// Returns a borrow that will not be kept, so its seat does not stay out for hours.

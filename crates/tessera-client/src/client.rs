@@ -1,8 +1,12 @@
 //! `Client`: the blocking HTTP side of the license protocol v1. Owns the calls, their
 //! timeouts, and the rule that no granted token is accepted before it verifies back to
-//! the vendor key and names exactly what was asked for.
+//! the vendor key and names exactly what was asked for. With several nodes listed
+//! (`TESSERA_SERVER=http://a:27080,http://b:27080`) every call goes to the node that last
+//! answered and moves on to the next when one does not answer (`send`), carrying the
+//! same lease: the nodes share one database and one key.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
@@ -22,6 +26,12 @@ use crate::{ClientConfig, ClientError, License};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a check-in on exit may take: a closing program should not hang on it.
 const CHECK_IN_TIMEOUT: Duration = Duration::from_secs(3);
+/// With several nodes listed, how long connecting to one may take before the next is
+/// tried, and how long one call to one node may take: together with the heartbeat
+/// loop's first retry, a node that stops answering is left for the next within 5 s.
+pub const FAILOVER_CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// See [`FAILOVER_CONNECT_TIMEOUT`].
+pub const FAILOVER_CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection to one license server. Cheap to clone; clones share connections.
 #[derive(Clone)]
@@ -32,18 +42,14 @@ pub struct Client {
 struct Inner {
     config: ClientConfig,
     agent: Agent,
-}
-
-impl Client {
-    pub(crate) fn agent(&self) -> &Agent {
-        &self.inner.agent
-    }
+    /// The index in `config.servers()` of the node that answered last; calls start there.
+    current: AtomicUsize,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("server", &self.inner.config.server())
+            .field("server", &self.server())
             .finish_non_exhaustive()
     }
 }
@@ -70,17 +76,68 @@ pub(crate) struct Granted {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Self {
+        let (connect, call) = if config.servers().len() > 1 {
+            (FAILOVER_CONNECT_TIMEOUT, FAILOVER_CALL_TIMEOUT)
+        } else {
+            (CONNECT_TIMEOUT, config.timeout())
+        };
         let agent: Agent = Agent::config_builder()
             // Error answers carry the protocol's error body, which the caller needs.
             .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT.min(config.timeout())))
-            .timeout_global(Some(config.timeout()))
+            .timeout_connect(Some(connect.min(config.timeout())))
+            .timeout_global(Some(call.min(config.timeout())))
             .user_agent(format!("tessera-client/{}", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
         Client {
-            inner: Arc::new(Inner { config, agent }),
+            inner: Arc::new(Inner {
+                config,
+                agent,
+                current: AtomicUsize::new(0),
+            }),
         }
+    }
+
+    /// The node that answered last (the first one listed before any call): the one
+    /// the next call goes to first.
+    pub fn server(&self) -> &str {
+        let servers = self.config().servers();
+        &servers[self.inner.current.load(Ordering::Relaxed) % servers.len()]
+    }
+
+    /// Sends a call to `path` on the node that answered last, then on each other node in
+    /// turn while they do not answer (no connection, no answer in time, or a proxy's
+    /// 502/503/504), and returns the first answer, a 2xx passed on and anything else as
+    /// its `ClientError`. The node that answered is the one the next call goes to.
+    /// Every call is safe to repeat on another node: a checkout with the same client id
+    /// gets the same lease, a heartbeat or check-in names its lease.
+    pub(crate) fn send(
+        &self,
+        path: &str,
+        call: impl Fn(&Agent, String) -> Result<Result<Response<ureq::Body>, ureq::Error>, ClientError>,
+    ) -> Result<Response<ureq::Body>, ClientError> {
+        let servers = self.config().servers();
+        let first = self.inner.current.load(Ordering::Relaxed);
+        let mut last = None;
+        for k in 0..servers.len() {
+            let i = (first + k) % servers.len();
+            let server = &servers[i];
+            let sent = call(&self.inner.agent, format!("{server}{path}"))?;
+            match expect_ok(server, sent) {
+                Err(e) if servers.len() > 1 && moves_on(&e) => {
+                    tracing::warn!(node = %server, error = %e, "license server node not answering; trying the next");
+                    last = Some(e);
+                }
+                answer => {
+                    if i != first % servers.len() {
+                        tracing::info!(node = %server, "license server node answered instead");
+                    }
+                    self.inner.current.store(i, Ordering::Relaxed);
+                    return answer;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::Config("no license server is configured".into())))
     }
 
     /// A client configured from the environment and config file (see
@@ -96,10 +153,10 @@ impl Client {
     /// `GET /api/v1/server`: the server's identity and its pools (with the credential,
     /// which the web license server asks for here too).
     pub fn server_info(&self) -> Result<ServerInfo, ClientError> {
-        let sent = self
-            .with_credential(self.inner.agent.get(self.url("/api/v1/server")))?
-            .call();
-        self.json(self.expect_ok(sent)?)
+        let answer = self.send("/api/v1/server", |agent, url| {
+            Ok(self.with_credential(agent.get(url))?.call())
+        })?;
+        self.json(answer)
     }
 
     /// Puts the credential on a checkout, a borrow or a look at the pools: the site key
@@ -182,24 +239,21 @@ impl Client {
 
     /// `GET /api/v1/admin/leases`: every lease and borrow the server holds.
     pub fn admin_leases(&self, admin_token: &str) -> Result<LeaseList, ClientError> {
-        let sent = self
-            .inner
-            .agent
-            .get(self.url("/api/v1/admin/leases"))
-            .header("authorization", admin_bearer(admin_token)?)
-            .call();
-        self.json(self.expect_ok(sent)?)
+        let auth = admin_bearer(admin_token)?;
+        let answer = self.send("/api/v1/admin/leases", |agent, url| {
+            Ok(agent.get(url).header("authorization", &auth).call())
+        })?;
+        self.json(answer)
     }
 
     /// `DELETE /api/v1/admin/leases/{id}`: frees someone's seat.
     pub fn admin_remove(&self, admin_token: &str, id: &str) -> Result<(), ClientError> {
-        let sent = self
-            .inner
-            .agent
-            .delete(self.url(&format!("/api/v1/admin/leases/{}", path_segment(id))))
-            .header("authorization", admin_bearer(admin_token)?)
-            .call();
-        self.expect_ok(sent).map(drop)
+        let auth = admin_bearer(admin_token)?;
+        let path = format!("/api/v1/admin/leases/{}", path_segment(id));
+        self.send(&path, |agent, url| {
+            Ok(agent.delete(url).header("authorization", &auth).call())
+        })
+        .map(drop)
     }
 
     /// `POST /api/v1/admin/activations`: imports an activation key's text.
@@ -208,14 +262,15 @@ impl Client {
         admin_token: &str,
         text: &str,
     ) -> Result<ActivationImported, ClientError> {
-        let sent = self
-            .inner
-            .agent
-            .post(self.url("/api/v1/admin/activations"))
-            .header("authorization", admin_bearer(admin_token)?)
-            .content_type("text/plain; charset=utf-8")
-            .send(text.trim());
-        self.json(self.expect_ok(sent)?)
+        let auth = admin_bearer(admin_token)?;
+        let answer = self.send("/api/v1/admin/activations", |agent, url| {
+            Ok(agent
+                .post(url)
+                .header("authorization", &auth)
+                .content_type("text/plain; charset=utf-8")
+                .send(text.trim()))
+        })?;
+        self.json(answer)
     }
 
     /// `POST /api/v1/leases`, verified. Also how a lapsed license gets its seat back:
@@ -235,17 +290,18 @@ impl Client {
             email: config.email().map(str::to_owned),
             wait_s,
         };
-        let mut request =
-            self.with_credential(self.inner.agent.post(self.url("/api/v1/leases")))?;
-        if let Some(wait) = wait_s {
-            // The server holds the answer back while it waits for a seat.
-            request = request
-                .config()
-                .timeout_global(Some(config.timeout() + Duration::from_secs(wait)))
-                .build();
-        }
-        let sent = request.send_json(&body);
-        let grant: LeaseGrant = self.json(self.expect_ok(sent)?)?;
+        let answer = self.send("/api/v1/leases", |agent, url| {
+            let mut request = self.with_credential(agent.post(url))?;
+            if let Some(wait) = wait_s {
+                // The server holds the answer back while it waits for a seat.
+                request = request
+                    .config()
+                    .timeout_global(Some(config.timeout() + Duration::from_secs(wait)))
+                    .build();
+            }
+            Ok(request.send_json(&body))
+        })?;
+        let grant: LeaseGrant = self.json(answer)?;
         self.verify(seat, grant, None)
     }
 
@@ -256,33 +312,30 @@ impl Client {
         lease_id: &str,
         token: &str,
     ) -> Result<Granted, ClientError> {
-        let url = self.url(&format!(
-            "/api/v1/leases/{}/heartbeat",
-            path_segment(lease_id)
-        ));
-        let sent = self
-            .inner
-            .agent
-            .post(url)
-            .header("authorization", bearer(token))
-            .send_empty();
-        let grant: LeaseGrant = self.json(self.expect_ok(sent)?)?;
+        let path = format!("/api/v1/leases/{}/heartbeat", path_segment(lease_id));
+        let answer = self.send(&path, |agent, url| {
+            Ok(agent
+                .post(url)
+                .header("authorization", bearer(token))
+                .send_empty())
+        })?;
+        let grant: LeaseGrant = self.json(answer)?;
         self.verify(seat, grant, Some(lease_id))
     }
 
     /// `DELETE /api/v1/leases/{id}`; a lease the server no longer has counts as returned.
     pub(crate) fn check_in(&self, lease_id: &str, token: &str) -> Result<(), ClientError> {
-        let url = self.url(&format!("/api/v1/leases/{}", path_segment(lease_id)));
-        let sent = self
-            .inner
-            .agent
-            .delete(url)
-            .header("authorization", bearer(token))
-            .config()
-            .timeout_global(Some(CHECK_IN_TIMEOUT.min(self.config().timeout())))
-            .build()
-            .call();
-        match self.expect_ok(sent) {
+        let path = format!("/api/v1/leases/{}", path_segment(lease_id));
+        let sent = self.send(&path, |agent, url| {
+            Ok(agent
+                .delete(url)
+                .header("authorization", bearer(token))
+                .config()
+                .timeout_global(Some(CHECK_IN_TIMEOUT.min(self.config().timeout())))
+                .build()
+                .call())
+        });
+        match sent {
             Ok(_) | Err(ClientError::LeaseNotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -371,36 +424,41 @@ impl Client {
         Ok(())
     }
 
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.config().server())
-    }
-
-    /// Passes a 2xx answer on and turns anything else into its `ClientError`.
-    pub(crate) fn expect_ok(
-        &self,
-        sent: Result<Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Response<ureq::Body>, ClientError> {
-        let server = self.config().server();
-        let mut response = sent.map_err(|e| from_transport(server, e))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        Err(from_error_response(status, &body, server))
-    }
-
     pub(crate) fn json<T: DeserializeOwned>(
         &self,
         mut response: Response<ureq::Body>,
     ) -> Result<T, ClientError> {
-        let server = self.config().server();
+        let server = self.server();
         response.body_mut().read_json::<T>().map_err(|e| match e {
             ureq::Error::Json(e) => ClientError::Protocol(format!(
                 "{server} answered something that is not the license protocol: {e}"
             )),
             other => from_transport(server, other),
         })
+    }
+}
+
+/// Passes a 2xx answer on and turns anything else into its `ClientError`.
+fn expect_ok(
+    server: &str,
+    sent: Result<Response<ureq::Body>, ureq::Error>,
+) -> Result<Response<ureq::Body>, ClientError> {
+    let mut response = sent.map_err(|e| from_transport(server, e))?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(response);
+    }
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Err(from_error_response(status, &body, server))
+}
+
+/// Whether a call's failure says the node is away (so the next node is asked) rather
+/// than answering: no connection or no answer, or a proxy in front of it saying so.
+fn moves_on(e: &ClientError) -> bool {
+    match e {
+        ClientError::Unreachable { .. } => true,
+        ClientError::Server { status, .. } => matches!(status, 502..=504),
+        _ => false,
     }
 }
 

@@ -6,6 +6,8 @@
 //! (or `~/.cache/tessera`). The credential a checkout carries: a site key
 //! (`TESSERA_SITE_KEY`, or `site_key` in the config file), else the person signed in on
 //! this computer with `tessera login` when the server is that portal's web license server.
+//! A server setting may list several nodes of one license server, separated by commas
+//! (`http://a:27080,http://b:27080`): the client asks them in turn (see `Client`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,7 +37,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`ClientConfig::from_env`].
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    server: String,
+    /// Every node of the license server, in the order given; never empty.
+    servers: Vec<String>,
     /// Absent is fine for calls that verify nothing (status, admin); a checkout needs it.
     vendor_key: Option<VerifyingKey>,
     user: String,
@@ -67,9 +70,15 @@ impl ClientConfig {
     }
 
     /// The server's base URL without a trailing slash, e.g. `http://licsrv:27080` or
-    /// `https://portal.example/w/acme`.
+    /// `https://portal.example/w/acme`; the first one when several nodes are listed.
     pub fn server(&self) -> &str {
-        &self.server
+        &self.servers[0]
+    }
+
+    /// Every node listed (`TESSERA_SERVER=http://a:27080,http://b:27080`), in order; one
+    /// address when a single server is configured.
+    pub fn servers(&self) -> &[String] {
+        &self.servers
     }
 
     /// The vendor key, or the error that says how to configure one.
@@ -162,7 +171,8 @@ enum KeySource {
 
 impl ClientConfigBuilder {
     /// The server's base URL. `HOST` or `HOST:PORT` without a scheme means
-    /// `http://HOST:27080` or `http://HOST:PORT`.
+    /// `http://HOST:27080` or `http://HOST:PORT`. Several nodes of one license server
+    /// are given separated by commas: `http://a:27080,http://b:27080`.
     pub fn server(mut self, url: impl Into<String>) -> Self {
         self.server = Some(url.into());
         self
@@ -326,7 +336,7 @@ impl ClientConfigBuilder {
         };
         let (server, server_origin) = server
             .ok_or_else(|| ClientError::Config("no license server address was given".into()))?;
-        let server = normalize_server(&server)
+        let servers = normalize_servers(&server)
             .map_err(|why| ClientError::Config(format!("{server_origin}: {why}")))?;
         let vendor_key = match key {
             None => None,
@@ -334,7 +344,7 @@ impl ClientConfigBuilder {
             Some((KeySource::Text(text), base)) => Some(load_vendor_key(&text, base.as_deref())?),
         };
         Ok(ClientConfig {
-            server,
+            servers,
             vendor_key,
             user: self.user.unwrap_or_else(|| default_user(env)),
             host: self.host.unwrap_or_else(|| default_host(env)),
@@ -461,6 +471,26 @@ pub fn load_vendor_key(
             path.display()
         ))
     })
+}
+
+/// Splits a comma-separated list of nodes and normalizes each (see [`normalize_server`]);
+/// an empty entry or the same node twice is refused.
+pub(crate) fn normalize_servers(raw: &str) -> Result<Vec<String>, String> {
+    let mut servers: Vec<String> = Vec::new();
+    for part in raw.split(',') {
+        if part.trim().is_empty() && raw.contains(',') {
+            return Err(format!(
+                "`{}` has an empty entry: list the nodes as `http://a:{DEFAULT_PORT},http://b:{DEFAULT_PORT}`",
+                raw.trim()
+            ));
+        }
+        let url = normalize_server(part)?;
+        if servers.contains(&url) {
+            return Err(format!("`{url}` is listed twice"));
+        }
+        servers.push(url);
+    }
+    Ok(servers)
 }
 
 /// Brings a server address into the form `scheme://authority[/path]` with no trailing
@@ -859,6 +889,37 @@ mod tests {
         assert!(normalize_server("ftp://x").is_err());
         assert!(normalize_server("http://").is_err());
         assert!(normalize_server("http://x/?a=1").is_err());
+    }
+
+    #[test]
+    fn a_server_list_is_split_on_commas_and_each_node_normalized() {
+        assert_eq!(
+            normalize_servers(" http://a:27080, b ,c:9").unwrap(),
+            ["http://a:27080", "http://b:27080", "http://c:9"]
+        );
+        assert_eq!(
+            normalize_servers("licsrv").unwrap(),
+            ["http://licsrv:27080"]
+        );
+        assert!(
+            normalize_servers("http://a:1,")
+                .unwrap_err()
+                .contains("empty entry")
+        );
+        assert!(normalize_servers("a,,b").is_err());
+        assert!(
+            normalize_servers("a,http://a:27080")
+                .unwrap_err()
+                .contains("twice")
+        );
+        let mut fx = Fixture::new();
+        fx.set(ENV_SERVER, "http://a:1,http://b:2");
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(config.server(), "http://a:1");
+        assert_eq!(config.servers(), ["http://a:1", "http://b:2"]);
+        fx.set(ENV_SERVER, "http://a:1,");
+        let err = fx.resolve(ClientConfig::builder()).unwrap_err();
+        assert!(err.to_string().contains(ENV_SERVER), "{err}");
     }
 
     #[test]

@@ -141,6 +141,11 @@ pub struct ServerInfo {
     pub heartbeat_interval_s: u64,
     pub lease_ttl_s: u64,
     pub products: Vec<PoolStatus>,
+    /// The node that answered, when the server names its nodes (a LAN server: its
+    /// `--node-name`, else host name and port), so an admin can tell which one of
+    /// several it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Whether a seat is held online (a lease) or taken offline (a borrow).

@@ -7,7 +7,9 @@
 //!
 //! Strings passed in are NUL-terminated UTF-8; a NULL server or vendor key means "from the
 //! environment or the config file" (`TESSERA_SERVER`, `TESSERA_VENDOR_PUBLIC_KEY`,
-//! `~/.config/tessera/client.toml`). Strings returned are owned by the library and must be
+//! `~/.config/tessera/client.toml`). A server may list the nodes of one license server
+//! separated by commas (`http://a:27080,http://b:27080`): a call that gets no answer from
+//! one node moves on to the next, keeping the license. Strings returned are owned by the library and must be
 //! freed with `tessera_string_free`, except the last-error strings, which stay valid until
 //! the next call on the same thread.
 

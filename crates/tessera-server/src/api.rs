@@ -73,6 +73,7 @@ pub async fn server_info(
         heartbeat_interval_s: state.config.heartbeat.as_secs(),
         lease_ttl_s: state.config.lease_ttl.as_secs(),
         products,
+        node: state.config.node_name.clone(),
     }))
 }
 
@@ -927,7 +928,7 @@ pub async fn replace_policy(
     text: &str,
 ) -> ApiResult<std::sync::Arc<tessera_core::policy::Policy>> {
     let policy = match state.identity() {
-        Some(_) => state.policy.replace(text).map_err(policy_error)?,
+        Some(_) => state.replace_lan_policy(text).await.map_err(policy_error)?,
         None => {
             // The web license server keeps each organization's policy in its database.
             let policy = tessera_core::policy::Policy::parse(text)
@@ -949,5 +950,6 @@ pub fn policy_error(e: PolicyFileError) -> ApiError {
             ApiError::new(ErrorCode::InvalidPolicy, inner.to_string())
         }
         io @ PolicyFileError::Io { .. } => ApiError::internal(io),
+        PolicyFileError::Store(e) => ApiError::from(e),
     }
 }

@@ -1,5 +1,8 @@
 //! The server's identity in its data folder: its Ed25519 key pair (made on first start),
 //! the machine it runs on, the registration key derived from both, and the admin token.
+//! On PostgreSQL (several nodes, `--database-url`) the key pair and admin token live in
+//! the database instead, and the registration key is bound to the PostgreSQL cluster's
+//! system identifier rather than to one machine (`load_or_create_in`).
 
 use std::fs;
 use std::io::Write;
@@ -26,6 +29,10 @@ pub enum IdentityError {
     BadKey(PathBuf),
     #[error("cannot tell which machine this is: no /etc/machine-id; set {MACHINE_ID_ENV}")]
     NoMachineId,
+    #[error("the server key stored in the database is damaged; restore the database from a backup")]
+    BadStoredKey,
+    #[error(transparent)]
+    Store(#[from] tessera_store::StoreError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
@@ -89,6 +96,42 @@ impl ServerIdentity {
             admin_token,
             server_id,
         })
+    }
+
+    /// Loads the identity of a LAN server on PostgreSQL from its database; the first node
+    /// to start makes the key pair and admin token. The registration key is derived from
+    /// the key and the cluster's system identifier: a promoted physical replica keeps it,
+    /// a dump restored into another cluster gets a new one.
+    pub async fn load_or_create_in(
+        store: &tessera_store::Store,
+        now: tessera_core::Millis,
+    ) -> Result<Self, IdentityError> {
+        let made = tessera_store::LanSecrets {
+            secret_key: SigningKey::generate().to_paserk(),
+            admin_token: new_admin_token(),
+        };
+        let stored = store.lan_secrets_or_insert(&made, now).await?;
+        let key =
+            SigningKey::from_paserk(&stored.secret_key).map_err(|_| IdentityError::BadStoredKey)?;
+        let machine_id = format!("pg-cluster:{}", store.cluster_system_identifier().await?);
+        let registration_key = RegistrationKey::derive(key.verifying_key(), &machine_id);
+        let server_id = server_id_of(key.verifying_key().as_bytes());
+        Ok(ServerIdentity {
+            key,
+            machine_id,
+            registration_key,
+            admin_token: stored.admin_token,
+            server_id,
+        })
+    }
+
+    /// Replaces the admin token in a PostgreSQL server's database and returns it.
+    pub async fn rotate_admin_token_in(
+        store: &tessera_store::Store,
+    ) -> Result<String, IdentityError> {
+        let token = new_admin_token();
+        store.set_lan_admin_token(&token).await?;
+        Ok(token)
     }
 
     /// Replaces the admin token with a new one and returns it.

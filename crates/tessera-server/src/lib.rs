@@ -2,7 +2,9 @@
 //! work that returns lapsed seats. The LAN server runs it on one data folder, in one
 //! realm, signing with its own key; the portal mounts the same protocol as the web
 //! license server at `/w/{org}/api/v1`, one realm per organization, signing with the
-//! vendor's key.
+//! vendor's key. A LAN server may also run on PostgreSQL (`database_url`), as several
+//! nodes on one database that all serve: identity, activations, policy, site keys and
+//! seats are in the database, so any node answers for any lease.
 
 pub mod activation;
 pub mod api;
@@ -81,6 +83,12 @@ pub struct ServerConfig {
     pub credential_rate_limit: u32,
     /// A token that lets a scraper read `/metrics` (besides the LAN server's admin token).
     pub metrics_token: Option<String>,
+    /// A LAN server on PostgreSQL (`postgres://…`): everything in that database, shared
+    /// by every node started on it; none: SQLite in the data folder, one node.
+    pub database_url: Option<String>,
+    /// This node's name, shown by `GET /api/v1/server`, `tessera status` and the live
+    /// page, so an admin can tell which node answered (default: host name and port).
+    pub node_name: Option<String>,
 }
 
 impl ServerConfig {
@@ -100,6 +108,8 @@ impl ServerConfig {
             require_site_key: false,
             credential_rate_limit: limits::DEFAULT_CREDENTIAL_RATE_LIMIT,
             metrics_token: None,
+            database_url: None,
+            node_name: None,
         }
     }
 
@@ -307,6 +317,49 @@ impl AppState {
 
     pub fn seat_freed(&self) {
         self.seats_changed.notify_waiters();
+    }
+
+    /// Whether this is a LAN server on PostgreSQL, possibly one node of several.
+    pub fn is_cluster(&self) -> bool {
+        self.identity().is_some() && self.config.database_url.is_some()
+    }
+
+    /// Replaces the LAN server's policy when `text` is valid: in the policy file, or on
+    /// PostgreSQL in the database, where the other nodes pick it up within a sweep.
+    pub async fn replace_lan_policy(&self, text: &str) -> Result<Arc<Policy>, PolicyFileError> {
+        if self.is_cluster() {
+            Policy::parse(text)?;
+            self.store.set_realm_policy(LAN_REALM, text).await?;
+        }
+        self.policy.replace(text)
+    }
+
+    /// Picks up a policy changed by hand in the file or, on PostgreSQL, by another node.
+    pub async fn refresh_policy(&self) {
+        if !self.is_cluster() {
+            self.policy.reload_if_changed();
+            return;
+        }
+        match self.store.realm(LAN_REALM).await {
+            Ok(Some(stored)) if stored.policy != self.policy.text() => {
+                match self.policy.replace(&stored.policy) {
+                    Ok(p) => {
+                        tracing::info!(
+                            rules = p.rules.len(),
+                            "policy changed on another node; the new policy is in force"
+                        );
+                        self.seat_freed();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the stored policy is not valid; the running policy stays")
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the policy from the database failed; will retry")
+            }
+        }
     }
 }
 
@@ -544,7 +597,7 @@ pub async fn sweep_forever(state: SharedState) {
                 Err(e) => tracing::warn!(error = %e, "removing old usage records failed"),
             }
         }
-        state.policy.reload_if_changed();
+        state.refresh_policy().await;
         match state.store.sweep_expired(state.now()).await {
             Ok(0) => {}
             Ok(n) => {
@@ -562,6 +615,9 @@ pub async fn open(
     config: ServerConfig,
     vendor_key: VerifyingKey,
 ) -> Result<SharedState, OpenError> {
+    if let Some(url) = config.database_url.clone() {
+        return open_cluster(config, vendor_key, &url).await;
+    }
     let lock = backup::DataLock::acquire(&config.data_dir)?
         .ok_or_else(|| OpenError::Locked(config.data_dir.clone()))?;
     let identity = ServerIdentity::load_or_create(&config.data_dir)?;
@@ -587,6 +643,71 @@ pub async fn open(
         metrics: Default::default(),
         _lock: Some(lock),
     }))
+}
+
+/// Opens a LAN server on PostgreSQL, one node of any number on that database: the
+/// identity the first node made (or makes it), the policy stored in the `lan` realm, and
+/// activations re-checked for this cluster. No data folder is locked: every node serves.
+async fn open_cluster(
+    config: ServerConfig,
+    vendor_key: VerifyingKey,
+    url: &str,
+) -> Result<SharedState, OpenError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(OpenError::DatabaseUrl(
+            "--database-url must be a postgres://… URL (a LAN server without it keeps SQLite in its data folder)".into(),
+        ));
+    }
+    let store = Store::open_url(url)
+        .await
+        .map_err(|e| OpenError::Database(redact_url(url), e))?;
+    let now = tessera_core::to_millis(chrono::Utc::now());
+    let identity = ServerIdentity::load_or_create_in(&store, now).await?;
+    store
+        .upsert_realm(LAN_REALM, "LAN license server", now)
+        .await?;
+    let text = store
+        .realm(LAN_REALM)
+        .await?
+        .map(|r| r.policy)
+        .unwrap_or_default();
+    let policy = PolicyFile::in_memory(Policy::default());
+    if let Err(e) = policy.replace(&text) {
+        tracing::warn!(error = %e, "the stored policy is not valid; none applies until it is replaced");
+    }
+    activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
+    let limiter = limits::Limits::new(&config);
+    Ok(Arc::new(AppState {
+        store,
+        authority: Authority::Lan(identity),
+        vendor_key,
+        realm: LAN_REALM.to_owned(),
+        config,
+        seats_changed: Notify::new(),
+        policy,
+        queue: WaitQueue::default(),
+        pool_cache: Default::default(),
+        shutting_down: Default::default(),
+        limiter,
+        admin_gate: None,
+        realms: Default::default(),
+        metrics: Default::default(),
+        _lock: None,
+    }))
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// Serves until `shutdown` resolves; in-flight requests finish first.
@@ -637,4 +758,8 @@ pub enum OpenError {
     Locked(PathBuf),
     #[error(transparent)]
     Backup(#[from] backup::BackupError),
+    #[error("{0}")]
+    DatabaseUrl(String),
+    #[error("cannot open the database {0}: {1}")]
+    Database(String, #[source] tessera_store::StoreError),
 }

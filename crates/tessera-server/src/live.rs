@@ -58,6 +58,8 @@ struct LivePage {
     error: Option<String>,
     server_id: String,
     registration_key: String,
+    /// The node that made this page, when the server names its nodes.
+    node: Option<String>,
     pools: Vec<PoolRow>,
     leases: Vec<LeaseRow>,
     waiting: Vec<tessera_core::protocol::WaitingView>,
@@ -120,6 +122,7 @@ async fn render(
             .identity()
             .map(|i| i.registration_key.to_string())
             .unwrap_or_default(),
+        node: state.config.node_name.clone(),
         pools,
         leases,
         waiting,
@@ -260,7 +263,7 @@ async fn save_policy(
     }
     // Browsers send textarea line breaks as CRLF.
     let text = form.policy.replace("\r\n", "\n");
-    match state.policy.replace(&text) {
+    match state.replace_lan_policy(&text).await {
         Ok(policy) => {
             state.seat_freed();
             render_policy(

@@ -15,6 +15,8 @@ pub const POLICY_FILE: &str = "policy.toml";
 pub enum PolicyFileError {
     #[error("the policy is not valid: {0}")]
     Invalid(#[from] PolicyError),
+    #[error(transparent)]
+    Store(#[from] tessera_store::StoreError),
     #[error("cannot read or write {path}: {source}")]
     Io {
         path: PathBuf,

@@ -8,6 +8,7 @@
 mod batch;
 mod error;
 mod group;
+mod lan_cluster;
 mod mail_outbox;
 pub mod portal;
 mod realms;
@@ -16,6 +17,7 @@ mod site_keys;
 pub mod testing;
 
 pub use error::{SeatError, StoreError};
+pub use lan_cluster::{LanSecrets, SYSTEM_IDENTIFIER_OVERRIDE_ENV};
 pub use mail_outbox::{NewOutboxMessage, OutboxClaim, OutboxMessage, OutboxSummary};
 pub use realms::RealmRecord;
 pub use seats::{

@@ -189,6 +189,10 @@ pub struct DataArg {
     /// The server's data folder.
     #[arg(long, env = "TESSERA_DATA")]
     pub data: Option<PathBuf>,
+    /// postgres://… to keep the LAN server in PostgreSQL, where several nodes share it
+    /// (see docs/admin-guide.md); SQLite in the data folder by default.
+    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -248,6 +252,10 @@ pub struct RunArgs {
     /// `metrics_token` in tessera.toml, or none.
     #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// This node's name, shown by `tessera status` and the live page (default: the host
+    /// name and port); useful with several nodes on one --database-url.
+    #[arg(long, env = "TESSERA_NODE_NAME")]
+    pub node_name: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -313,7 +321,8 @@ pub enum ServerCmd {
 
 #[derive(Args, Clone)]
 pub struct ServerUrlArg {
-    /// The license server's URL (http://HOST:27080, or https://PORTAL/w/ORG).
+    /// The license server's URL (http://HOST:27080, or https://PORTAL/w/ORG); several
+    /// nodes of one server separated by commas (http://a:27080,http://b:27080).
     #[arg(long, env = "TESSERA_SERVER")]
     pub server: Option<String>,
 }

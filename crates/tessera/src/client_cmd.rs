@@ -44,15 +44,17 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     if args.json {
-        let out = serde_json::json!({ "server": info, "leases": leases.as_ref().map(|l| &l.leases), "waiting": leases.as_ref().map(|l| &l.waiting) });
+        let out = serde_json::json!({ "server": info, "answered_by": client.server(), "leases": leases.as_ref().map(|l| &l.leases), "waiting": leases.as_ref().map(|l| &l.waiting) });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "License server {} at {}",
-        info.server_id,
-        client.config().server()
-    );
+    println!("License server {} at {}", info.server_id, client.server());
+    if let Some(node) = &info.node {
+        println!("node {node} answered");
+    }
+    if client.config().servers().len() > 1 {
+        println!("nodes listed: {}", client.config().servers().join(", "));
+    }
     println!("registration key {}", info.registration_key);
     println!();
     if info.products.is_empty() {
@@ -277,7 +279,7 @@ pub fn return_borrow(args: ReturnArgs) -> anyhow::Result<ExitCode> {
     println!(
         "returned the borrowed license of {} to {}",
         args.product,
-        client.config().server()
+        client.server()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -48,6 +48,27 @@ impl FileConfig {
     }
 }
 
+/// `--database-url` (or `TESSERA_DATABASE_URL`), checked: a LAN server keeps SQLite in
+/// its data folder unless it is given a PostgreSQL URL.
+pub fn database_url(arg: &DataArg) -> anyhow::Result<Option<String>> {
+    let Some(url) = arg
+        .database_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        bail!(
+            "--database-url must be a PostgreSQL URL like postgres://user@host/tessera, not `{}` \
+             (without it the server keeps SQLite in its data folder)",
+            tessera_server::redact_url(url)
+        );
+    }
+    Ok(Some(url.to_owned()))
+}
+
 /// The data folder: `--data`, `TESSERA_DATA`, or the user's data folder.
 pub fn data_dir(arg: &DataArg) -> PathBuf {
     if let Some(d) = &arg.data {
@@ -148,6 +169,13 @@ pub fn server_config(run: &RunArgs) -> anyhow::Result<(ServerConfig, VerifyingKe
         .or(file.metrics_token.clone())
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
+    config.database_url = database_url(&run.data)?;
+    config.node_name = run
+        .node_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
     if config.heartbeat.is_zero() || config.heartbeat >= config.lease_ttl {
         bail!(
             "the heartbeat ({} s) must be at least 1 s and shorter than the lease TTL ({} s)",

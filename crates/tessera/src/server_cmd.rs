@@ -1,4 +1,5 @@
-//! `tessera server …`: run the LAN license server, and manage its data folder.
+//! `tessera server …`: run the LAN license server, and manage its data folder (or, with
+//! `--database-url`, its PostgreSQL database, shared by several nodes).
 
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use tessera_server::{LAN_REALM, ServerConfig, activation};
 use tessera_store::Store;
 
 use crate::cli::{DataArg, RunArgs, SiteKeyCmd, VendorKeyArg};
-use crate::config::{FileConfig, data_dir, server_config, vendor_key};
+use crate::config::{FileConfig, data_dir, database_url, server_config, vendor_key};
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -40,7 +41,7 @@ pub async fn shutdown_signal() {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (config, vendor) = server_config(&args)?;
+    let (mut config, vendor) = server_config(&args)?;
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -51,6 +52,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 )
             })?;
         let addr = listener.local_addr()?;
+        if config.node_name.is_none() {
+            config.node_name = Some(format!("{}:{}", host_name(), addr.port()));
+        }
         let state = tessera_server::open(config.clone(), vendor).await?;
         let identity = state.identity().context("a LAN server has an identity")?;
         print_banner(&config, identity, addr);
@@ -62,7 +66,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 fn print_banner(config: &ServerConfig, identity: &ServerIdentity, addr: std::net::SocketAddr) {
     println!("Tessera license server {}", env!("CARGO_PKG_VERSION"));
-    println!("  data folder:      {}", config.data_dir.display());
+    match &config.database_url {
+        Some(url) => println!(
+            "  database:         {} (PostgreSQL; every node on it serves)",
+            tessera_server::redact_url(url)
+        ),
+        None => println!("  data folder:      {}", config.data_dir.display()),
+    }
+    if let Some(node) = &config.node_name {
+        println!("  node:             {node}");
+    }
     println!("  registration key: {}", identity.registration_key);
     println!(
         "  lease TTL {} s, heartbeat every {} s, borrow up to {} h",
@@ -78,13 +91,61 @@ fn print_banner(config: &ServerConfig, identity: &ServerIdentity, addr: std::net
     println!("listening on http://{addr}");
 }
 
+/// This computer's name, for the default node name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A LAN server's database on PostgreSQL and its identity (made if this is the first use).
+async fn cluster_store(url: &str) -> anyhow::Result<(Store, ServerIdentity)> {
+    let store = Store::open_url(url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            tessera_server::redact_url(url)
+        )
+    })?;
+    let now = tessera_core::to_millis(chrono::Utc::now());
+    let identity = ServerIdentity::load_or_create_in(&store, now).await?;
+    Ok((store, identity))
+}
+
 pub fn registration_key(data: DataArg) -> anyhow::Result<ExitCode> {
+    if let Some(url) = database_url(&data)? {
+        return runtime()?.block_on(async move {
+            let (store, identity) = cluster_store(&url).await?;
+            store.close().await;
+            println!("{}", identity.registration_key);
+            Ok(ExitCode::SUCCESS)
+        });
+    }
     let identity = ServerIdentity::load_or_create(&data_dir(&data))?;
     println!("{}", identity.registration_key);
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn admin_token(data: DataArg, rotate: bool) -> anyhow::Result<ExitCode> {
+    if let Some(url) = database_url(&data)? {
+        return runtime()?.block_on(async move {
+            let (store, identity) = cluster_store(&url).await?;
+            let result = if rotate {
+                ServerIdentity::rotate_admin_token_in(&store).await
+            } else {
+                Ok(identity.admin_token)
+            };
+            store.close().await;
+            println!("{}", result?);
+            if rotate {
+                eprintln!("the old admin token works on each node until that node restarts");
+            }
+            Ok(ExitCode::SUCCESS)
+        });
+    }
     let dir = data_dir(&data);
     let identity = ServerIdentity::load_or_create(&dir)?;
     if rotate {
@@ -109,10 +170,16 @@ pub fn activate(data: DataArg, vendor: VendorKeyArg, file: &str) -> anyhow::Resu
     } else {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
     };
-    let identity = ServerIdentity::load_or_create(&dir)?;
+    let url = database_url(&data)?;
     let config = ServerConfig::new(dir);
     runtime()?.block_on(async move {
-        let store = Store::open_sqlite(&config.database_path()).await?;
+        let (store, identity) = match url {
+            Some(url) => cluster_store(&url).await?,
+            None => (
+                Store::open_sqlite(&config.database_path()).await?,
+                ServerIdentity::load_or_create(&config.data_dir)?,
+            ),
+        };
         let now = tessera_core::to_millis(chrono::Utc::now());
         let result = activation::import(&store, LAN_REALM, &identity, &vendor, &text, now).await;
         store.close().await;
@@ -128,7 +195,20 @@ pub fn activate(data: DataArg, vendor: VendorKeyArg, file: &str) -> anyhow::Resu
     })
 }
 
+/// Refuses `backup` and `restore` on PostgreSQL, saying what to use instead.
+fn no_folder_backup(data: &DataArg) -> anyhow::Result<()> {
+    if database_url(data)?.is_some() {
+        anyhow::bail!(
+            "a LAN server on PostgreSQL is backed up with PostgreSQL's own tools (pg_dump and \
+             pg_restore, or a replica); see `When one machine is not enough` in \
+             docs/admin-guide.md"
+        );
+    }
+    Ok(())
+}
+
 pub fn backup(data: DataArg, dest: &std::path::Path) -> anyhow::Result<ExitCode> {
+    no_folder_backup(&data)?;
     let config = ServerConfig::new(data_dir(&data));
     let summary = runtime()?.block_on(tessera_server::backup::backup(&config, dest))?;
     println!(
@@ -140,6 +220,7 @@ pub fn backup(data: DataArg, dest: &std::path::Path) -> anyhow::Result<ExitCode>
 }
 
 pub fn restore(data: DataArg, from: &std::path::Path) -> anyhow::Result<ExitCode> {
+    no_folder_backup(&data)?;
     let dir = data_dir(&data);
     let restored = tessera_server::backup::restore(from, &dir)?;
     println!("restored {} into {}", restored.join(", "), dir.display());
@@ -158,10 +239,16 @@ pub fn site_key(cmd: SiteKeyCmd) -> anyhow::Result<ExitCode> {
         | SiteKeyCmd::Revoke { data, .. } => data,
     };
     let config = ServerConfig::new(data_dir(data));
-    // Makes the data folder (and its identity) as any first command does.
-    ServerIdentity::load_or_create(&config.data_dir)?;
+    let url = database_url(data)?;
+    if url.is_none() {
+        // Makes the data folder (and its identity) as any first command does.
+        ServerIdentity::load_or_create(&config.data_dir)?;
+    }
     runtime()?.block_on(async move {
-        let store = Store::open_sqlite(&config.database_path()).await?;
+        let store = match url {
+            Some(url) => cluster_store(&url).await?.0,
+            None => Store::open_sqlite(&config.database_path()).await?,
+        };
         let now = tessera_core::to_millis(chrono::Utc::now());
         let result = match cmd {
             SiteKeyCmd::Add { name, .. } => {

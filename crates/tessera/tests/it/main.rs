@@ -7,6 +7,7 @@ mod bad_input;
 mod borrow;
 mod cli_client;
 mod client_library;
+mod cluster;
 mod common;
 mod durability;
 mod keep_alive;

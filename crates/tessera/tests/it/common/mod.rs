@@ -180,6 +180,8 @@ pub struct ServerOpts {
     pub heartbeat: u64,
     pub machine_id: String,
     pub extra: Vec<String>,
+    /// More environment for the server and its CLI commands.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for ServerOpts {
@@ -189,6 +191,7 @@ impl Default for ServerOpts {
             heartbeat: 30,
             machine_id: "test-machine-1".into(),
             extra: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -279,6 +282,7 @@ impl Server {
                 .args(args)
                 .env("TESSERA_MACHINE_ID", &self.opts.machine_id)
                 .env("TESSERA_VENDOR_PUBLIC_KEY", &self.vendor_public)
+                .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
                 .output()
                 .unwrap(),
         )
@@ -443,6 +447,7 @@ pub fn spawn_server(
     ])
     .args(&opts.extra)
     .env("TESSERA_MACHINE_ID", &opts.machine_id)
+    .envs(opts.env.iter().map(|(k, v)| (k, v)))
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("the server starts");
