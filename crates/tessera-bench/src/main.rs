@@ -1,8 +1,10 @@
 //! `tessera-bench`: drives a real license server over loopback with many simulated
 //! clients and prints what it sustains (checkouts and heartbeats per second, latency,
 //! the server's memory and CPU, start-up after a crash) next to a trivial HTTP handler
-//! on the same machine in the same run, the ceiling.
+//! on the same machine in the same run, the ceiling. `--target lan-cluster` measures
+//! instead how programs fail over when one of two nodes on PostgreSQL is killed.
 
+mod cluster;
 mod http;
 mod load;
 mod procstat;
@@ -119,6 +121,18 @@ struct RunArgs {
     /// should be on the disk the server would use: fsync speed decides durable writes.
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// With `--target lan-cluster`: a PostgreSQL server to make the run's database in
+    /// (dropped at the end; needs `psql`).
+    #[arg(
+        long,
+        env = "TESSERA_BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// With `--target lan-cluster`: programs holding a lease through the kill [default:
+    /// 300, quick 30].
+    #[arg(long)]
+    programs: Option<u64>,
     /// Phases to run, comma-separated [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     phases: Vec<Phase>,
@@ -257,6 +271,25 @@ async fn bench(plan: Plan) -> anyhow::Result<()> {
     ));
     for line in &rep.header {
         say!("{line}");
+    }
+    if a.target == Target::LanCluster {
+        let programs = a.programs.unwrap_or(if a.quick { 30 } else { 300 });
+        let opts = SetupOpts {
+            tessera: tessera.clone(),
+            work_dir: a.work_dir.clone(),
+            seats: u32::try_from(programs + 100).unwrap_or(u32::MAX),
+            extra_pools: Vec::new(),
+            lease_ttl_s: a.lease_ttl,
+            // The failover is measured at a heartbeat interval an office would use with
+            // several nodes; --heartbeat-interval sets it.
+            heartbeat_s: a.heartbeat_interval,
+        };
+        cluster::run(&opts, &a.database_url, programs, c, plan.dur, &mut rep).await?;
+        rep.header
+            .push(format!("load average at end: {}", procstat::loadavg()));
+        say!("");
+        say!("{}", rep.render());
+        return Ok(());
     }
 
     // (1) The ceiling, in its own process.

@@ -20,12 +20,18 @@ pub enum Target {
     /// The LAN license server (`tessera server`) on its embedded SQLite database, in a
     /// fresh data folder.
     Lan,
+    /// Two LAN license server nodes (`tessera server --database-url`) on one fresh
+    /// PostgreSQL database: the failover phase only (see `cluster.rs`).
+    LanCluster,
 }
 
 impl Target {
     pub fn describe(self) -> &'static str {
         match self {
             Target::Lan => "LAN license server (tessera server, SQLite, synchronous=FULL)",
+            Target::LanCluster => {
+                "two LAN license server nodes (tessera server --database-url, PostgreSQL)"
+            }
         }
     }
 }
@@ -199,7 +205,145 @@ fn run_ok(mut cmd: Command, what: &str) -> anyhow::Result<String> {
 pub fn start(target: Target, opts: &SetupOpts) -> anyhow::Result<Server> {
     match target {
         Target::Lan => start_lan(opts),
+        Target::LanCluster => bail!("the lan-cluster target is started by `start_cluster`"),
     }
+}
+
+/// A database made for one run in a PostgreSQL server, dropped (with `psql`) at the end.
+pub struct Database {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl Database {
+    /// Makes a fresh database in the server at `admin_url` with `psql`.
+    pub fn create(admin_url: &str) -> anyhow::Result<Database> {
+        let name = format!(
+            "tessera_bench_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        );
+        psql(admin_url, &format!("CREATE DATABASE {name}"))?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Ok(Database {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
+    let mut c = Command::new("psql");
+    c.args([
+        "--quiet",
+        "--no-psqlrc",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--dbname",
+        url,
+        "-c",
+        sql,
+    ]);
+    run_ok(c, "psql (the lan-cluster target needs PostgreSQL's psql)").map(drop)
+}
+
+/// Two nodes of a LAN server on one PostgreSQL database, each a [`Server`] that can be
+/// killed and restarted on its port.
+pub struct Cluster {
+    pub nodes: Vec<Server>,
+    /// Dropped after the nodes (fields drop in order): the database goes last.
+    _db: Database,
+}
+
+/// Sets up a LAN server on a fresh database in the PostgreSQL server at `admin_url`:
+/// vendor keys, the registration key, an activation key with one pool of `seats` seats
+/// imported with `tessera server activate --database-url`, then two `tessera server`
+/// nodes on it, each on a free loopback port.
+pub fn start_cluster(opts: &SetupOpts, admin_url: &str) -> anyhow::Result<Cluster> {
+    let db = Database::create(admin_url)?;
+    let dir = tempfile::Builder::new()
+        .prefix("tessera-bench-")
+        .tempdir()?;
+    let vendor = dir.path().join("vendor");
+    let bin = &opts.tessera;
+    let mut c = tessera_cmd(bin);
+    c.args(["vendor", "keygen", "--out"]).arg(&vendor);
+    run_ok(c, "tessera vendor keygen")?;
+    let vendor_public = vendor.join("vendor.public");
+    let mut c = tessera_cmd(bin);
+    c.args(["server", "registration-key", "--database-url", &db.url]);
+    let registration_key = run_ok(c, "tessera server registration-key")?;
+    let key_file = dir.path().join("activation.key");
+    let mut c = tessera_cmd(bin);
+    c.args(["vendor", "issue", "--secret-key"])
+        .arg(vendor.join("vendor.secret"))
+        .args(["--registration-key", &registration_key])
+        .args(["--org", "Benchmark Office", "--product", PRODUCT])
+        .args(["--pool-id", &format!("pool-{PRODUCT}")])
+        .args(["--seats", &opts.seats.to_string(), "--days", "30", "--out"])
+        .arg(&key_file);
+    run_ok(c, "tessera vendor issue")?;
+    let mut c = tessera_cmd(bin);
+    c.args(["server", "activate", "--database-url", &db.url])
+        .arg("--vendor-public-key")
+        .arg(&vendor_public)
+        .arg(&key_file);
+    run_ok(c, "tessera server activate")?;
+
+    let mut nodes = Vec::new();
+    for name in ["node-a", "node-b"] {
+        let log = dir.path().join(format!("{name}.log"));
+        let mut args: Vec<String> = vec![
+            "server".into(),
+            "--database-url".into(),
+            db.url.clone(),
+            "--node-name".into(),
+            name.into(),
+            "--vendor-public-key".into(),
+            vendor_public.to_string_lossy().into_owned(),
+            "--lease-ttl".into(),
+            opts.lease_ttl_s.to_string(),
+            "--heartbeat".into(),
+            opts.heartbeat_s.to_string(),
+            "--rate-limit".into(),
+            "0".into(),
+            "--listen".into(),
+        ];
+        let mut first = tessera_cmd(bin);
+        first.args(&args).arg("127.0.0.1:0");
+        let (child, addr) = spawn_listening(first, &log)?;
+        args.push(addr.to_string());
+        nodes.push(Server {
+            addr,
+            child,
+            restart: RestartSpec::Command {
+                program: bin.clone(),
+                args,
+                env: vec![("TESSERA_MACHINE_ID".into(), MACHINE_ID.into())],
+            },
+            log,
+            wal: None,
+            _dir: None,
+        });
+    }
+    // The folder with the keys and logs lives as long as the first node.
+    nodes[0]._dir = Some(dir);
+    Ok(Cluster { nodes, _db: db })
 }
 
 /// A LAN server as an office sets one up: vendor keys, the server's registration key,
