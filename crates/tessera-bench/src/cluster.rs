@@ -5,7 +5,10 @@
 //! A killed with `kill -9` in the middle. It measures the failover time: from a program's
 //! call that found A gone to B's answer, and from the kill to each program's first answer
 //! from B; and the longest time any program went without an answered heartbeat, which
-//! must stay under one heartbeat interval plus 5 s. Then A is started again and serves.
+//! must stay under one heartbeat interval plus 5 s. Then A is started again and serves,
+//! and B, which every program is on by then, is frozen with SIGSTOP (a machine that
+//! stops answering without closing its connections): the programs' calls time out after
+//! the library's 3 s and go to A, which is measured the same way.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -19,8 +22,9 @@ use crate::sut::{self, SetupOpts};
 /// How one simulated program fared.
 #[derive(Default)]
 struct Program {
-    /// Each failover: from the call that found a node gone to the next node's answer.
-    failovers: Vec<Duration>,
+    /// Each failover: when the next node answered, and how long after the call that
+    /// found a node gone.
+    failovers: Vec<(Instant, Duration)>,
     /// When the first heartbeat answered after the kill came.
     first_after_kill: Option<Instant>,
     /// The longest time between two answered heartbeats.
@@ -38,11 +42,21 @@ struct Shared {
     stop: std::sync::atomic::AtomicBool,
 }
 
+/// How long the client library lets one call to one node of several take
+/// (`tessera_client::FAILOVER_CALL_TIMEOUT`; the bench does not link the library).
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// `POST /api/v1/leases/{id}/heartbeat` on one node: `Ok(true)` answered 200,
-/// `Ok(false)` answered something else, `Err` no answer (the node is away).
+/// `Ok(false)` answered something else, `Err` no answer in time (the node is away).
 async fn beat(conn: &mut Conn, lease: &Lease, refused: &mut Vec<String>) -> Result<bool, ()> {
     let path = format!("/api/v1/leases/{}/heartbeat", lease.id);
-    match conn.request("POST", &path, &lease.bearer(), None).await {
+    let answer = tokio::time::timeout(
+        CALL_TIMEOUT,
+        conn.request("POST", &path, &lease.bearer(), None),
+    )
+    .await
+    .map_err(|_| ())?;
+    match answer {
         Ok(r) if r.status == 200 => Ok(true),
         Ok(r) if matches!(r.status, 502..=504) => Err(()),
         Ok(r) => {
@@ -69,17 +83,22 @@ async fn program(shared: Arc<Shared>, lease: Lease, offset: Duration) -> Program
         let mut gone_at = None;
         for k in 0..conns.len() {
             let n = (current + k) % conns.len();
+            let asked = Instant::now();
             match beat(&mut conns[n], &lease, &mut me.refused).await {
                 Ok(ok) => {
                     answered = Some(ok);
                     if let Some(at) = gone_at {
-                        me.failovers.push(Instant::now().duration_since(at));
+                        let now = Instant::now();
+                        me.failovers.push((now, now.duration_since(at)));
                     }
                     current = n;
                     break;
                 }
                 Err(()) => {
-                    gone_at.get_or_insert_with(Instant::now);
+                    // From when the call that found the node gone was sent.
+                    gone_at.get_or_insert(asked);
+                    // A call given up half-way leaves its connection unusable.
+                    conns[n] = Conn::new(shared.nodes[n]);
                 }
             }
         }
@@ -177,6 +196,14 @@ pub async fn run(
         .cloned()
         .collect();
     let mut on_a = load::heartbeat_each(a, conc, Arc::new(sample.clone())).await;
+
+    // Every program is on B now; B stops answering without closing anything.
+    let b_pid = cluster.nodes[1].pid();
+    println!("  freezing node B (SIGSTOP, pid {b_pid}): calls to it time out …");
+    signal(b_pid, "-STOP")?;
+    let frozen = Instant::now();
+    tokio::time::sleep(interval * 2 + Duration::from_secs(6)).await;
+    signal(b_pid, "-CONT")?;
     shared
         .stop
         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -186,8 +213,18 @@ pub async fn run(
     }
 
     // Figures.
-    let mut failovers: Vec<Duration> = all.iter().flat_map(|p| p.failovers.clone()).collect();
-    failovers.sort();
+    let of = |from: Instant, to: Instant| -> Vec<Duration> {
+        let mut v: Vec<Duration> = all
+            .iter()
+            .flat_map(|p| p.failovers.iter())
+            .filter(|(at, _)| *at >= from && *at < to)
+            .map(|(_, d)| *d)
+            .collect();
+        v.sort();
+        v
+    };
+    let failovers = of(killed, frozen);
+    let hangs = of(frozen, Instant::now());
     let pct = |v: &[Duration], q: f64| -> Duration {
         if v.is_empty() {
             return Duration::ZERO;
@@ -205,7 +242,7 @@ pub async fn run(
     let answered: u64 = all.iter().map(|p| p.answered).sum();
 
     let mut rec = Recorder::default();
-    for f in &failovers {
+    for f in failovers.iter().chain(&hangs) {
         rec.ok(*f);
     }
     let mut row = Row {
@@ -222,6 +259,13 @@ pub async fn run(
                 ms_of(pct(&failovers, 0.99)),
                 ms_of(failovers.last().copied().unwrap_or_default()),
                 failovers.len()
+            ),
+            format!(
+                "failover time from a frozen node (B after SIGSTOP; the call timed out after {} s): p50 {} max {} over {} failovers",
+                CALL_TIMEOUT.as_secs(),
+                ms_of(pct(&hangs, 0.5)),
+                ms_of(hangs.last().copied().unwrap_or_default()),
+                hangs.len()
             ),
             format!(
                 "kill to each program's first answer from B: p50 {} max {} ({reached} of {programs} programs)",
@@ -260,6 +304,15 @@ pub async fn run(
         ),
     ));
     rep.checks.push(Check::new(
+        hangs.len() as u64 >= programs && hangs.last().is_some_and(|f| *f < Duration::from_secs(5)),
+        "failover: a program whose node stops answering is answered by the next within 5 s",
+        format!(
+            "max {} over {} failovers from the frozen node",
+            ms_of(hangs.last().copied().unwrap_or_default()),
+            hangs.len()
+        ),
+    ));
+    rep.checks.push(Check::new(
         reached == all.len() && refused.is_empty() && longest_gap <= interval + Duration::from_secs(5),
         "failover: every program keeps its lease, no gap over one heartbeat interval + 5 s",
         format!(
@@ -280,6 +333,15 @@ pub async fn run(
     ));
     let _ = on_a.percentiles();
     rep.rows.push(row);
+    Ok(())
+}
+
+/// Sends a signal with `kill` (`-STOP`, `-CONT`).
+fn signal(pid: u32, which: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()?;
+    anyhow::ensure!(status.success(), "kill {which} {pid} failed");
     Ok(())
 }
 

@@ -257,7 +257,16 @@ async fn bench(plan: Plan) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         procstat::loadavg()
     ));
-    rep.header.push(format!(
+    if a.target == Target::LanCluster {
+        rep.header.push(format!(
+            "settings:     {} programs, heartbeat every {} s, lease TTL {} s, node A killed after {} s, concurrency {c} for the checkouts",
+            a.programs.unwrap_or(if a.quick { 30 } else { 300 }),
+            a.heartbeat_interval,
+            a.lease_ttl,
+            plan.dur.as_secs(),
+        ));
+    } else {
+        rep.header.push(format!(
         "settings:     concurrency {c}, phases of {} s, {} heartbeat leases, {} growth leases in one pool, {} scale leases over {} pools, heartbeat every {} s, lease TTL {} s, {} client thread(s), {} open-loop connections",
         plan.dur.as_secs(),
         plan.hb_leases,
@@ -269,6 +278,7 @@ async fn bench(plan: Plan) -> anyhow::Result<()> {
         a.client_threads,
         a.open_connections,
     ));
+    }
     for line in &rep.header {
         say!("{line}");
     }
