@@ -565,3 +565,30 @@ fn a_c_program_signs_its_person_in_holds_a_named_license_sees_it_superseded_and_
     assert!(!out.status.success());
     assert!(text(&out).contains("[config, status 7]"), "{}", text(&out));
 }
+
+#[test]
+fn a_c_program_given_a_list_of_nodes_takes_its_seat_from_the_one_that_answers() {
+    let server = server(1, 120);
+    let cache = tempfile::tempdir().unwrap();
+    // A port where nothing listens, first in the list.
+    let down = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let mut child = run_example(&server, &["hold", "acad"], cache.path())
+        .env("TESSERA_SERVER", format!("{down},{}", server.url))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("held acad (lease "), "{line}");
+    assert_eq!(in_use(&server), 1);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(in_use(&server), 0, "checked in on the node that answered");
+}
