@@ -920,6 +920,12 @@ mod tests {
         fx.set(ENV_SERVER, "http://a:1,");
         let err = fx.resolve(ClientConfig::builder()).unwrap_err();
         assert!(err.to_string().contains(ENV_SERVER), "{err}");
+        // The same list in client.toml.
+        let mut fx = Fixture::new();
+        fx.set(ENV_VENDOR_PUBLIC_KEY, &key().to_paserk());
+        fx.write_file("server = \"lic-a, lic-b:9\"\n");
+        let config = fx.resolve(ClientConfig::builder()).unwrap();
+        assert_eq!(config.servers(), ["http://lic-a:27080", "http://lic-b:9"]);
     }
 
     #[test]
