@@ -318,7 +318,12 @@ fn thirty_programs_keep_their_licenses_when_a_node_is_killed_and_it_rejoins() {
         &vendor.activation(&reg, vec![pool("p", &["acad"], SEATS, 0)]),
     );
     let store = rt.block_on(Store::open_url(&db.url)).unwrap();
-    let servers = format!("{},{}", a.url, b.url);
+    // Half the programs list A first, half B: both nodes hand out seats of the one pool
+    // at once before the kill; after it, A's programs move to B.
+    let lists = [
+        format!("{},{}", a.url, b.url),
+        format!("{},{}", b.url, a.url),
+    ];
     let heartbeat = Duration::from_secs(a.opts.heartbeat);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -350,7 +355,7 @@ fn thirty_programs_keep_their_licenses_when_a_node_is_killed_and_it_rejoins() {
 
     let programs: Vec<_> = (0..PROGRAMS)
         .map(|i| {
-            let client = client_for(&servers, &vendor, &format!("user{i}"));
+            let client = client_for(&lists[i % 2], &vendor, &format!("user{i}"));
             let (stop, worst_gap, problems, cycles) = (
                 stop.clone(),
                 worst_gap.clone(),
