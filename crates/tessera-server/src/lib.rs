@@ -675,6 +675,15 @@ async fn open_cluster(
     if let Err(e) = policy.replace(&text) {
         tracing::warn!(error = %e, "the stored policy is not valid; none applies until it is replaced");
     }
+    // A node started with another vendor key must not take the activations out of
+    // service for every node: it refuses to start instead.
+    for (id, text) in store.activations(LAN_REALM).await? {
+        if let Err(activation::ActivationError::InvalidSignature) =
+            activation::check(&identity, &vendor_key, &text, now)
+        {
+            return Err(OpenError::VendorKey(id));
+        }
+    }
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
     let limiter = limits::Limits::new(&config);
     Ok(Arc::new(AppState {
@@ -760,6 +769,11 @@ pub enum OpenError {
     Backup(#[from] backup::BackupError),
     #[error("{0}")]
     DatabaseUrl(String),
+    #[error(
+        "the activation {0} in the database does not verify against this node's vendor public key: \
+         every node must be started with the same vendor key (--vendor-public-key)"
+    )]
+    VendorKey(String),
     #[error("cannot open the database {0}: {1}")]
     Database(String, #[source] tessera_store::StoreError),
 }

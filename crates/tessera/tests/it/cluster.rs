@@ -278,6 +278,38 @@ fn two_lan_nodes_on_one_postgresql_share_identity_seats_leases_and_policy() {
     let (status, body) = b.api().get("/api/v1/server", Some(&key));
     assert_eq!(status, 200, "{body}");
 
+    // A node started with another vendor's key refuses to start, and leaves the
+    // activations in service for the others.
+    let stranger = Vendor::new();
+    let mut c = tessera()
+        .args([
+            "server",
+            "--database-url",
+            &db.url,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--vendor-public-key")
+        .arg(stranger.public_path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while c.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("a node with another vendor key started");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = c.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("same vendor key"), "{stderr}");
+    assert_eq!(a.api().in_use("p"), 1, "the pool is still in service");
+
     // `tessera status` against B names it.
     let (out, stdout, stderr) = texts(
         tessera()
