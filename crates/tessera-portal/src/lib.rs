@@ -146,6 +146,7 @@ pub fn router(portal: Portal) -> Router {
             get(staff::download_activation_key),
         )
         .route("/w/{org}/", get(web_server::panel))
+        .route("/w/{org}/events", get(web_server::events))
         .route("/w/{org}/seats/{id}/remove", post(web_server::remove_seat))
         .route("/w/{org}/policy", post(web_server::save_policy))
         .route("/w/{org}/switch", post(web_server::switch))

@@ -191,12 +191,14 @@ async fn take_seat(
             host: seat.host.to_owned(),
             since: state.now(),
         };
-        Some(state.queue.join(&queue_key, waiter).ok_or_else(|| {
+        let ticket = state.queue.join(&queue_key, waiter).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::QueueFull,
                 "too many checkouts are waiting; try again later",
             )
-        })?)
+        })?;
+        state.changed();
+        Some(ticket)
     } else {
         None
     };
@@ -274,7 +276,10 @@ async fn take_seat(
 /// Counts a checkout's or a borrow's outcome for `/metrics`.
 fn counted<T>(state: &SharedState, kind: &str, result: ApiResult<T>) -> ApiResult<T> {
     match &result {
-        Ok(_) => state.metrics.seat(kind, "granted"),
+        Ok(_) => {
+            state.metrics.seat(kind, "granted");
+            state.changed();
+        }
         Err(e) => state.metrics.seat(kind, e.code.as_str()),
     }
     result

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod identity;
 pub mod limits;
 mod live;
+pub mod live_events;
 pub mod metrics;
 pub mod openapi;
 pub mod policy_file;
@@ -164,6 +165,9 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Woken whenever a seat may have freed.
     pub seats_changed: Notify,
+    /// Bumped whenever what the live page shows may have changed (a seat taken, freed or
+    /// borrowed, the wait queue, the policy); the live page's events listen to it.
+    pub changes: tokio::sync::watch::Sender<u64>,
     pub policy: PolicyFile,
     pub queue: WaitQueue,
     /// Per pool, what its seat tokens carry; kept briefly so that a checkout or a
@@ -299,6 +303,8 @@ impl AppState {
         self.shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.seats_changed.notify_waiters();
+        // Ends the live page's event streams, which would otherwise hold the shutdown.
+        self.changed();
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -307,6 +313,12 @@ impl AppState {
 
     pub fn seat_freed(&self) {
         self.seats_changed.notify_waiters();
+        self.changed();
+    }
+
+    /// Tells the live page's event streams that what they show may have changed.
+    pub fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -482,6 +494,7 @@ pub fn web_state(
         realm: String::new(),
         config,
         seats_changed: Notify::new(),
+        changes: tokio::sync::watch::channel(0).0,
         policy: PolicyFile::in_memory(Policy::default()),
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
@@ -577,6 +590,7 @@ pub async fn open(
         realm: LAN_REALM.to_owned(),
         config,
         seats_changed: Notify::new(),
+        changes: tokio::sync::watch::channel(0).0,
         policy,
         queue: WaitQueue::default(),
         pool_cache: Default::default(),

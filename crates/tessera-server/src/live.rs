@@ -1,6 +1,7 @@
 //! The live page at `/`: per pool, how many seats are in use and how many are out
 //! offline, and who holds each one; the admin signs in with the admin token and can
-//! remove a seat. Server-rendered, refreshed every few seconds.
+//! remove a seat. Server-rendered; it updates itself through server-sent events
+//! (`live_events.rs`), or reloads every few seconds when scripts are off.
 
 use askama::Template;
 use axum::Form;
@@ -20,6 +21,7 @@ use crate::extract::{ADMIN_COOKIE, Admin, MaybeAdmin, admin_token_matches};
 pub fn routes() -> axum::Router<SharedState> {
     axum::Router::new()
         .route("/", get(page))
+        .route("/events", get(events))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/leases/{id}/remove", post(remove))
@@ -61,6 +63,9 @@ struct LivePage {
     pools: Vec<PoolRow>,
     leases: Vec<LeaseRow>,
     waiting: Vec<tessera_core::protocol::WaitingView>,
+    /// The fingerprint of what this page shows, for its event stream.
+    version: String,
+    live_script: &'static str,
 }
 
 fn when(ms: i64) -> String {
@@ -74,7 +79,12 @@ async fn render(
 ) -> ApiResult<Response> {
     let now = state.now();
     let (mut pools, mut leases, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+    let mut version = String::new();
     if signed_in {
+        // Taken before the figures: a change in between makes the stream say so at once.
+        version = crate::live_events::fingerprint(state, &state.realm)
+            .await?
+            .to_string();
         waiting = crate::api::waiting_in(state, &state.realm);
         for u in state.store.pool_usage(&state.realm, now).await? {
             let pct = |n: u32| {
@@ -123,6 +133,8 @@ async fn render(
         pools,
         leases,
         waiting,
+        version,
+        live_script: crate::live_events::LIVE_SCRIPT,
     };
     let html = page.render().map_err(crate::error::ApiError::internal)?;
     Ok((
@@ -138,6 +150,21 @@ async fn page(
     MaybeAdmin(signed_in): MaybeAdmin,
 ) -> ApiResult<Response> {
     render(&state, signed_in, None).await
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    since: Option<u64>,
+}
+
+/// The live page's event stream (signed-in admins only).
+async fn events(
+    _: Admin,
+    State(state): State<SharedState>,
+    axum::extract::Query(q): axum::extract::Query<EventsQuery>,
+) -> Response {
+    let realm = state.realm.clone();
+    crate::live_events::events(state, realm, q.since).into_response()
 }
 
 #[derive(Deserialize)]

@@ -45,6 +45,9 @@ struct PanelPage {
     new_key: Option<(String, String)>,
     key_error: Option<String>,
     key_name: String,
+    /// The fingerprint of the live parts, for their event stream.
+    version: String,
+    live_script: &'static str,
 }
 
 struct KeyView {
@@ -117,6 +120,10 @@ async fn render(
 ) -> PortalResult<Response> {
     let realm = &org.slug;
     let now = state.now();
+    // Taken before the figures: a change in between makes the stream say so at once.
+    let version = tessera_server::live_events::fingerprint(&state.web, realm)
+        .await?
+        .to_string();
     let record = state.store.realm(realm).await?;
     let usage = state.store.pool_usage(realm, now).await?;
     let products_of = |pool_id: &str| {
@@ -236,8 +243,28 @@ async fn render(
             new_key: retry.new_key,
             key_error,
             key_name,
+            version,
+            live_script: tessera_server::live_events::LIVE_SCRIPT,
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    since: Option<u64>,
+}
+
+/// The panel's event stream: `change` when its live use or seats change (see
+/// `tessera_server::live_events`); 404 like the panel for anyone who may not see it.
+pub async fn events(
+    State(state): State<Portal>,
+    SignedIn(user, _): SignedIn,
+    Path(slug): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> PortalResult<Response> {
+    use axum::response::IntoResponse;
+    let org = own_panel(&state, &user, &slug).await?;
+    Ok(tessera_server::live_events::events(state.web.clone(), org.slug, q.since).into_response())
 }
 
 #[derive(Deserialize)]
