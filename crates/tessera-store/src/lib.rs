@@ -5,6 +5,7 @@
 //! own migrations, embedded in the binary and run at start. Seat counts are enforced
 //! inside one write transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL.
 
+mod audit;
 mod batch;
 mod error;
 mod group;
@@ -15,6 +16,7 @@ mod seats;
 mod site_keys;
 pub mod testing;
 
+pub use audit::{AuditAction, AuditEntry, AuditFilter, NewAuditEntry, line_diff};
 pub use error::{SeatError, StoreError};
 pub use mail_outbox::{NewOutboxMessage, OutboxClaim, OutboxMessage, OutboxSummary};
 pub use realms::RealmRecord;
