@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod api;
+pub mod audit;
 pub mod backup;
 pub mod credential;
 pub mod error;
@@ -122,12 +123,13 @@ pub enum Authority {
 /// people: who may make admin calls on a realm, and whose sign-in a checkout carries. A
 /// LAN server checks its admin token and site keys itself.
 pub trait WebGate: Send + Sync {
-    /// Whether the request's caller administers `realm`.
+    /// Whether the request's caller administers `realm`; who they are (for the audit
+    /// log: their e-mail) when they do.
     fn authorize<'a>(
         &'a self,
         parts: &'a axum::http::request::Parts,
         realm: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, ApiError>> + Send + 'a>>;
 
     /// The person a sign-in token belongs to, if it is a live sign-in; whether they
     /// belong to the organization of `realm`. Any failure answers as
@@ -342,6 +344,7 @@ fn protocol_routes(lan: bool) -> Router<SharedState> {
             "/admin/policy",
             get(api::admin_policy).put(api::admin_put_policy),
         )
+        .route("/admin/audit", get(audit::admin_audit))
         .route("/openapi.json", get(openapi_json));
     let api = if lan {
         api.route("/admin/activations", post(api::admin_activate))

@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tessera_core::from_millis;
 use tessera_core::protocol::LeaseKind;
-use tessera_store::EndReason;
 
 use crate::SharedState;
 use crate::error::ApiResult;
@@ -27,6 +26,8 @@ pub fn routes() -> axum::Router<SharedState> {
         .route("/leases/{id}/remove", post(remove))
         .route("/policy", get(policy_page).post(save_policy))
         .route("/usage", get(crate::usage_page::page))
+        .route("/audit", get(crate::audit::page))
+        .route("/audit.csv", get(crate::audit::page_csv))
 }
 
 struct PoolRow {
@@ -222,7 +223,7 @@ async fn logout(headers: HeaderMap) -> Response {
 }
 
 async fn remove(
-    _: Admin,
+    Admin(by): Admin,
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -230,13 +231,11 @@ async fn remove(
     if !same_origin(&headers) {
         return Ok(StatusCode::FORBIDDEN.into_response());
     }
-    if state
-        .store
-        .end(&state.realm, &id, None, state.now(), EndReason::Removed)
-        .await?
-        .is_some()
-    {
-        state.seat_freed();
+    match crate::api::remove_seat(&state, &state.realm, &id, &by).await {
+        // Gone already (checked in, expired): the page shows what is left.
+        Ok(_) => {}
+        Err(e) if e.code == tessera_core::ErrorCode::LeaseNotFound => {}
+        Err(e) => return Err(e),
     }
     Ok(Redirect::to("/").into_response())
 }
@@ -277,7 +276,7 @@ struct PolicyForm {
 }
 
 async fn save_policy(
-    _: Admin,
+    Admin(by): Admin,
     State(state): State<SharedState>,
     headers: HeaderMap,
     Form(form): Form<PolicyForm>,
@@ -287,7 +286,7 @@ async fn save_policy(
     }
     // Browsers send textarea line breaks as CRLF.
     let text = form.policy.replace("\r\n", "\n");
-    match state.policy.replace(&text) {
+    match crate::api::replace_policy(&state, &state.realm, &text, &by).await {
         Ok(policy) => {
             state.seat_freed();
             render_policy(
@@ -299,14 +298,14 @@ async fn save_policy(
                 StatusCode::OK,
             )
         }
-        Err(crate::policy_file::PolicyFileError::Invalid(e)) => render_policy(
+        Err(e) if e.code == tessera_core::ErrorCode::InvalidPolicy => render_policy(
             PolicyPage {
                 text,
-                error: Some(e.to_string()),
+                error: Some(e.message),
                 saved: None,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(other) => Err(crate::error::ApiError::internal(other)),
+        Err(other) => Err(other),
     }
 }
