@@ -133,8 +133,15 @@ async fn render(
             heading: reader.heading,
             action_url: reader.base.clone(),
             staff,
+            // What a LAN server alone records is not offered.
             actions: AuditAction::ALL
                 .iter()
+                .filter(|a| {
+                    !matches!(
+                        a,
+                        AuditAction::ActivationImported | AuditAction::AdminTokenRotated
+                    )
+                })
                 .map(|a| (a.as_str(), a.label(), a.as_str() == q.action.trim()))
                 .collect(),
             rows,

@@ -260,13 +260,13 @@ fn every_audited_lan_change_is_recorded_once_with_its_actor() {
     assert!(admin_page("/").contains("href=\"/audit\""));
     let page = admin_page("/audit");
     for text in [
-        "Activation imported",
-        "Seat removed",
-        "Policy changed",
-        "Borrow returned early",
-        "Site key made",
-        "Site key revoked",
-        "Admin token rotated",
+        "<td>Activation imported</td>",
+        "<td>Seat removed</td>",
+        "<td>Policy changed</td>",
+        "<td>Borrow returned early</td>",
+        "<td>Site key made</td>",
+        "<td>Site key revoked</td>",
+        "<td>Admin token rotated</td>",
         "carl@laptop3",
         "user:zoe",
     ] {
