@@ -544,7 +544,7 @@ mod tests {
             detail: "- a\n+ b\n".into(),
         };
         assert_eq!(
-            csv(&[e.clone()], false),
+            csv(std::slice::from_ref(&e), false),
             "at,actor,address,action,target,detail\n1970-01-01T00:00:00.000Z,'=cmd,192.0.2.1,policy_changed,policy,\"'- a\n+ b\n\"\n"
         );
         assert!(csv(&[e], true).starts_with("at,organization,"));
