@@ -1,7 +1,7 @@
 //! The audit log in the portal: what a customer's organization changed (and what the
 //! vendor's staff changed for it, such as an order marked Paid), written by
 //! [`record`] after each change succeeds; shown with filters and exported as CSV in the
-//! account (`/account/audit`, one's own organization), in the web license server's
+//! account (`/account/audit`, one's own organization, for those who see its teams), in the web license server's
 //! panel (`/w/{org}/audit`, the organization of the panel, for whoever administers it)
 //! and in the back office (`/staff/audit`, every organization, with an organization
 //! filter). A reader of an organization is held to its realm (its slug) in the query
@@ -165,8 +165,15 @@ async fn export(
     Ok(csv_response(&entries, realm.is_none(), "audit.csv"))
 }
 
-/// The signed-in person's own organization's realm.
+/// The signed-in person's own organization's realm, for those who see its teams (the
+/// menu's rule, `teams::may_see_teams`): a team's plain user does not read the log.
 async fn own_realm(state: &PortalState, user: &UserRecord) -> PortalResult<String> {
+    if !crate::teams::may_see_teams(state, user).await? {
+        return Err(PortalError::Forbidden(
+            "The audit log is for the people who manage the organization's teams or billing."
+                .into(),
+        ));
+    }
     Ok(state
         .store
         .organization(&user.organization_id)

@@ -88,7 +88,16 @@ async fn each_portal_action_is_recorded_once_and_shown_only_to_its_organization(
         let office = t.organization_of(BUYER).await.slug;
         let team_page = buyer.get(&format!("/account/teams/{team}")).await.ok();
         let sub = subscription_id(&team_page.text);
-        let _anna = t.invited(&mut buyer, &team, "anna@office.example").await;
+        let mut anna = t.invited(&mut buyer, &team, "anna@office.example").await;
+        // A team's plain user does not read the organization's log.
+        assert_eq!(
+            anna.get("/account/audit").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            anna.get("/account/audit.csv").await.status,
+            StatusCode::FORBIDDEN
+        );
         let r = buyer.assign_seat(&team, &sub, "anna@office.example").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
         let anna_id = t.user("anna@office.example").await.id;
