@@ -29,6 +29,38 @@ async fn web_org(t: &TestPortal, email: &str, name: &str) -> (Browser, String) {
     (b, rest[..rest.find('/').unwrap()].to_owned())
 }
 
+/// A call of the web license server's protocol with a portal session (`cookie`) and a
+/// text body, from 10.1.2.3 (as the connection's peer).
+async fn web_api(
+    t: &TestPortal,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, format!("tessera_session={c}"));
+    }
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/toml");
+    }
+    let mut req = req
+        .body(
+            body.map(|b| Body::from(b.to_owned()))
+                .unwrap_or_else(Body::empty),
+        )
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [10, 1, 2, 3],
+            50000,
+        ))));
+    support::json_answer(&t.app, req).await
+}
+
 /// The records of a CSV export (quoted fields may hold commas and line breaks), its
 /// header first.
 fn records(csv: &str) -> Vec<Vec<String>> {
@@ -210,6 +242,17 @@ async fn each_portal_action_is_recorded_once_and_shown_only_to_its_organization(
             .submit(&format!("/w/{globex}/policy"), &[("policy", "[[rule]\n")])
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Through the web license server's admin API, from an address: the same policy
+        // call, by the person whose portal session it carries.
+        let (status, body) = web_api(
+            &t,
+            "PUT",
+            &format!("/w/{globex}/api/v1/admin/policy"),
+            gus.cookie.as_deref(),
+            Some("[[rule]]\nproduct = \"acad\"\nexclude = [\"user:zoe\"]\n"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         // A third organization, with nothing done.
         let (mut initech, initech_slug) = web_org(&t, "ian@initech.example", "Initech").await;
 
@@ -262,13 +305,51 @@ async fn each_portal_action_is_recorded_once_and_shown_only_to_its_organization(
             "gus@globex.example",
             "Drawing office",
         );
-        once_by(
-            &globex_csv,
-            "policy_changed",
-            "gus@globex.example",
-            "user:zed",
+        let policies = rows_of(&globex_csv, "policy_changed");
+        assert_eq!(policies.len(), 2, "{globex_csv}");
+        // Newest first: the API's, from its address, with the diff.
+        assert_eq!(policies[0][1], "gus@globex.example");
+        assert_eq!(policies[0][2], "10.1.2.3");
+        assert_eq!(
+            policies[0][5],
+            "'- exclude = [\"user:zed\"]\n+ exclude = [\"user:zoe\"]\n"
         );
-        assert_eq!(count(&globex_csv), 5, "{globex_csv}");
+        assert_eq!(policies[1][1], "gus@globex.example");
+        assert!(
+            policies[1][5].contains("+ exclude = [\"user:zed\"]"),
+            "{globex_csv}"
+        );
+        assert_eq!(count(&globex_csv), 6, "{globex_csv}");
+        // The admin API's log: Globex's own for Globex, nothing for Office's people.
+        let (status, list) = web_api(
+            &t,
+            "GET",
+            &format!("/w/{globex}/api/v1/admin/audit"),
+            gus.cookie.as_deref(),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert_eq!(list["entries"].as_array().unwrap().len(), 6, "{list}");
+        let (status, _) = web_api(
+            &t,
+            "GET",
+            &format!("/w/{globex}/api/v1/admin/audit?org={office}"),
+            buyer.cookie.as_deref(),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, list) = web_api(
+            &t,
+            "GET",
+            &format!("/w/{office}/api/v1/admin/audit?org={globex}"),
+            buyer.cookie.as_deref(),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert!(!list.to_string().contains("globex"), "{list}");
         let account_csv = gus.get("/account/audit.csv").await.ok().text;
         assert_eq!(
             account_csv, globex_csv,
@@ -357,7 +438,7 @@ async fn each_portal_action_is_recorded_once_and_shown_only_to_its_organization(
             all.lines().next(),
             Some("at,organization,actor,address,action,target,detail")
         );
-        assert_eq!(count(&all), 8 + 5 + 1, "{all}");
+        assert_eq!(count(&all), 8 + 6 + 1, "{all}");
         let only = staff
             .get(&format!("/staff/audit.csv?org={office}"))
             .await
