@@ -314,8 +314,10 @@ pub fn csv_response(entries: &[AuditEntry], with_org: bool, filename: &str) -> R
             (AuditList = "application/json"),
             (String = "text/csv")
         )),
+        (status = 400, description = "Bad query", body = tessera_core::protocol::ErrorBody),
         (status = 401, description = "No or a wrong admin token (`unauthorized`)", body = tessera_core::protocol::ErrorBody),
         (status = 403, description = "Not an admin of this organization (`forbidden`)", body = tessera_core::protocol::ErrorBody),
+        (status = 404, description = "No such organization", body = tessera_core::protocol::ErrorBody),
         (status = 422, description = "A bad filter; the message says which (`invalid_request`)", body = tessera_core::protocol::ErrorBody)
     ))]
 pub async fn admin_audit(
