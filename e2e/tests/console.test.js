@@ -94,7 +94,7 @@ test('the demo customer sees no console error or warning on any of their pages',
   await signIn(page, 'buyer@office.example', 'buyer-demo-password');
   await visit(page, ['/', '/account/orders', '/account/subscriptions', '/account/teams', '/account/licenses',
     '/account/lan-usage', '/account/reports/insights', '/account/reports/seats', '/account/reports/tokens',
-    '/account/company', '/checkout', '/buy/share', panelUrl]);
+    '/account/company', '/checkout', '/buy/share', panelUrl, '/account/audit', panelUrl + 'audit']);
   await page.goto(portalUrl + '/account/teams');
   const team = await firstLink(page, /^\/account\/teams\/[^/]+$/);
   await visit(page, [team, `${team}/roles`, `${team}/import`]);
@@ -114,7 +114,8 @@ test('the demo customer sees no console error or warning on any of their pages',
 test('the vendor staff see no console error or warning in the back office', async () => {
   const { context, page, problems } = await watchedPage();
   await signIn(page, 'staff@tessera.example', 'staff-demo-password');
-  await visit(page, ['/staff/orders', '/staff/orders?status=Pending', '/staff/lan-usage', '/staff/tokens']);
+  await visit(page, ['/staff/orders', '/staff/orders?status=Pending', '/staff/lan-usage', '/staff/tokens',
+    '/staff/audit']);
   await page.goto(portalUrl + '/staff/orders');
   const order = await firstLink(page, /^\/staff\/orders\/ORD-/);
   await visit(page, [order]);

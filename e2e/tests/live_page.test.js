@@ -46,6 +46,46 @@ test('the admin signs in, sees who holds a seat and removes it', async () => {
   await page.close();
 });
 
+test('the live page changes by itself when a seat is taken and freed, without a reload', async () => {
+  const context = await chrome.newContext();
+  await context.addCookies([{ name: 'tessera_admin', value: server.adminToken, url: server.url }]);
+  const page = await context.newPage();
+  let loads = 0;
+  page.on('load', () => { loads += 1; });
+  await page.goto(server.url + '/');
+  await page.getByText('Who uses a license now').waitFor();
+  assert.equal(await page.locator('td', { hasText: 'live-pc' }).count(), 0);
+  // A mark that a reload would wipe.
+  await page.evaluate(() => { window.stillTheSamePage = true; });
+  const lease = await api(server.url, '/api/v1/leases', {
+    method: 'POST', body: { product: 'autocad', user: 'liv', host: 'live-pc', client_id: 'e2e-live' },
+  });
+  assert.equal(lease.status, 201);
+  await page.locator('td', { hasText: 'live-pc' }).waitFor({ timeout: 4000 });
+  assert.match(await page.locator('#live').textContent(), /1\s*in use/);
+  await api(server.url, `/api/v1/leases/${lease.json.lease_id}`, { method: 'DELETE', token: lease.json.token });
+  await page.locator('td', { hasText: 'live-pc' }).waitFor({ state: 'detached', timeout: 4000 });
+  assert.equal(await page.evaluate(() => window.stillTheSamePage), true, 'the page was reloaded');
+  assert.equal(loads, 1);
+  await context.close();
+});
+
+test('with scripts off the live page reloads itself instead', async () => {
+  const context = await chrome.newContext({ javaScriptEnabled: false });
+  await context.addCookies([{ name: 'tessera_admin', value: server.adminToken, url: server.url }]);
+  const page = await context.newPage();
+  await page.goto(server.url + '/');
+  await page.getByText('Who uses a license now').waitFor();
+  const lease = await api(server.url, '/api/v1/leases', {
+    method: 'POST', body: { product: 'autocad', user: 'nos', host: 'noscript-pc', client_id: 'e2e-noscript' },
+  });
+  assert.equal(lease.status, 201);
+  // The <noscript> refresh comes every 5 s.
+  await page.locator('td', { hasText: 'noscript-pc' }).waitFor({ timeout: 12000 });
+  await api(server.url, `/api/v1/leases/${lease.json.lease_id}`, { method: 'DELETE', token: lease.json.token });
+  await context.close();
+});
+
 test('the policy editor refuses a bad policy with its line and saves a good one', async () => {
   const context = await chrome.newContext();
   const page = await context.newPage();

@@ -124,6 +124,29 @@ test('the customer sees a seat a real program holds, removes it, and the program
   await context.close();
 });
 
+test('the panel\'s live use and seats change by themselves, without a reload', async () => {
+  const context = await chrome.newContext();
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  await signIn(page);
+  let loads = 0;
+  page.on('load', () => { loads += 1; });
+  await page.goto(panelUrl);
+  await page.getByRole('heading', { name: /Web License Server/ }).waitFor();
+  assert.equal(await page.locator('tr.seat', { hasText: 'e2e-live' }).count(), 0);
+  // Something typed into a form stays: only the live parts are swapped.
+  await page.getByLabel('Name of a new site key').fill('typed, not sent');
+  await page.evaluate(() => { window.stillTheSamePage = true; });
+  const live = await hold('e2e-live', 'live@office.example');
+  await page.locator('tr.seat', { hasText: 'e2e-live' }).waitFor({ timeout: 4000 });
+  live.proc.kill('SIGTERM');
+  await page.locator('tr.seat', { hasText: 'e2e-live' }).waitFor({ state: 'detached', timeout: 8000 });
+  assert.equal(await page.evaluate(() => window.stillTheSamePage), true, 'the panel was reloaded');
+  assert.equal(await page.getByLabel('Name of a new site key').inputValue(), 'typed, not sent');
+  assert.equal(loads, 1);
+  await context.close();
+});
+
 test('a bad policy is refused with its line and a good one applies to the next checkout', async () => {
   const context = await chrome.newContext();
   context.setDefaultTimeout(10000);

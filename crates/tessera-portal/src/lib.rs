@@ -146,6 +146,13 @@ pub fn router(portal: Portal) -> Router {
             get(staff::download_activation_key),
         )
         .route("/w/{org}/", get(web_server::panel))
+        .route("/w/{org}/events", get(web_server::events))
+        .route("/w/{org}/audit", get(pages::audit::panel_page))
+        .route("/w/{org}/audit.csv", get(pages::audit::panel_csv))
+        .route("/account/audit", get(pages::audit::account_page))
+        .route("/account/audit.csv", get(pages::audit::account_csv))
+        .route("/staff/audit", get(pages::audit::staff_page))
+        .route("/staff/audit.csv", get(pages::audit::staff_csv))
         .route("/w/{org}/seats/{id}/remove", post(web_server::remove_seat))
         .route("/w/{org}/policy", post(web_server::save_policy))
         .route("/w/{org}/switch", post(web_server::switch))

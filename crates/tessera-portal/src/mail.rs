@@ -19,6 +19,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tessera_core::Millis;
+use tessera_server::metrics::LabeledCounter;
 use tessera_store::{NewOutboxMessage, OutboxClaim, OutboxMessage, Store, StoreError};
 use thiserror::Error;
 use tokio::sync::{Notify, watch};
@@ -106,6 +107,8 @@ pub struct Mailer {
 struct Inner {
     config: MailConfig,
     store: Store,
+    /// Messages by `outcome`: `queued`, `sent`, `failed` (an attempt that failed).
+    counts: LabeledCounter,
     wake: Arc<Notify>,
     /// Dropped with the last `Mailer`, which tells the deliverer to stop.
     _stop: watch::Sender<()>,
@@ -161,8 +164,10 @@ impl Mailer {
         }
         let wake = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(());
+        let counts = LabeledCounter::default();
         let deliverer = Deliverer {
             store: store.clone(),
+            counts: counts.clone(),
             transport,
             outbox_dir: config.outbox_dir.clone(),
             wake: wake.clone(),
@@ -173,10 +178,16 @@ impl Mailer {
             inner: Arc::new(Inner {
                 config,
                 store,
+                counts,
                 wake,
                 _stop: stop,
             }),
         })
+    }
+
+    /// What this process queued, sent and failed to send, for `/metrics`.
+    pub fn counts(&self) -> &LabeledCounter {
+        &self.inner.counts
     }
 
     pub fn config(&self) -> &MailConfig {
@@ -235,6 +246,7 @@ impl Mailer {
             )
             .await?;
         tracing::debug!(%id, subject = %mail.subject, "mail queued");
+        self.inner.counts.inc(&[("outcome", "queued")]);
         self.inner.wake.notify_one();
         Ok(())
     }
@@ -272,6 +284,7 @@ impl Mailer {
 #[derive(Clone)]
 struct Deliverer {
     store: Store,
+    counts: LabeledCounter,
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     outbox_dir: PathBuf,
     wake: Arc<Notify>,
@@ -367,6 +380,7 @@ impl Deliverer {
         match result {
             Ok(via) => {
                 tracing::info!(id = %message.id, subject = %message.subject, %via, "mail delivered");
+                self.counts.inc(&[("outcome", "sent")]);
                 self.store
                     .outbox_delivered(&message.id, now_ms(), &via)
                     .await
@@ -380,6 +394,7 @@ impl Deliverer {
                     retry_in_ms = delay,
                     "mail not delivered: {error}"
                 );
+                self.counts.inc(&[("outcome", "failed")]);
                 self.store
                     .outbox_failed(&claim, &error, now_ms() + delay)
                     .await

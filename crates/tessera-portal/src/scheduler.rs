@@ -48,17 +48,25 @@ pub async fn run_daily(state: &PortalState, day: NaiveDate) -> PortalResult<Vec<
             .claim_daily_run(job, &day_text, node(), now, now + CLAIM_MS)
             .await?;
         if !claimed {
+            state.jobs.inc(&[("job", job), ("outcome", "skipped")]);
             runs.push(JobRun { job, done: None });
             continue;
         }
-        let done = match job {
-            "renewals" => renewals(state, day).await?,
-            _ => renewal_reminders(state, day).await?,
-        };
-        state
-            .store
-            .finish_daily_run(job, &day_text, state.now())
-            .await?;
+        let ran = async {
+            let done = match job {
+                "renewals" => renewals(state, day).await?,
+                _ => renewal_reminders(state, day).await?,
+            };
+            state
+                .store
+                .finish_daily_run(job, &day_text, state.now())
+                .await?;
+            PortalResult::Ok(done)
+        }
+        .await;
+        let outcome = if ran.is_ok() { "done" } else { "failed" };
+        state.jobs.inc(&[("job", job), ("outcome", outcome)]);
+        let done = ran?;
         runs.push(JobRun {
             job,
             done: Some(done),

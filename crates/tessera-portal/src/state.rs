@@ -23,6 +23,9 @@ pub struct PortalState {
     pub web: tessera_server::SharedState,
     /// Rate limits of sign-ins through the browser.
     pub browser_throttle: crate::browser_sign_in::Throttle,
+    /// The daily jobs' turns by `job` and `outcome` (`done`, `failed`, or `skipped`
+    /// when another node or an earlier turn had it), for `/metrics`.
+    pub jobs: tessera_server::metrics::LabeledCounter,
 }
 
 pub type Portal = Arc<PortalState>;
@@ -209,6 +212,17 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
             offline_days: config.named.offline_days,
         }),
     );
+    let jobs = tessera_server::metrics::LabeledCounter::default();
+    web.metrics.register_counter(
+        "mail_messages",
+        "E-mails by outcome: queued (stored in the outbox), sent, failed (an attempt that failed; it is tried again)",
+        mailer.counts(),
+    );
+    web.metrics.register_counter(
+        "scheduler_job_runs",
+        "Turns of the daily jobs by job and outcome: done, failed, skipped (another node or an earlier turn had it)",
+        &jobs,
+    );
     Ok(Arc::new(PortalState {
         store,
         mailer,
@@ -216,5 +230,6 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
         vendor,
         web,
         browser_throttle: Default::default(),
+        jobs,
     }))
 }

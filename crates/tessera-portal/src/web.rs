@@ -95,7 +95,7 @@ impl WebGate for PortalGate {
         &'a self,
         parts: &'a Parts,
         realm: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<String, ApiError>> + Send + 'a>> {
         Box::pin(async move {
             let now = tessera_core::to_millis(chrono::Utc::now());
             let Some(token) = session_token(parts) else {
@@ -116,7 +116,7 @@ impl WebGate for PortalGate {
                 ));
             };
             match administered_by(&self.store, &user, realm).await? {
-                Some(_) => Ok(()),
+                Some(_) => Ok(user.email),
                 None => Err(ApiError::new(
                     ErrorCode::Forbidden,
                     "this web license server belongs to another organization",

@@ -18,11 +18,13 @@ use tessera_token::{SeatClaims, SeatKind, sign_seat, verify_own_seat_token};
 
 use crate::SharedState;
 use crate::activation::{self, ActivationError};
+use crate::audit::{self, Actor};
 use crate::credential::{Credential, PoolReader, SeatCredential};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiJson, Bearer, ClientAddress, Id, Realm};
 use crate::policy_file::PolicyFileError;
 use crate::queue::{Gate, MAX_WAIT_S};
+use tessera_store::AuditAction;
 
 #[utoipa::path(get, path = "/api/v1/server", tag = "license server",
     security((), ("bearer" = [])),
@@ -192,12 +194,14 @@ async fn take_seat(
             host: seat.host.to_owned(),
             since: state.now(),
         };
-        Some(state.queue.join(&queue_key, waiter).ok_or_else(|| {
+        let ticket = state.queue.join(&queue_key, waiter).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::QueueFull,
                 "too many checkouts are waiting; try again later",
             )
-        })?)
+        })?;
+        state.changed();
+        Some(ticket)
     } else {
         None
     };
@@ -275,7 +279,10 @@ async fn take_seat(
 /// Counts a checkout's or a borrow's outcome for `/metrics`.
 fn counted<T>(state: &SharedState, kind: &str, result: ApiResult<T>) -> ApiResult<T> {
     match &result {
-        Ok(_) => state.metrics.seat(kind, "granted"),
+        Ok(_) => {
+            state.metrics.seat(kind, "granted");
+            state.changed();
+        }
         Err(e) => state.metrics.seat(kind, e.code.as_str()),
     }
     result
@@ -434,7 +441,8 @@ pub async fn checkin(
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
 ) -> ApiResult<StatusCode> {
-    end_own_seat(&state, &realm, &id, &token, SeatKind::Lease).await
+    end_own_seat(&state, &realm, &id, &token, SeatKind::Lease).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/borrows", tag = "borrows", request_body = BorrowRequest,
@@ -555,10 +563,44 @@ pub async fn return_borrow(
     Realm(realm): Realm,
     Id(id): Id,
     Bearer(token): Bearer,
+    ClientAddress(address): ClientAddress,
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
 ) -> ApiResult<StatusCode> {
-    end_own_seat(&state, &realm, &id, &token, SeatKind::Borrow).await
+    let now = state.now();
+    let borrow = end_own_seat(&state, &realm, &id, &token, SeatKind::Borrow).await?;
+    // Its own token returned it: the borrower, as its program names them.
+    let by = Actor::new(
+        &realm,
+        &format!("{}@{}", borrow.user_name, borrow.host),
+        address,
+    );
+    let until = from_millis(borrow.expires_at).format("%Y-%m-%d %H:%M UTC");
+    audit::record(
+        &state.store,
+        &by,
+        AuditAction::BorrowReturnedEarly,
+        &seat_target(&borrow),
+        &format!("borrow {}, due back {until}", borrow.id),
+        now,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A seat as the audit log names it: who held what where.
+pub fn seat_target(l: &LeaseRecord) -> String {
+    format!("{} ({}@{})", l.product, l.user_name, l.host)
+}
+
+/// What an imported activation brought, for the audit log.
+pub fn activation_detail(imported: &ActivationImported) -> String {
+    format!(
+        "{}: {} (until {})",
+        imported.org,
+        imported.pools.join(", "),
+        imported.exp.format("%Y-%m-%d")
+    )
 }
 
 /// Ends a lease (check-in) or a borrow (early return) on behalf of its own token.
@@ -568,7 +610,7 @@ async fn end_own_seat(
     id: &str,
     token: &str,
     kind: SeatKind,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<LeaseRecord> {
     authorize_seat(state, token, id, kind)?;
     let (lease_kind, reason) = match kind {
         SeatKind::Lease => (LeaseKind::Lease, EndReason::CheckedIn),
@@ -580,9 +622,9 @@ async fn end_own_seat(
         .end(realm, id, Some(lease_kind), state.now(), reason)
         .await?;
     state.metrics.write("checkin", started);
-    ended.ok_or_else(|| not_found(kind))?;
+    let ended = ended.ok_or_else(|| not_found(kind))?;
     state.seat_freed();
-    Ok(StatusCode::NO_CONTENT)
+    Ok(ended)
 }
 
 /// A lease as the admin API shows it; `key_names` names the realm's site keys by id.
@@ -679,25 +721,45 @@ pub async fn site_key_names(
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody)
     ))]
 pub async fn admin_remove(
-    _: Admin,
+    Admin(by): Admin,
     State(state): State<SharedState>,
     Realm(realm): Realm,
     Id(id): Id,
     _body: Bytes,
 ) -> ApiResult<StatusCode> {
-    remove_seat(&state, &realm, &id).await?;
+    remove_seat(&state, &realm, &id, &by).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// An admin removes a user's seat (a lease or a borrow): it frees at once, and the
-/// program learns on its next heartbeat (`lease_not_found`).
-pub async fn remove_seat(state: &SharedState, realm: &str, id: &str) -> ApiResult<LeaseRecord> {
+/// program learns on its next heartbeat (`lease_not_found`). `by` is recorded in the
+/// audit log.
+pub async fn remove_seat(
+    state: &SharedState,
+    realm: &str,
+    id: &str,
+    by: &Actor,
+) -> ApiResult<LeaseRecord> {
+    let now = state.now();
     let removed = state
         .store
-        .end(realm, id, None, state.now(), EndReason::Removed)
+        .end(realm, id, None, now, EndReason::Removed)
         .await?
         .ok_or_else(|| not_found(SeatKind::Lease))?;
     tracing::info!(realm, lease = %removed.id, user = %removed.user_name, host = %removed.host, "seat removed by the admin");
+    let kind = match removed.kind() {
+        LeaseKind::Lease => "lease",
+        LeaseKind::Borrow => "borrow",
+    };
+    audit::record(
+        &state.store,
+        by,
+        AuditAction::SeatRemoved,
+        &seat_target(&removed),
+        &format!("{kind} {}", removed.id),
+        now,
+    )
+    .await;
     state.seat_freed();
     Ok(removed)
 }
@@ -715,7 +777,7 @@ pub async fn remove_seat(state: &SharedState, realm: &str, id: &str) -> ApiResul
         (status = 422, description = "Not an activation key (`invalid_request`)", body = ErrorBody)
     ))]
 pub async fn admin_activate(
-    _: Admin,
+    Admin(by): Admin,
     State(state): State<SharedState>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<ActivationImported>)> {
@@ -746,6 +808,15 @@ pub async fn admin_activate(
         ActivationError::Store(s) => ApiError::from(s),
     })?;
     tracing::info!(activation = %imported.activation_id, org = %imported.org, pools = ?imported.pools, "activation imported");
+    audit::record(
+        &state.store,
+        &by,
+        AuditAction::ActivationImported,
+        &imported.activation_id,
+        &activation_detail(&imported),
+        state.now(),
+    )
+    .await;
     state.pools_changed();
     Ok((StatusCode::CREATED, Json(imported)))
 }
@@ -904,14 +975,14 @@ pub async fn admin_policy(
         (status = 422, description = "Not valid; the message names the line (`invalid_policy`)", body = ErrorBody)
     ))]
 pub async fn admin_put_policy(
-    _: Admin,
+    Admin(by): Admin,
     State(state): State<SharedState>,
     Realm(realm): Realm,
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("the policy must be UTF-8 text"))?;
-    let policy = replace_policy(&state, &realm, text).await?;
+    let policy = replace_policy(&state, &realm, text, &by).await?;
     let summary = policy.summary();
     Ok(Json(serde_json::json!({
         "rules": summary.rules,
@@ -921,12 +992,23 @@ pub async fn admin_put_policy(
 }
 
 /// Replaces a realm's policy with `text`, in force from the next checkout. A bad policy
-/// is refused (`invalid_policy`, with its line and reason) and the old one stays.
+/// is refused (`invalid_policy`, with its line and reason) and the old one stays. A
+/// change is recorded in the audit log as `by`'s, with its line diff.
 pub async fn replace_policy(
     state: &SharedState,
     realm: &str,
     text: &str,
+    by: &Actor,
 ) -> ApiResult<std::sync::Arc<tessera_core::policy::Policy>> {
+    let old = match state.identity() {
+        Some(_) => state.policy.text(),
+        None => state
+            .store
+            .realm(realm)
+            .await?
+            .map(|r| r.policy)
+            .unwrap_or_default(),
+    };
     let policy = match state.identity() {
         Some(_) => state.replace_lan_policy(text).await.map_err(policy_error)?,
         None => {
@@ -940,6 +1022,20 @@ pub async fn replace_policy(
         }
     };
     tracing::info!(realm, rules = policy.rules.len(), "policy replaced");
+    let diff = tessera_store::line_diff(&old, text);
+    audit::record(
+        &state.store,
+        by,
+        AuditAction::PolicyChanged,
+        "policy",
+        if diff.is_empty() {
+            "(saved unchanged)"
+        } else {
+            &diff
+        },
+        state.now(),
+    )
+    .await;
     state.pools_changed();
     Ok(policy)
 }

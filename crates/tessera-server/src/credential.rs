@@ -165,7 +165,7 @@ impl FromRequestParts<SharedState> for PoolReader {
         match seat {
             Ok(_) => Ok(PoolReader),
             Err(e) => match Admin::from_request_parts(parts, state).await {
-                Ok(Admin) => Ok(PoolReader),
+                Ok(Admin(_)) => Ok(PoolReader),
                 Err(_) => Err(e),
             },
         }

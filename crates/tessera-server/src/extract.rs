@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use tessera_core::ErrorCode;
 
 use crate::SharedState;
+use crate::audit::{ADMIN_TOKEN, Actor};
 use crate::error::ApiError;
 
 /// The admin session cookie of the live page.
@@ -151,8 +152,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 }
 
 /// An admin call: with the LAN server's admin token (a bearer token or the live page's
-/// cookie), or on the web license server whoever the portal's gate lets administer the realm.
-pub struct Admin;
+/// cookie), or on the web license server whoever the portal's gate lets administer the
+/// realm. It carries who that is, for the audit log.
+pub struct Admin(pub Actor);
+
+/// The client's address of a request as this server sees it (after trusted proxies).
+pub fn client_address(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
 
 impl FromRequestParts<SharedState> for Admin {
     type Rejection = ApiError;
@@ -163,12 +173,16 @@ impl FromRequestParts<SharedState> for Admin {
     ) -> Result<Self, Self::Rejection> {
         if let Some(gate) = &state.admin_gate {
             let Realm(realm) = Realm::from_request_parts(parts, state).await?;
-            gate.authorize(parts, &realm).await?;
-            return Ok(Admin);
+            let who = gate.authorize(parts, &realm).await?;
+            return Ok(Admin(Actor::new(&realm, &who, client_address(parts))));
         }
         let presented = bearer_of(parts).or_else(|| cookie_of(parts, ADMIN_COOKIE));
         match presented {
-            Some(t) if admin_token_matches(state, t) => Ok(Admin),
+            Some(t) if admin_token_matches(state, t) => Ok(Admin(Actor::new(
+                &state.realm,
+                ADMIN_TOKEN,
+                client_address(parts),
+            ))),
             Some(_) => Err(ApiError::unauthorized("the admin token is not valid")),
             None => Err(ApiError::unauthorized(
                 "admin calls need `Authorization: Bearer <admin token>` (see `tessera server admin-token`)",
@@ -201,11 +215,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
+        Ok(ClientAddress(client_address(parts)))
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod api;
+pub mod audit;
 pub mod backup;
 pub mod credential;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod extract;
 pub mod identity;
 pub mod limits;
 mod live;
+pub mod live_events;
 pub mod metrics;
 pub mod openapi;
 pub mod policy_file;
@@ -131,12 +133,13 @@ pub enum Authority {
 /// people: who may make admin calls on a realm, and whose sign-in a checkout carries. A
 /// LAN server checks its admin token and site keys itself.
 pub trait WebGate: Send + Sync {
-    /// Whether the request's caller administers `realm`.
+    /// Whether the request's caller administers `realm`; who they are (for the audit
+    /// log: their e-mail) when they do.
     fn authorize<'a>(
         &'a self,
         parts: &'a axum::http::request::Parts,
         realm: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, ApiError>> + Send + 'a>>;
 
     /// The person a sign-in token belongs to, if it is a live sign-in; whether they
     /// belong to the organization of `realm`. Any failure answers as
@@ -174,6 +177,9 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Woken whenever a seat may have freed.
     pub seats_changed: Notify,
+    /// Bumped whenever what the live page shows may have changed (a seat taken, freed or
+    /// borrowed, the wait queue, the policy); the live page's events listen to it.
+    pub changes: tokio::sync::watch::Sender<u64>,
     pub policy: PolicyFile,
     pub queue: WaitQueue,
     /// Per pool, what its seat tokens carry; kept briefly so that a checkout or a
@@ -309,6 +315,8 @@ impl AppState {
         self.shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.seats_changed.notify_waiters();
+        // Ends the live page's event streams, which would otherwise hold the shutdown.
+        self.changed();
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -317,6 +325,12 @@ impl AppState {
 
     pub fn seat_freed(&self) {
         self.seats_changed.notify_waiters();
+        self.changed();
+    }
+
+    /// Tells the live page's event streams that what they show may have changed.
+    pub fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Whether this is a LAN server on PostgreSQL, possibly one node of several.
@@ -383,6 +397,7 @@ fn protocol_routes(lan: bool) -> Router<SharedState> {
             "/admin/policy",
             get(api::admin_policy).put(api::admin_put_policy),
         )
+        .route("/admin/audit", get(audit::admin_audit))
         .route("/openapi.json", get(openapi_json));
     let api = if lan {
         api.route("/admin/activations", post(api::admin_activate))
@@ -535,6 +550,7 @@ pub fn web_state(
         realm: String::new(),
         config,
         seats_changed: Notify::new(),
+        changes: tokio::sync::watch::channel(0).0,
         policy: PolicyFile::in_memory(Policy::default()),
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
@@ -598,6 +614,11 @@ pub async fn sweep_forever(state: SharedState) {
             }
         }
         state.refresh_policy().await;
+        if state.is_cluster() {
+            // Seats taken and freed on other nodes change the live page too; its event
+            // streams hear of them at each sweep.
+            state.changed();
+        }
         match state.store.sweep_expired(state.now()).await {
             Ok(0) => {}
             Ok(n) => {
@@ -633,6 +654,7 @@ pub async fn open(
         realm: LAN_REALM.to_owned(),
         config,
         seats_changed: Notify::new(),
+        changes: tokio::sync::watch::channel(0).0,
         policy,
         queue: WaitQueue::default(),
         pool_cache: Default::default(),
@@ -693,6 +715,7 @@ async fn open_cluster(
         realm: LAN_REALM.to_owned(),
         config,
         seats_changed: Notify::new(),
+        changes: tokio::sync::watch::channel(0).0,
         policy,
         queue: WaitQueue::default(),
         pool_cache: Default::default(),

@@ -1,6 +1,7 @@
 //! The live page at `/`: per pool, how many seats are in use and how many are out
 //! offline, and who holds each one; the admin signs in with the admin token and can
-//! remove a seat. Server-rendered, refreshed every few seconds.
+//! remove a seat. Server-rendered; it updates itself through server-sent events
+//! (`live_events.rs`), or reloads every few seconds when scripts are off.
 
 use askama::Template;
 use axum::Form;
@@ -11,7 +12,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tessera_core::from_millis;
 use tessera_core::protocol::LeaseKind;
-use tessera_store::EndReason;
 
 use crate::SharedState;
 use crate::error::ApiResult;
@@ -20,11 +20,14 @@ use crate::extract::{ADMIN_COOKIE, Admin, MaybeAdmin, admin_token_matches};
 pub fn routes() -> axum::Router<SharedState> {
     axum::Router::new()
         .route("/", get(page))
+        .route("/events", get(events))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/leases/{id}/remove", post(remove))
         .route("/policy", get(policy_page).post(save_policy))
         .route("/usage", get(crate::usage_page::page))
+        .route("/audit", get(crate::audit::page))
+        .route("/audit.csv", get(crate::audit::page_csv))
 }
 
 struct PoolRow {
@@ -63,6 +66,9 @@ struct LivePage {
     pools: Vec<PoolRow>,
     leases: Vec<LeaseRow>,
     waiting: Vec<tessera_core::protocol::WaitingView>,
+    /// The fingerprint of what this page shows, for its event stream.
+    version: String,
+    live_script: &'static str,
 }
 
 fn when(ms: i64) -> String {
@@ -76,7 +82,12 @@ async fn render(
 ) -> ApiResult<Response> {
     let now = state.now();
     let (mut pools, mut leases, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+    let mut version = String::new();
     if signed_in {
+        // Taken before the figures: a change in between makes the stream say so at once.
+        version = crate::live_events::fingerprint(state, &state.realm)
+            .await?
+            .to_string();
         waiting = crate::api::waiting_in(state, &state.realm);
         for u in state.store.pool_usage(&state.realm, now).await? {
             let pct = |n: u32| {
@@ -126,6 +137,8 @@ async fn render(
         pools,
         leases,
         waiting,
+        version,
+        live_script: crate::live_events::LIVE_SCRIPT,
     };
     let html = page.render().map_err(crate::error::ApiError::internal)?;
     Ok((
@@ -141,6 +154,21 @@ async fn page(
     MaybeAdmin(signed_in): MaybeAdmin,
 ) -> ApiResult<Response> {
     render(&state, signed_in, None).await
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    since: Option<u64>,
+}
+
+/// The live page's event stream (signed-in admins only).
+async fn events(
+    _: Admin,
+    State(state): State<SharedState>,
+    axum::extract::Query(q): axum::extract::Query<EventsQuery>,
+) -> Response {
+    let realm = state.realm.clone();
+    crate::live_events::events(state, realm, q.since).into_response()
 }
 
 #[derive(Deserialize)]
@@ -198,7 +226,7 @@ async fn logout(headers: HeaderMap) -> Response {
 }
 
 async fn remove(
-    _: Admin,
+    Admin(by): Admin,
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -206,13 +234,11 @@ async fn remove(
     if !same_origin(&headers) {
         return Ok(StatusCode::FORBIDDEN.into_response());
     }
-    if state
-        .store
-        .end(&state.realm, &id, None, state.now(), EndReason::Removed)
-        .await?
-        .is_some()
-    {
-        state.seat_freed();
+    match crate::api::remove_seat(&state, &state.realm, &id, &by).await {
+        // Gone already (checked in, expired): the page shows what is left.
+        Ok(_) => {}
+        Err(e) if e.code == tessera_core::ErrorCode::LeaseNotFound => {}
+        Err(e) => return Err(e),
     }
     Ok(Redirect::to("/").into_response())
 }
@@ -253,7 +279,7 @@ struct PolicyForm {
 }
 
 async fn save_policy(
-    _: Admin,
+    Admin(by): Admin,
     State(state): State<SharedState>,
     headers: HeaderMap,
     Form(form): Form<PolicyForm>,
@@ -263,7 +289,7 @@ async fn save_policy(
     }
     // Browsers send textarea line breaks as CRLF.
     let text = form.policy.replace("\r\n", "\n");
-    match state.replace_lan_policy(&text).await {
+    match crate::api::replace_policy(&state, &state.realm, &text, &by).await {
         Ok(policy) => {
             state.seat_freed();
             render_policy(
@@ -275,14 +301,14 @@ async fn save_policy(
                 StatusCode::OK,
             )
         }
-        Err(crate::policy_file::PolicyFileError::Invalid(e)) => render_policy(
+        Err(e) if e.code == tessera_core::ErrorCode::InvalidPolicy => render_policy(
             PolicyPage {
                 text,
-                error: Some(e.to_string()),
+                error: Some(e.message),
                 saved: None,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(other) => Err(crate::error::ApiError::internal(other)),
+        Err(other) => Err(other),
     }
 }

@@ -3,7 +3,9 @@
 //! leases lapsed by TTL, requests and their latency by route and status, and the time a
 //! seat's write takes; at each scrape, the seats owned, in use, borrowed and waiting per
 //! pool (per organization and pool on the web license server). Each server has its own
-//! registry, so several in one process (tests) never mix their figures.
+//! registry, so several in one process (tests) never mix their figures. The portal adds
+//! its own counters (e-mails, daily jobs) to its web license server's registry through
+//! [`Metrics::register_counter`].
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -66,6 +68,31 @@ pub struct PoolLabels {
 pub struct ProductLabels {
     pub realm: String,
     pub product: String,
+}
+
+/// A counter with labels that another crate counts (the portal's e-mails and daily jobs)
+/// and shows on this server's `/metrics`; cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct LabeledCounter(Family<Vec<(String, String)>, Counter>);
+
+impl LabeledCounter {
+    /// Adds one to the series of `labels`.
+    pub fn inc(&self, labels: &[(&str, &str)]) {
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.0.get_or_create(&labels).inc();
+    }
+
+    /// The count of the series of `labels` (0 when never counted).
+    pub fn get(&self, labels: &[(&str, &str)]) -> u64 {
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.0.get_or_create(&labels).get()
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -149,6 +176,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Shows `counter` on `/metrics` as `tessera_<name>_total`.
+    pub fn register_counter(&self, name: &str, help: &str, counter: &LabeledCounter) {
+        self.registry
+            .lock()
+            .expect("metrics registry")
+            .register(name, help, counter.0.clone());
+    }
+
     pub fn seat(&self, kind: &str, outcome: &str) {
         self.seats
             .get_or_create(&SeatLabels {

@@ -53,6 +53,7 @@ impl Modify for BearerAuth {
         api::admin_usage,
         api::admin_policy,
         api::admin_put_policy,
+        crate::audit::admin_audit,
     ),
     modifiers(&BearerAuth, &RateLimited)
 )]

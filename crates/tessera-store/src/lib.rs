@@ -5,6 +5,7 @@
 //! own migrations, embedded in the binary and run at start. Seat counts are enforced
 //! inside one write transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL.
 
+mod audit;
 mod batch;
 mod error;
 mod group;
@@ -16,6 +17,7 @@ mod seats;
 mod site_keys;
 pub mod testing;
 
+pub use audit::{AuditAction, AuditEntry, AuditFilter, NewAuditEntry, line_diff};
 pub use error::{SeatError, StoreError};
 pub use lan_cluster::{LanSecrets, SYSTEM_IDENTIFIER_OVERRIDE_ENV};
 pub use mail_outbox::{NewOutboxMessage, OutboxClaim, OutboxMessage, OutboxSummary};

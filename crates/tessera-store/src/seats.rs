@@ -886,7 +886,8 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets usage records that ended before `before` (retention); returns how many.
+    /// Forgets usage records that ended before `before` (retention), and audit entries
+    /// older than that (they are kept exactly as long); returns how many.
     pub async fn prune_usage(&self, before: Millis) -> Result<u64, StoreError> {
         let sessions = sqlx::query("DELETE FROM usage_sessions WHERE end_at < $1")
             .bind(before)
@@ -898,7 +899,8 @@ impl Store {
             .execute(&self.writer)
             .await?
             .rows_affected();
-        Ok(sessions + denials)
+        let audit = self.prune_audit(before).await?;
+        Ok(sessions + denials + audit)
     }
 
     /// Denials in `[from, to)`, oldest first.

@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use tessera_server::audit::{self, Actor};
 use tessera_server::identity::ServerIdentity;
 use tessera_server::{LAN_REALM, ServerConfig, activation};
-use tessera_store::Store;
+use tessera_store::{AuditAction, Store};
 
 use crate::cli::{DataArg, RunArgs, SiteKeyCmd, VendorKeyArg};
 use crate::config::{FileConfig, data_dir, database_url, server_config, vendor_key};
@@ -149,7 +150,25 @@ pub fn admin_token(data: DataArg, rotate: bool) -> anyhow::Result<ExitCode> {
     let dir = data_dir(&data);
     let identity = ServerIdentity::load_or_create(&dir)?;
     if rotate {
-        println!("{}", ServerIdentity::rotate_admin_token(&dir)?);
+        let token = ServerIdentity::rotate_admin_token(&dir)?;
+        let config = ServerConfig::new(dir);
+        runtime()?.block_on(async move {
+            let store = Store::open_sqlite(&config.database_path()).await?;
+            let now = tessera_core::to_millis(chrono::Utc::now());
+            let by = Actor::local(LAN_REALM, "tessera server admin-token --rotate");
+            audit::record(
+                &store,
+                &by,
+                AuditAction::AdminTokenRotated,
+                "admin token",
+                "the old token works until the server restarts",
+                now,
+            )
+            .await;
+            store.close().await;
+            anyhow::Ok(())
+        })?;
+        println!("{token}");
         eprintln!("the old admin token no longer works once the server restarts");
     } else {
         println!("{}", identity.admin_token);
@@ -182,6 +201,19 @@ pub fn activate(data: DataArg, vendor: VendorKeyArg, file: &str) -> anyhow::Resu
         };
         let now = tessera_core::to_millis(chrono::Utc::now());
         let result = activation::import(&store, LAN_REALM, &identity, &vendor, &text, now).await;
+        if let Ok(imported) = &result {
+            let by = Actor::local(LAN_REALM, "tessera server activate");
+            let detail = tessera_server::api::activation_detail(imported);
+            audit::record(
+                &store,
+                &by,
+                AuditAction::ActivationImported,
+                &imported.activation_id,
+                &detail,
+                now,
+            )
+            .await;
+        }
         store.close().await;
         let imported = result?;
         println!(
@@ -252,9 +284,16 @@ pub fn site_key(cmd: SiteKeyCmd) -> anyhow::Result<ExitCode> {
         let now = tessera_core::to_millis(chrono::Utc::now());
         let result = match cmd {
             SiteKeyCmd::Add { name, .. } => {
-                tessera_server::credential::add_site_key(&store, LAN_REALM, &name, "cli", now)
-                    .await
-                    .map(|(key, text)| {
+                let made =
+                    tessera_server::credential::add_site_key(&store, LAN_REALM, &name, "cli", now)
+                        .await;
+                if let Ok((key, _)) = &made {
+                    let by = Actor::local(LAN_REALM, "tessera server site-key add");
+                    let detail = format!("site key {}", key.id);
+                    audit::record(&store, &by, AuditAction::SiteKeyMade, &key.name, &detail, now)
+                        .await;
+                }
+                made.map(|(key, text)| {
                         eprintln!(
                             "site key `{}` made; it is shown only now. Give it to the programs as \
                              TESSERA_SITE_KEY, or as site_key in client.toml:",
@@ -267,6 +306,11 @@ pub fn site_key(cmd: SiteKeyCmd) -> anyhow::Result<ExitCode> {
             SiteKeyCmd::List { .. } => list_site_keys(&store).await,
             SiteKeyCmd::Revoke { name, .. } => match store.revoke_site_key(LAN_REALM, &name, now).await {
                 Ok(Some((key, ended))) => {
+                    let by = Actor::local(LAN_REALM, "tessera server site-key revoke");
+                    let detail =
+                        format!("site key {}; {} seat(s) it held ended", key.id, ended.len());
+                    audit::record(&store, &by, AuditAction::SiteKeyRevoked, &key.name, &detail, now)
+                        .await;
                     println!(
                         "site key `{}` revoked; {} seat(s) it held ended",
                         key.name,

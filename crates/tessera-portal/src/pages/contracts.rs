@@ -340,6 +340,7 @@ pub struct MoveForm {
 pub async fn move_subscription(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    tessera_server::extract::ClientAddress(address): tessera_server::extract::ClientAddress,
     Path(sub_id): Path<String>,
     Form(form): Form<MoveForm>,
 ) -> PortalResult<Response> {
@@ -356,7 +357,27 @@ pub async fn move_subscription(
             sub.product_name, to.name
         )));
     }
+    let from = state
+        .store
+        .team(&sub.team_id)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
     let n = teams::move_subscription(&state, &sub, &to, &user).await?;
+    let detail = format!(
+        "from the team {from} to the team {}; {n} seat(s) unassigned",
+        to.name
+    );
+    crate::pages::audit::record(
+        &state,
+        &to.organization_id,
+        &user,
+        address,
+        tessera_store::AuditAction::SubscriptionMoved,
+        &sub.product_name,
+        &detail,
+    )
+    .await;
     Ok(back(&format!(
         "{} moved to the team {}; {n} seat(s) were unassigned. Assign its seats in the new team.",
         sub.product_name, to.name

@@ -5,6 +5,7 @@
 //! out) and the cart dialog.
 
 pub mod account;
+pub mod audit;
 pub mod contracts;
 pub mod download;
 pub mod help;

@@ -303,6 +303,7 @@ pub struct AutoRenewForm {
 pub async fn set_auto_renew(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    tessera_server::extract::ClientAddress(address): tessera_server::extract::ClientAddress,
     Path(number): Path<String>,
     Form(form): Form<AutoRenewForm>,
 ) -> PortalResult<Response> {
@@ -316,6 +317,17 @@ pub async fn set_auto_renew(
         return Err(PortalError::conflict(ordering::reseller_text(reseller)));
     }
     state.store.set_auto_renew(&order.id, on).await?;
+    let detail = if on { "on" } else { "off" };
+    crate::pages::audit::record(
+        &state,
+        &order.organization_id,
+        &user,
+        address,
+        tessera_store::AuditAction::AutoRenewChanged,
+        &order.number,
+        detail,
+    )
+    .await;
     Ok(see_other(&format!(
         "/account/orders#order-{}",
         order.number

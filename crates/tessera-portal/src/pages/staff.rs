@@ -8,10 +8,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use tessera_server::extract::ClientAddress;
+use tessera_store::AuditAction;
 use tessera_store::portal::OrderStatus;
 
 use super::orders::{OrderView, activation_response, document_response, order_view};
-use super::{Layout, page, see_other};
+use super::{Layout, audit, page, see_other};
 use crate::error::{PortalError, PortalResult};
 use crate::ordering;
 use crate::session::{Staff, Visitor};
@@ -146,12 +148,40 @@ pub struct PaidForm {
 pub async fn mark_paid(
     State(state): State<Portal>,
     Staff(staff, visitor): Staff,
+    ClientAddress(address): ClientAddress,
     Path(number): Path<String>,
     Form(form): Form<PaidForm>,
 ) -> PortalResult<Response> {
+    let placed = state.store.order_by_number(&number).await?;
     match ordering::mark_paid(&state, &number, &form.start).await {
         Ok(order) => {
             tracing::info!(order = %order.number, staff = %staff.email, "order marked Paid");
+            let start = form.start.trim();
+            let org = &order.organization_id;
+            if let Some(placed) = placed.filter(|p| p.start_date != start) {
+                let detail = format!("from {} to {start}", placed.start_date);
+                audit::record(
+                    &state,
+                    org,
+                    &staff,
+                    address.clone(),
+                    AuditAction::StartDateEdited,
+                    &order.number,
+                    &detail,
+                )
+                .await;
+            }
+            let detail = format!("{}, from {start}", order.product_name);
+            audit::record(
+                &state,
+                org,
+                &staff,
+                address,
+                AuditAction::OrderMarkedPaid,
+                &order.number,
+                &detail,
+            )
+            .await;
             Ok(see_other(&format!(
                 "/staff/orders/{}?done=paid",
                 order.number

@@ -15,6 +15,9 @@ use serde::Deserialize;
 use tessera_core::access::{check_list, parse_list};
 use tessera_core::policy::Policy;
 use tessera_server::PoolUsageView;
+use tessera_server::audit::{self, Actor};
+use tessera_server::extract::ClientAddress;
+use tessera_store::AuditAction;
 use tessera_store::portal::{OrganizationRecord, UserRecord};
 
 use super::{Layout, page, see_other};
@@ -45,6 +48,9 @@ struct PanelPage {
     new_key: Option<(String, String)>,
     key_error: Option<String>,
     key_name: String,
+    /// The fingerprint of the live parts, for their event stream.
+    version: String,
+    live_script: &'static str,
 }
 
 struct KeyView {
@@ -117,6 +123,10 @@ async fn render(
 ) -> PortalResult<Response> {
     let realm = &org.slug;
     let now = state.now();
+    // Taken before the figures: a change in between makes the stream say so at once.
+    let version = tessera_server::live_events::fingerprint(&state.web, realm)
+        .await?
+        .to_string();
     let record = state.store.realm(realm).await?;
     let usage = state.store.pool_usage(realm, now).await?;
     let products_of = |pool_id: &str| {
@@ -236,8 +246,28 @@ async fn render(
             new_key: retry.new_key,
             key_error,
             key_name,
+            version,
+            live_script: tessera_server::live_events::LIVE_SCRIPT,
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    since: Option<u64>,
+}
+
+/// The panel's event stream: `change` when its live use or seats change (see
+/// `tessera_server::live_events`); 404 like the panel for anyone who may not see it.
+pub async fn events(
+    State(state): State<Portal>,
+    SignedIn(user, _): SignedIn,
+    Path(slug): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> PortalResult<Response> {
+    use axum::response::IntoResponse;
+    let org = own_panel(&state, &user, &slug).await?;
+    Ok(tessera_server::live_events::events(state.web.clone(), org.slug, q.since).into_response())
 }
 
 #[derive(Deserialize)]
@@ -280,10 +310,12 @@ pub async fn panel(
 pub async fn remove_seat(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path((slug, id)): Path<(String, String)>,
 ) -> PortalResult<Response> {
     let org = own_panel(&state, &user, &slug).await?;
-    match tessera_server::api::remove_seat(&state.web, &org.slug, &id).await {
+    let by = Actor::new(&org.slug, &user.email, address);
+    match tessera_server::api::remove_seat(&state.web, &org.slug, &id, &by).await {
         Ok(removed) => {
             tracing::info!(org = %org.slug, by = %user.email, lease = %removed.id, "seat removed from the panel");
             Ok(see_other(&format!("/w/{}/?done=removed#seats", org.slug)))
@@ -306,6 +338,7 @@ pub struct PolicyForm {
 pub async fn save_policy(
     State(state): State<Portal>,
     SignedIn(user, visitor): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path(slug): Path<String>,
     Form(form): Form<PolicyForm>,
 ) -> PortalResult<Response> {
@@ -322,7 +355,8 @@ pub async fn save_policy(
         };
         return render(&state, &visitor, &org, None, retry).await;
     }
-    tessera_server::api::replace_policy(&state.web, &org.slug, &text)
+    let by = Actor::new(&org.slug, &user.email, address);
+    tessera_server::api::replace_policy(&state.web, &org.slug, &text, &by)
         .await
         .map_err(|e| PortalError::internal(e.message))?;
     tracing::info!(org = %org.slug, by = %user.email, "web license server policy saved from the panel");
@@ -422,6 +456,7 @@ pub struct SiteKeyForm {
 pub async fn add_site_key(
     State(state): State<Portal>,
     SignedIn(user, visitor): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path(slug): Path<String>,
     Form(form): Form<SiteKeyForm>,
 ) -> PortalResult<Response> {
@@ -442,6 +477,16 @@ pub async fn add_site_key(
     let retry = match made {
         Ok((key, text)) => {
             tracing::info!(org = %org.slug, by = %user.email, key = %key.id, name = %key.name, "site key made");
+            let by = Actor::new(&org.slug, &user.email, address);
+            audit::record(
+                &state.store,
+                &by,
+                AuditAction::SiteKeyMade,
+                &key.name,
+                &format!("site key {}", key.id),
+                state.now(),
+            )
+            .await;
             Retry {
                 new_key: Some((key.name, text)),
                 ..Retry::default()
@@ -461,6 +506,7 @@ pub async fn add_site_key(
 pub async fn revoke_site_key(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path((slug, id)): Path<(String, String)>,
 ) -> PortalResult<Response> {
     let org = own_panel(&state, &user, &slug).await?;
@@ -477,6 +523,16 @@ pub async fn revoke_site_key(
         });
     };
     tracing::info!(org = %org.slug, by = %user.email, key = %key.id, name = %key.name, seats = ended.len(), "site key revoked");
+    let by = Actor::new(&org.slug, &user.email, address);
+    audit::record(
+        &state.store,
+        &by,
+        AuditAction::SiteKeyRevoked,
+        &key.name,
+        &format!("site key {}; {} seat(s) it held ended", key.id, ended.len()),
+        state.now(),
+    )
+    .await;
     state.web.seat_freed();
     Ok(see_other(&format!("/w/{}/?done=revoked#keys", org.slug)))
 }

@@ -299,12 +299,20 @@ async fn a_message_sent_while_the_smtp_server_is_down_is_delivered_once_it_is_up
         assert!(recent[0].attempts >= 1, "{recent:?}");
         assert!(recent[0].last_error.is_some(), "{recent:?}");
         assert!(recent[0].delivered_at.is_none());
+        // What /metrics shows: queued once, each failed attempt, nothing sent yet.
+        let counts = mailer.counts();
+        assert_eq!(counts.get(&[("outcome", "queued")]), 1);
+        assert_eq!(counts.get(&[("outcome", "sent")]), 0);
+        // (The deliverer may be trying again meanwhile: at least the attempts seen above.)
+        assert!(counts.get(&[("outcome", "failed")]) >= u64::from(recent[0].attempts));
 
         let server = SmtpServer::serve(reserved.listen(64).unwrap());
         mailer.flush(Duration::from_secs(30)).await.unwrap();
         let received = server.received();
         assert_eq!(received.len(), 1);
         check_invoice_message(&received[0].data, 2);
+        assert_eq!(counts.get(&[("outcome", "sent")]), 1);
+        assert_eq!(counts.get(&[("outcome", "queued")]), 1);
     }
 }
 

@@ -2,6 +2,7 @@
 //! so the whole stack is linked once instead of once per file.
 
 mod announce;
+mod audit;
 mod browser_sign_in;
 mod contracts;
 mod documents;

@@ -459,7 +459,8 @@ async fn the_switch_and_the_allow_and_deny_lists_are_enforced_on_checkout() {
             .await
             .unwrap()
         {
-            tessera_server::api::remove_seat(&t.portal.web, &a, &l.id)
+            let by = tessera_server::audit::Actor::new(&a, "test", None);
+            tessera_server::api::remove_seat(&t.portal.web, &a, &l.id, &by)
                 .await
                 .unwrap();
         }

@@ -31,9 +31,9 @@ impl WebGate for EveryoneAdmin {
         &'a self,
         _: &'a axum::http::request::Parts,
         _: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, ApiError>> + Send + 'a>>
     {
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok("someone".to_owned()) })
     }
 }
 

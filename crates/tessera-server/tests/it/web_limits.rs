@@ -32,7 +32,7 @@ impl WebGate for NoAdmins {
         &'a self,
         _: &'a axum::http::request::Parts,
         _: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, ApiError>> + Send + 'a>>
     {
         Box::pin(async { Err(ApiError::new(ErrorCode::Forbidden, "no admins here")) })
     }

@@ -241,3 +241,79 @@ fn signing_out_clears_the_cookie() {
     assert!(set.starts_with("tessera_admin=;"), "{set}");
     assert!(set.to_ascii_lowercase().contains("max-age=0"), "{set}");
 }
+
+/// Reads an open event stream until `want` shows, or panics after `within`.
+fn read_until(stream: &mut std::net::TcpStream, want: &str, within: std::time::Duration) -> String {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + within;
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains(want) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(!left.is_zero(), "no {want:?} in {seen:?}");
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("the stream ended before {want:?}: {seen:?}"),
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) => panic!("no {want:?} ({e}): {seen:?}"),
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_live_pages_event_stream_tells_of_a_seat_taken_and_ends_when_the_server_stops() {
+    use std::io::{Read, Write};
+    let (_vendor, mut server) = office();
+    let api = server.api();
+    // Without the admin's cookie there is no stream.
+    let r = api.raw("GET", "/events", &[], b"");
+    assert_eq!(r.status, 401, "{}", r.text);
+
+    let cookie = session_cookie(&server);
+    let html = page(&api, Some(&cookie)).text;
+    let version = html
+        .split("data-live-version=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page names its version")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    write!(
+        stream,
+        "GET /events?since={version} HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let head = read_until(&mut stream, "\r\n\r\n", std::time::Duration::from_secs(10));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+
+    let started = std::time::Instant::now();
+    assert_eq!(api.checkout("acad", "anna", "pc-anna", "c1").0, 201);
+    read_until(
+        &mut stream,
+        "event: change",
+        std::time::Duration::from_secs(10),
+    );
+    // Told at once by this node, not at the next look every 5 s.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A page still listening does not hold the server's shutdown.
+    let stopping = std::time::Instant::now();
+    let status = server.terminate_status();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        stopping.elapsed() < std::time::Duration::from_secs(4),
+        "the server took {:?} to stop",
+        stopping.elapsed()
+    );
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+}

@@ -2,6 +2,7 @@
 //! so the whole stack is linked once instead of once per file.
 
 mod activation;
+mod audit;
 mod backup;
 mod bad_input;
 mod borrow;

@@ -7,7 +7,11 @@ use crate::common;
 use common::*;
 
 /// The value of the sample `name` with every label of `labels`.
-fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn sample(
+    scrape: &prometheus_parse::Scrape,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
     let found: Vec<f64> = scrape
         .samples
         .iter()
@@ -34,7 +38,7 @@ fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]
     found[0]
 }
 
-fn parse(text: &str) -> prometheus_parse::Scrape {
+pub(crate) fn parse(text: &str) -> prometheus_parse::Scrape {
     prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
 }
 

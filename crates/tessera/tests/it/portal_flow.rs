@@ -21,10 +21,10 @@ struct Portal {
 
 impl Portal {
     fn start(data: &Path, vendor: &Vendor, database_url: Option<&str>) -> Portal {
-        let args = match database_url {
-            Some(url) => vec!["--database-url", url],
-            None => Vec::new(),
-        };
+        let mut args = vec!["--metrics-token", "flow-scrape"];
+        if let Some(url) = database_url {
+            args.extend(["--database-url", url]);
+        }
         Portal {
             data: data.to_owned(),
             process: PortalProcess::start(data, Some(vendor), &args),
@@ -381,6 +381,49 @@ fn purchase_with_a_lan_server(database_url: Option<&str>) {
         (422, Some("invalid_request")),
         "{answer}"
     );
+
+    // Every e-mail of the flow counted on /metrics once queued and once sent (written to
+    // the outbox folder here), none failed; the daily jobs ran once at start.
+    let scrape = || {
+        let r = api.raw(
+            "GET",
+            "/metrics",
+            &[("authorization", "Bearer flow-scrape")],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        crate::metrics::parse(&r.text)
+    };
+    let mails = portal.mails().len() as f64;
+    assert!(mails >= 4.0, "{mails} e-mails");
+    let mail = |m: &prometheus_parse::Scrape, outcome| {
+        crate::metrics::sample(m, "tessera_mail_messages_total", &[("outcome", outcome)])
+    };
+    let mut m = scrape();
+    assert!(eventually(Duration::from_secs(20), || {
+        m = scrape();
+        mail(&m, "sent") >= mails
+    }));
+    assert_eq!(mail(&m, "queued"), mail(&m, "sent"));
+    assert_eq!(mail(&m, "sent"), portal.mails().len() as f64);
+    assert!(
+        !m.samples
+            .iter()
+            .any(|s| s.metric == "tessera_mail_messages_total"
+                && s.labels.get("outcome") == Some("failed")),
+        "no attempt failed"
+    );
+    for job in ["renewals", "renewal_reminders"] {
+        assert_eq!(
+            crate::metrics::sample(
+                &m,
+                "tessera_scheduler_job_runs_total",
+                &[("job", job), ("outcome", "done")]
+            ),
+            1.0,
+            "{job}"
+        );
+    }
 }
 
 /// A usage report for the activation `key` signed by a key that is not its server's.

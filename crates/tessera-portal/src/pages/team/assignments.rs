@@ -7,13 +7,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use tessera_server::extract::ClientAddress;
+use tessera_store::AuditAction;
 use tessera_store::portal::{NamedSubscriptionRecord, TeamRecord};
 
 use super::{
     Choice, Notice, SubscriptionView, back, day, email_of, full_name, notice, subscription_view,
 };
 use crate::error::{PortalError, PortalResult};
-use crate::pages::{Layout, page};
+use crate::pages::{Layout, audit, page};
 use crate::session::{SignedIn, Visitor};
 use crate::state::{Portal, PortalState};
 use crate::teams::{self, Act, Standing, require, team_for};
@@ -142,6 +144,7 @@ pub struct AssignForm {
 pub async fn assign(
     State(state): State<Portal>,
     SignedIn(user, visitor): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path((team_id, sub_id)): Path<(String, String)>,
     Form(form): Form<AssignForm>,
 ) -> PortalResult<Response> {
@@ -160,6 +163,18 @@ pub async fn assign(
     .await?;
     let row = report.rows.first().cloned();
     if report.applied {
+        let target = row.as_ref().map(|r| r.email.as_str()).unwrap_or_default();
+        let detail = format!("{} (team {})", sub.product_name, team.name);
+        audit::record(
+            &state,
+            &team.organization_id,
+            &user,
+            address,
+            AuditAction::SeatAssigned,
+            target,
+            &detail,
+        )
+        .await;
         let text = row
             .map(|r| format!("{}: {}", r.email, r.text))
             .unwrap_or_default();
@@ -194,6 +209,7 @@ pub struct UnassignForm {
 pub async fn unassign(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path((team_id, sub_id)): Path<(String, String)>,
     Form(form): Form<UnassignForm>,
 ) -> PortalResult<Response> {
@@ -202,6 +218,17 @@ pub async fn unassign(
     let sub = own_subscription(&state, &team, &sub_id).await?;
     let email = email_of(&state, &form.user).await?;
     let done = if teams::unassign(&state, &team, &sub, &form.user).await? {
+        let detail = format!("{} (team {})", sub.product_name, team.name);
+        audit::record(
+            &state,
+            &team.organization_id,
+            &user,
+            address,
+            AuditAction::SeatUnassigned,
+            &email,
+            &detail,
+        )
+        .await;
         format!("{email}'s seat is unassigned; it is free for someone else.")
     } else {
         format!(

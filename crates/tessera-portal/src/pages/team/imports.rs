@@ -10,7 +10,7 @@ use tessera_store::portal::TeamRecord;
 
 use super::{SubscriptionView, subscription_view};
 use crate::error::PortalResult;
-use crate::pages::{Layout, page};
+use crate::pages::{Layout, audit, page};
 use crate::session::{SignedIn, Visitor};
 use crate::state::{Portal, PortalState};
 use crate::teams::{
@@ -122,6 +122,7 @@ pub struct ImportForm {
 pub async fn import(
     State(state): State<Portal>,
     SignedIn(user, visitor): SignedIn,
+    tessera_server::extract::ClientAddress(address): tessera_server::extract::ClientAddress,
     Path(team_id): Path<String>,
     Form(form): Form<ImportForm>,
 ) -> PortalResult<Response> {
@@ -156,6 +157,23 @@ pub async fn import(
         Err(e) => return Err(e),
     };
     let report = teams::assign_rows(&state, &team, &user, &rows).await?;
+    if report.applied {
+        let mut detail = format!("{} row(s):\n", report.rows.len());
+        for r in &report.rows {
+            detail.push_str(&format!("{}: {} — {}\n", r.email, r.product, r.text));
+        }
+        let target = format!("team {}", team.name);
+        audit::record(
+            &state,
+            &team.organization_id,
+            &user,
+            address,
+            tessera_store::AuditAction::SeatsImported,
+            &target,
+            &detail,
+        )
+        .await;
+    }
     let (status, error) = if report.applied {
         (StatusCode::OK, None)
     } else {

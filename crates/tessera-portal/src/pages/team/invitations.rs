@@ -60,12 +60,24 @@ pub async fn invite(
 pub async fn remove_member(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    tessera_server::extract::ClientAddress(address): tessera_server::extract::ClientAddress,
     Path((team_id, member)): Path<(String, String)>,
 ) -> PortalResult<Response> {
     let (team, standing) = team_for(&state, &team_id, &user).await?;
     require(&standing, Act::ManagePeople)?;
     let email = email_of(&state, &member).await?;
     teams::remove_member(&state, &team, &member).await?;
+    let detail = format!("from the team {}", team.name);
+    crate::pages::audit::record(
+        &state,
+        &team.organization_id,
+        &user,
+        address,
+        tessera_store::AuditAction::PersonRemoved,
+        &email,
+        &detail,
+    )
+    .await;
     Ok(back(
         &format!("/account/teams/{}", team.id),
         &format!("{email} is removed from the team; their seats are free."),

@@ -8,11 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use tessera_server::extract::ClientAddress;
+use tessera_store::AuditAction;
 use tessera_store::portal::{MemberRole, TeamRecord};
 
 use super::{Choice, Notice, back, email_of, notice};
 use crate::error::{PortalError, PortalResult};
-use crate::pages::{Layout, page};
+use crate::pages::{Layout, audit, page};
 use crate::session::SignedIn;
 use crate::state::Portal;
 use crate::teams::{self, Act, require, team_for};
@@ -28,6 +30,7 @@ pub struct RoleForm {
 pub async fn set_role(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path((team_id, member)): Path<(String, String)>,
     Form(form): Form<RoleForm>,
 ) -> PortalResult<Response> {
@@ -50,6 +53,17 @@ pub async fn set_role(
             .await
             .map_err(teams::team_error)?;
     }
+    let detail = format!("team {}: {}", team.name, role.label().to_lowercase());
+    audit::record(
+        &state,
+        &team.organization_id,
+        &user,
+        address,
+        AuditAction::RoleChanged,
+        &email,
+        &detail,
+    )
+    .await;
     Ok(back(
         &format!("/account/teams/{}", team.id),
         &format!("{email} is now {}.", role.label().to_lowercase()),
@@ -163,6 +177,7 @@ pub struct PersonForm {
 pub async fn change_contract_manager(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path(team_id): Path<String>,
     Form(form): Form<PersonForm>,
 ) -> PortalResult<Response> {
@@ -174,6 +189,17 @@ pub async fn change_contract_manager(
         .await
         .map_err(teams::team_error)?;
     let email = email_of(&state, &form.user).await?;
+    let detail = format!("team {}: contract manager", team.name);
+    audit::record(
+        &state,
+        &team.organization_id,
+        &user,
+        address,
+        AuditAction::RoleChanged,
+        &email,
+        &detail,
+    )
+    .await;
     // The old contract manager may no longer see the roles page: back to the team.
     Ok(back(
         &format!("/account/teams/{}", team.id),
@@ -185,6 +211,7 @@ pub async fn change_contract_manager(
 pub async fn appoint_coordinator(
     State(state): State<Portal>,
     SignedIn(user, _): SignedIn,
+    ClientAddress(address): ClientAddress,
     Path(team_id): Path<String>,
     Form(form): Form<PersonForm>,
 ) -> PortalResult<Response> {
@@ -197,6 +224,17 @@ pub async fn appoint_coordinator(
         .await
         .map_err(teams::team_error)?;
     let email = email_of(&state, chosen.unwrap_or(&team.owner_user_id)).await?;
+    let detail = format!("team {}: software coordinator", team.name);
+    audit::record(
+        &state,
+        &team.organization_id,
+        &user,
+        address,
+        AuditAction::RoleChanged,
+        &email,
+        &detail,
+    )
+    .await;
     Ok(back(
         &format!("/account/teams/{}/roles", team.id),
         &format!("{email} is now the software coordinator."),
