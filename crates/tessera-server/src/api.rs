@@ -149,7 +149,26 @@ async fn sign_for(state: &SharedState, lease: &LeaseRecord) -> ApiResult<String>
         iat: from_millis(state.now()),
         exp: from_millis(lease.expires_at),
     };
-    sign_seat(state.signing_key(), &claims, activation.as_deref()).map_err(ApiError::internal)
+    let token = sign_seat(state.signing_key(), &claims, activation.as_deref())
+        .map_err(ApiError::internal)?;
+    state.issued.remember(
+        &claims.jti,
+        claims.kind,
+        &token,
+        lease.expires_at,
+        seat_credential(state, &claims),
+    );
+    Ok(token)
+}
+
+/// The credential a seat's own calls count against: its site key, or on the web license
+/// server the person it was taken for; none on a LAN server without site keys.
+fn seat_credential(state: &SharedState, claims: &SeatClaims) -> Option<String> {
+    match &claims.site_key {
+        Some(key) => Some(format!("key:{key}")),
+        None if state.identity().is_none() => Some(format!("person:{}", claims.sub)),
+        None => None,
+    }
 }
 
 async fn record_denial(
@@ -353,28 +372,50 @@ pub async fn checkout(
     Ok((status, Json(lease_grant(&state, &lease, token))).into_response())
 }
 
-/// Checks that a bearer token is this server's own token for the seat `id` of `kind`.
-fn authorize_seat(state: &SharedState, token: &str, id: &str, kind: SeatKind) -> ApiResult<()> {
-    let claims = verify_own_seat_token(state.signing_key().verifying_key(), token)
-        .map_err(|_| ApiError::unauthorized("the bearer token is not a token of this server"))?;
-    if claims.jti != id || claims.kind != kind {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "the bearer token belongs to another lease",
-        ));
-    }
-    // A seat's own calls count toward its credential's limit too.
-    let credential = match &claims.site_key {
-        Some(key) => Some(format!("key:{key}")),
-        None if state.identity().is_none() => Some(format!("person:{}", claims.sub)),
-        None => None,
+/// Checks that a bearer token is this server's own token for the seat `id` of `kind`:
+/// the token this node last signed for it (a hash compared, see `issued.rs`), or any
+/// token whose signature verifies and names that seat. Answers the token's `exp` (ms)
+/// when this node signed it, so a heartbeat may answer it again.
+fn authorize_seat(
+    state: &SharedState,
+    token: &str,
+    id: &str,
+    kind: SeatKind,
+) -> ApiResult<Option<i64>> {
+    let (credential, issued_exp) = match state.issued.check(id, kind, token) {
+        crate::issued::Known::Issued(credential, exp) => {
+            (credential.map(|c| c.to_string()), Some(exp))
+        }
+        crate::issued::Known::Unknown => {
+            let claims = verify_own_seat_token(state.signing_key().verifying_key(), token)
+                .map_err(|_| {
+                    ApiError::unauthorized("the bearer token is not a token of this server")
+                })?;
+            if claims.jti != id || claims.kind != kind {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "the bearer token belongs to another lease",
+                ));
+            }
+            (seat_credential(state, &claims), None)
+        }
     };
+    // A seat's own calls count toward its credential's limit too.
     if let Some(key) = credential
         && let Err(wait) = state.limiter.credentials.take(&key)
     {
         return Err(crate::limits::too_many_for_credential(wait));
     }
-    Ok(())
+    Ok(issued_exp)
+}
+
+/// Whether a heartbeat may answer the token it was sent again instead of signing a new
+/// one: the token has more than half the lease TTL left, and more than two heartbeat
+/// intervals, so a client that keeps it is never left holding an expired token.
+fn still_fresh(state: &SharedState, token_exp: i64, now: i64) -> bool {
+    let ttl = state.config.lease_ttl.as_millis() as i64;
+    let beat = state.config.heartbeat.as_millis() as i64;
+    token_exp - now > (ttl / 2).max(2 * beat)
 }
 
 fn not_found(kind: SeatKind) -> ApiError {
@@ -408,10 +449,11 @@ pub async fn heartbeat(
     // Read (and ignore) any body, so the connection stays usable for the next call.
     _body: Bytes,
 ) -> ApiResult<Json<LeaseGrant>> {
-    authorize_seat(&state, &token, &id, SeatKind::Lease)?;
+    let issued_exp = authorize_seat(&state, &token, &id, SeatKind::Lease)?;
     let ttl = state.config.lease_ttl.as_millis() as i64;
     let started = std::time::Instant::now();
-    let beat = state.store.heartbeat(&realm, &id, state.now(), ttl).await?;
+    let now = state.now();
+    let beat = state.store.heartbeat(&realm, &id, now, ttl).await?;
     state.metrics.write("heartbeat", started);
     state.metrics.heartbeat(if beat.is_some() {
         "ok"
@@ -419,7 +461,11 @@ pub async fn heartbeat(
         "lease_not_found"
     });
     let lease = beat.ok_or_else(|| not_found(SeatKind::Lease))?;
-    let token = sign_for(&state, &lease).await?;
+    // The token it has is good for a while yet: answer it again, unsigned anew.
+    let token = match issued_exp {
+        Some(exp) if still_fresh(&state, exp, now) => token,
+        _ => sign_for(&state, &lease).await?,
+    };
     Ok(Json(lease_grant(&state, &lease, token)))
 }
 
@@ -623,6 +669,7 @@ async fn end_own_seat(
         .await?;
     state.metrics.write("checkin", started);
     let ended = ended.ok_or_else(|| not_found(kind))?;
+    state.issued.forget(id, kind);
     state.seat_freed();
     Ok(ended)
 }

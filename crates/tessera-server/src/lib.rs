@@ -14,6 +14,7 @@ pub mod credential;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod issued;
 pub mod limits;
 mod live;
 pub mod live_events;
@@ -193,6 +194,8 @@ pub struct AppState {
     realms: std::sync::Mutex<HashMap<String, RealmCached>>,
     /// What the server counts, for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// The seat tokens this node signed, so their heartbeats skip the signature check.
+    pub issued: issued::IssuedTokens,
     /// Held for the server's life: one server per data folder.
     _lock: Option<backup::DataLock>,
 }
@@ -559,6 +562,7 @@ pub fn web_state(
         admin_gate: Some(gate),
         realms: Default::default(),
         metrics: Default::default(),
+        issued: Default::default(),
         _lock: None,
     })
 }
@@ -663,6 +667,7 @@ pub async fn open(
         admin_gate: None,
         realms: Default::default(),
         metrics: Default::default(),
+        issued: Default::default(),
         _lock: Some(lock),
     }))
 }
@@ -724,6 +729,7 @@ async fn open_cluster(
         admin_gate: None,
         realms: Default::default(),
         metrics: Default::default(),
+        issued: Default::default(),
         _lock: None,
     }))
 }

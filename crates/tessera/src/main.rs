@@ -16,7 +16,12 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if cli.verbose { "debug" } else { "info" })
+        tracing_subscriber::EnvFilter::new(if cli.verbose {
+            "debug"
+        } else {
+            // PostgreSQL's notices ("relation … already exists, skipping") are not news.
+            "info,sqlx::postgres::notice=warn"
+        })
     });
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -162,24 +162,35 @@ fn bad_checkout_fields_answer_422_invalid_request() {
 }
 
 #[test]
-fn heartbeat_answers_a_new_token_with_a_later_expiry() {
-    let (_vendor, server) = acad_server(1);
+fn heartbeat_answers_a_later_expiry_and_a_new_token_once_the_old_is_past_half_its_life() {
+    // TTL 4 s, heartbeat every 1 s: a token is answered again while it has more than 2 s.
+    let (_vendor, server) = acad_server_with(ServerOpts::short_ttl(4), 1);
     let api = server.api();
     let (_, lease) = api.checkout("acad", "anna", "pc1", "c1");
     std::thread::sleep(Duration::from_millis(50));
     let (status, renewed) = api.heartbeat(&lease);
     assert_eq!(status, 200, "{renewed}");
     assert_eq!(renewed["lease_id"], lease["lease_id"]);
-    assert_ne!(renewed["token"], lease["token"], "a fresh token");
+    assert_eq!(
+        renewed["token"], lease["token"],
+        "the token is still fresh: no new signature"
+    );
     assert!(
         time(&renewed["expires_at"]) > time(&lease["expires_at"]),
         "{} !> {}",
         renewed["expires_at"],
         lease["expires_at"]
     );
-    assert_eq!(renewed["heartbeat_interval_s"], 30);
-    // The new token is good for the next heartbeat.
-    let (status, body) = api.heartbeat(&renewed);
+    assert_eq!(renewed["heartbeat_interval_s"], 1);
+    // Past half its life the token is signed anew, with the lease's later expiry.
+    std::thread::sleep(Duration::from_millis(2200));
+    let (status, fresh) = api.heartbeat(&renewed);
+    assert_eq!(status, 200, "{fresh}");
+    assert_ne!(fresh["token"], lease["token"], "a new token");
+    // The new token is good for the next heartbeat, and the old one too while the lease lives.
+    let (status, body) = api.heartbeat(&fresh);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api.heartbeat(&lease);
     assert_eq!(status, 200, "{body}");
     assert_eq!(api.in_use("p"), 1);
 }
