@@ -72,7 +72,12 @@ fn pyseto_verifies_a_lease_token_back_to_the_vendor_key() {
         return;
     }
     let vendor = Vendor::new();
-    let server = server_with_pool(&vendor, pool("p1", &["acad"], 2, 0));
+    // TTL 4 s, heartbeat 1 s: a heartbeat past 2 s is answered with a newly signed token.
+    let server = server_with(
+        &vendor,
+        ServerOpts::short_ttl(4),
+        vec![pool("p1", &["acad"], 2, 0)],
+    );
     let api = server.api();
     let (status, lease) = api.checkout("acad", "anna", "pc-anna", "client-42");
     assert_eq!(status, 201, "{lease}");
@@ -96,9 +101,11 @@ fn pyseto_verifies_a_lease_token_back_to_the_vendor_key() {
     assert_eq!(activation["server_key"], info["public_key"]);
     assert_eq!(activation["registration_key"], info["registration_key"]);
 
-    // A heartbeat's fresh token verifies the same way.
+    // A heartbeat's fresh token (past half the old one's life) verifies the same way.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
     let (status, renewed) = api.heartbeat(&lease);
     assert_eq!(status, 200, "{renewed}");
+    assert_ne!(renewed["token"], lease["token"], "a newly signed token");
     let checked = pyseto_check(renewed["token"].as_str().unwrap(), &vendor.public_key())
         .unwrap_or_else(|e| panic!("pyseto refused a heartbeat's token: {e}"));
     assert_eq!(checked["claims"]["jti"], lease["lease_id"]);
