@@ -4,12 +4,16 @@
 //! the heartbeats that arrive while a batch is being written wait in a channel and go
 //! into the next batch together: one transaction, one fsync, then each is answered. Under
 //! light load a batch is one heartbeat and costs what it did; under heavy load a batch
-//! holds everything that queued during the previous commit.
+//! holds everything that queued during the previous commit. (Most heartbeats do not
+//! come here at all: see `behind.rs`. Those that do tell it the expiry now on disk.)
 
-use sqlx::AnyPool;
+use std::sync::Arc;
+
+use sqlx::{AnyPool, Connection, FromRow, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
+use crate::behind::Behind;
 use crate::seats::LeaseRecord;
 
 type Millis = i64;
@@ -18,7 +22,8 @@ type Millis = i64;
 const MAX_BATCH: usize = 512;
 
 const HEARTBEAT_SQL: &str = "UPDATE leases SET heartbeat_at = $1, expires_at = $2 \
-     WHERE realm = $3 AND id = $4 AND kind = 'lease' AND expires_at > $5 RETURNING *";
+     WHERE realm = $3 AND id = $4 AND kind = 'lease' AND expires_at > $5 \
+     RETURNING rowid AS row_id, *";
 
 struct Beat {
     realm: String,
@@ -37,9 +42,9 @@ pub(crate) struct Heartbeats {
 impl Heartbeats {
     /// Starts the task that writes batches through `writer` (must be called inside a
     /// Tokio runtime).
-    pub(crate) fn start(writer: AnyPool) -> Self {
+    pub(crate) fn start(writer: AnyPool, behind: Arc<Behind>) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(writer, rx));
+        tokio::spawn(write_batches(writer, behind, rx));
         Heartbeats { queue }
     }
 
@@ -65,10 +70,10 @@ impl Heartbeats {
     }
 }
 
-async fn write_batches(writer: AnyPool, mut rx: mpsc::Receiver<Beat>) {
+async fn write_batches(writer: AnyPool, behind: Arc<Behind>, mut rx: mpsc::Receiver<Beat>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match write_batch(&writer, &batch).await {
+        match write_batch(&writer, &behind, &batch).await {
             Ok(leases) => {
                 for (beat, lease) in batch.drain(..).zip(leases) {
                     let _ = beat.reply.send(Ok(lease));
@@ -78,7 +83,7 @@ async fn write_batches(writer: AnyPool, mut rx: mpsc::Receiver<Beat>) {
             // its own answer (and one bad row cannot fail the others).
             Err(_) => {
                 for beat in batch.drain(..) {
-                    let one = one(&writer, &beat).await;
+                    let one = one(&writer, &behind, &beat).await;
                     let _ = beat.reply.send(one);
                 }
             }
@@ -86,10 +91,8 @@ async fn write_batches(writer: AnyPool, mut rx: mpsc::Receiver<Beat>) {
     }
 }
 
-fn update(
-    beat: &Beat,
-) -> sqlx::query::QueryAs<'_, sqlx::Any, LeaseRecord, sqlx::any::AnyArguments<'_>> {
-    sqlx::query_as(HEARTBEAT_SQL)
+fn update(beat: &Beat) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(HEARTBEAT_SQL)
         .bind(beat.now)
         .bind(beat.now + beat.ttl_ms)
         .bind(beat.realm.as_str())
@@ -97,19 +100,46 @@ fn update(
         .bind(beat.now)
 }
 
-async fn write_batch(
-    writer: &AnyPool,
-    batch: &[Beat],
-) -> Result<Vec<Option<LeaseRecord>>, StoreError> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let mut out = Vec::with_capacity(batch.len());
-    for beat in batch {
-        out.push(update(beat).fetch_optional(&mut *tx).await?);
-    }
-    tx.commit().await?;
-    Ok(out)
+/// The lease from an updated row, with its rowid for `behind`.
+fn lease(row: Option<sqlx::any::AnyRow>) -> Result<Option<(i64, LeaseRecord)>, StoreError> {
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((row.try_get("row_id")?, LeaseRecord::from_row(&row)?)))
 }
 
-async fn one(writer: &AnyPool, beat: &Beat) -> Result<Option<LeaseRecord>, StoreError> {
-    Ok(update(beat).fetch_optional(writer).await?)
+/// Runs the batch in one transaction; the connection is held until `behind` knows the
+/// new expiries, so no other writer comes between (see `behind.rs`).
+async fn write_batch(
+    writer: &AnyPool,
+    behind: &Behind,
+    batch: &[Beat],
+) -> Result<Vec<Option<LeaseRecord>>, StoreError> {
+    let mut conn = writer.acquire().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut rows = Vec::with_capacity(batch.len());
+    for beat in batch {
+        rows.push(lease(update(beat).fetch_optional(&mut *tx).await?)?);
+    }
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            row.map(|(rowid, lease)| {
+                behind.known(&lease.realm, &lease.id, rowid, lease.expires_at);
+                lease
+            })
+        })
+        .collect())
+}
+
+async fn one(
+    writer: &AnyPool,
+    behind: &Behind,
+    beat: &Beat,
+) -> Result<Option<LeaseRecord>, StoreError> {
+    let mut conn = writer.acquire().await?;
+    let row = lease(update(beat).fetch_optional(&mut *conn).await?)?;
+    Ok(row.map(|(rowid, lease)| {
+        behind.known(&lease.realm, &lease.id, rowid, lease.expires_at);
+        lease
+    }))
 }

@@ -7,6 +7,7 @@
 
 mod audit;
 mod batch;
+mod behind;
 mod error;
 mod group;
 mod lan_cluster;
@@ -52,6 +53,9 @@ pub struct Store {
     pub(crate) writer: AnyPool,
     /// Group commit of heartbeats on SQLite (`batch.rs`); none on PostgreSQL.
     pub(crate) heartbeats: Option<batch::Heartbeats>,
+    /// Heartbeats written behind on SQLite (`behind.rs`); none on PostgreSQL, where
+    /// other nodes end leases this one would not hear of.
+    pub(crate) behind: Option<std::sync::Arc<behind::Behind>>,
     /// Group commit of checkouts and checkins on SQLite (`group.rs`); none on PostgreSQL.
     pub(crate) group: Option<group::Group>,
     pub(crate) backend: Backend,
@@ -146,13 +150,20 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&writer).await.map_err(StoreError::Migration)?;
-        let heartbeats =
-            (backend == Backend::Sqlite).then(|| batch::Heartbeats::start(writer.clone()));
+        let behind = (backend == Backend::Sqlite).then(|| {
+            let behind = std::sync::Arc::new(behind::Behind::new());
+            behind::start(behind.clone(), writer.clone());
+            behind
+        });
+        let heartbeats = behind
+            .as_ref()
+            .map(|b| batch::Heartbeats::start(writer.clone(), b.clone()));
         let group = (backend == Backend::Sqlite).then(|| group::Group::start(writer.clone()));
         Ok(Store {
             db,
             writer,
             heartbeats,
+            behind,
             group,
             backend,
         })
@@ -177,8 +188,14 @@ impl Store {
         self.backend
     }
 
-    /// Closes every connection, after pending writes.
+    /// Closes every connection, after pending writes (heartbeats kept in memory too).
     pub async fn close(&self) {
+        if let Some(behind) = &self.behind {
+            let now = tessera_core::to_millis(chrono::Utc::now());
+            if let Err(e) = behind::write_due(behind, &self.writer, now, true).await {
+                tracing::warn!(error = %e, "writing the heartbeats kept in memory failed");
+            }
+        }
         self.writer.close().await;
         self.db.close().await;
     }

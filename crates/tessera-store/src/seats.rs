@@ -10,6 +10,7 @@ use tessera_core::pool::{PoolUnavailable, candidate_pools};
 use tessera_core::protocol::LeaseKind;
 use tessera_core::{LicenseModel, Millis, PoolSpec, from_millis, to_millis};
 
+use crate::behind::Behind;
 use crate::{Backend, SeatError, Store, StoreError};
 
 /// An activation key as imported: its id, organization, text and pools.
@@ -195,6 +196,31 @@ async fn holders(
         .collect()
 }
 
+const INSERT_LEASE: &str = "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, \
+     client_id, version, created_at, heartbeat_at, expires_at, email, address, signed_in, site_key_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
+/// Whether every seat of the pool is held now. The pool's rows (`pool_lease_rows`, never
+/// fewer than the seats held) answer at once while below its seats; only a pool that may
+/// be full has its distinct (user, host) counted.
+async fn pool_is_full(
+    tx: &mut Tx<'_>,
+    realm: &str,
+    pool: &PoolSpec,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let rows: Option<i64> =
+        sqlx::query_scalar("SELECT n FROM pool_lease_rows WHERE realm = $1 AND pool_id = $2")
+            .bind(realm)
+            .bind(&pool.id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if rows.unwrap_or(0) < i64::from(pool.seats) {
+        return Ok(false);
+    }
+    Ok(seats_taken(tx, realm, &pool.id, now).await? >= pool.seats)
+}
+
 /// How many distinct (user, host) hold a seat of the pool now.
 async fn seats_taken(
     tx: &mut Tx<'_>,
@@ -259,22 +285,38 @@ async fn record_end(
     Ok(())
 }
 
+/// Ends a lease inside `tx`. `behind` (the store's `behind` field) forgets it in the
+/// same step, so that no heartbeat is answered from memory for it after.
 pub(crate) async fn end_lease(
     tx: &mut Tx<'_>,
+    behind: Option<&Behind>,
     lease: &LeaseRecord,
     end_at: Millis,
     reason: EndReason,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM leases WHERE id = $1")
+    if let Some(behind) = behind {
+        behind.forget(&lease.realm, &lease.id);
+    }
+    let gone = sqlx::query("DELETE FROM leases WHERE id = $1")
         .bind(&lease.id)
         .execute(&mut **tx)
-        .await?;
+        .await?
+        .rows_affected();
+    if gone > 0 {
+        sqlx::query("UPDATE pool_lease_rows SET n = n - $1 WHERE realm = $2 AND pool_id = $3")
+            .bind(gone as i64)
+            .bind(&lease.realm)
+            .bind(&lease.pool_id)
+            .execute(&mut **tx)
+            .await?;
+    }
     record_end(tx, lease, end_at, reason).await
 }
 
 /// Ends a lease inside the caller's write transaction (see [`Store::end`]).
 async fn end_in(
     tx: &mut Tx<'static>,
+    behind: Option<&Behind>,
     realm: &str,
     id: &str,
     kind: Option<LeaseKind>,
@@ -294,10 +336,10 @@ async fn end_in(
         return Ok(None);
     }
     if lease.expires_at <= now {
-        end_lease(tx, &lease, lease.expires_at, EndReason::Expired).await?;
+        end_lease(tx, behind, &lease, lease.expires_at, EndReason::Expired).await?;
         return Ok(None);
     }
-    end_lease(tx, &lease, now, reason).await?;
+    end_lease(tx, behind, &lease, now, reason).await?;
     Ok(Some(lease))
 }
 
@@ -437,6 +479,7 @@ impl Store {
         for lease in &leases {
             end_lease(
                 &mut tx,
+                self.behind.as_deref(),
                 lease,
                 now.min(lease.expires_at),
                 EndReason::Removed,
@@ -544,7 +587,16 @@ impl Store {
     ) -> Result<(LeaseRecord, bool), SeatError> {
         let mut write = self.begin_write().await?;
         let taken = self.take_seat_in(write.tx(), req, policy, now).await;
-        write.finish(taken).await
+        let made = taken
+            .as_ref()
+            .ok()
+            .map(|(l, _)| (l.realm.clone(), l.id.clone()));
+        let result = write.finish(taken).await;
+        if let (Err(_), Some((realm, id)), Some(behind)) = (&result, made, self.behind.as_deref()) {
+            // Not committed after all: the lease is not on disk.
+            behind.forget(&realm, &id);
+        }
+        result
     }
 
     /// The checkout inside the caller's write transaction (committed only on `Ok`).
@@ -582,6 +634,10 @@ impl Store {
                     .bind(&old.id)
                     .execute(&mut **tx)
                     .await?;
+                    if let Some(behind) = self.behind.as_deref() {
+                        // Known again at its next heartbeat.
+                        behind.forget(&old.realm, &old.id);
+                    }
                     LeaseRecord {
                         heartbeat_at: now,
                         expires_at,
@@ -595,7 +651,14 @@ impl Store {
             // Lapsed: it ends here and the checkout goes on as a new one. (Another user's or
             // host's lease with the same client id is never found, so never ended: a
             // guessed client id cannot take someone's seat away.)
-            end_lease(tx, &old, old.expires_at, EndReason::Expired).await?;
+            end_lease(
+                tx,
+                self.behind.as_deref(),
+                &old,
+                old.expires_at,
+                EndReason::Expired,
+            )
+            .await?;
         }
 
         let pools = pools_in(tx, req.realm).await?;
@@ -675,7 +738,7 @@ impl Store {
                     }
                     held
                 } else {
-                    if seats_taken(tx, req.realm, &pool.id, now).await? >= pool.seats {
+                    if pool_is_full(tx, req.realm, pool, now).await? {
                         continue;
                     }
                     Vec::new()
@@ -721,29 +784,82 @@ impl Store {
             signed_in: req.signed_in.map(str::to_owned),
             site_key_id: req.site_key_id.map(str::to_owned),
         };
+        // On SQLite the row's rowid too, for `behind.rs` (PostgreSQL has none).
+        let returning = if self.behind.is_some() {
+            " RETURNING rowid"
+        } else {
+            ""
+        };
+        let insert = format!("{INSERT_LEASE}{returning}");
+        let rowid: Option<i64> = sqlx::query_scalar(&insert)
+            .bind(&lease.id)
+            .bind(&lease.realm)
+            .bind(&lease.pool_id)
+            .bind(&lease.kind)
+            .bind(&lease.product)
+            .bind(&lease.user_name)
+            .bind(&lease.host)
+            .bind(&lease.client_id)
+            .bind(&lease.version)
+            .bind(lease.created_at)
+            .bind(lease.heartbeat_at)
+            .bind(lease.expires_at)
+            .bind(&lease.email)
+            .bind(&lease.address)
+            .bind(&lease.signed_in)
+            .bind(&lease.site_key_id)
+            .fetch_optional(&mut **tx)
+            .await?;
         sqlx::query(
-            "INSERT INTO leases (id, realm, pool_id, kind, product, user_name, host, client_id, version, created_at, heartbeat_at, expires_at, email, address, signed_in, site_key_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            "INSERT INTO pool_lease_rows (realm, pool_id, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (realm, pool_id) DO UPDATE SET n = pool_lease_rows.n + 1",
         )
-        .bind(&lease.id)
         .bind(&lease.realm)
         .bind(&lease.pool_id)
-        .bind(&lease.kind)
-        .bind(&lease.product)
-        .bind(&lease.user_name)
-        .bind(&lease.host)
-        .bind(&lease.client_id)
-        .bind(&lease.version)
-        .bind(lease.created_at)
-        .bind(lease.heartbeat_at)
-        .bind(lease.expires_at)
-        .bind(&lease.email)
-        .bind(&lease.address)
-        .bind(&lease.signed_in)
-        .bind(&lease.site_key_id)
         .execute(&mut **tx)
         .await?;
+        if let (Some(behind), Some(rowid)) = (self.behind.as_deref(), rowid)
+            && req.kind == LeaseKind::Lease
+        {
+            behind.known(&lease.realm, &lease.id, rowid, lease.expires_at);
+        }
         Ok((lease, true))
+    }
+
+    /// Extends a live lease by `ttl_ms` from `now` in memory, to be written behind, when
+    /// its expiry on disk is at least `min_left_ms` ahead (see `behind.rs`); answers the
+    /// lease's expiry, or `None` when it must go the durable way ([`Store::heartbeat`]):
+    /// on PostgreSQL, for a lease this process has not seen yet, or one near its expiry.
+    pub fn heartbeat_in_memory(
+        &self,
+        realm: &str,
+        lease_id: &str,
+        now: Millis,
+        ttl_ms: Millis,
+        min_left_ms: Millis,
+    ) -> Option<Millis> {
+        self.behind
+            .as_deref()?
+            .beat(realm, lease_id, now, ttl_ms, min_left_ms)
+    }
+
+    /// How many live leases this process knows the expiry of, and how many heartbeats
+    /// answered from memory wait to be written (zeros on PostgreSQL).
+    pub fn heartbeats_in_memory(&self) -> (usize, usize) {
+        self.behind.as_deref().map_or((0, 0), |b| b.counts())
+    }
+
+    /// The lease as answered: with a heartbeat kept in memory applied.
+    fn as_answered(&self, mut lease: LeaseRecord) -> LeaseRecord {
+        if let Some((expires_at, heartbeat_at)) = self
+            .behind
+            .as_deref()
+            .and_then(|b| b.pending(&lease.realm, &lease.id))
+        {
+            lease.expires_at = expires_at;
+            lease.heartbeat_at = heartbeat_at;
+        }
+        lease
     }
 
     /// Extends a live lease by `ttl_ms` from `now`; `None` when it is gone or lapsed.
@@ -783,7 +899,8 @@ impl Store {
                 .bind(id)
                 .bind(now)
                 .fetch_optional(&self.db)
-                .await?,
+                .await?
+                .map(|l| self.as_answered(l)),
         )
     }
 
@@ -798,7 +915,16 @@ impl Store {
         reason: EndReason,
     ) -> Result<Option<LeaseRecord>, StoreError> {
         let mut write = self.begin_write().await?;
-        let ended = end_in(write.tx(), realm, id, kind, now, reason).await;
+        let ended = end_in(
+            write.tx(),
+            self.behind.as_deref(),
+            realm,
+            id,
+            kind,
+            now,
+            reason,
+        )
+        .await;
         write.finish(ended).await
     }
 
@@ -814,7 +940,10 @@ impl Store {
         .bind(realm)
         .bind(now)
         .fetch_all(&self.db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(|l| self.as_answered(l))
+        .collect())
     }
 
     /// Moves every lapsed lease and ended borrow to the usage record; returns how many.
@@ -826,7 +955,14 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
         for lease in &lapsed {
-            end_lease(&mut tx, lease, lease.expires_at, EndReason::Expired).await?;
+            end_lease(
+                &mut tx,
+                self.behind.as_deref(),
+                lease,
+                lease.expires_at,
+                EndReason::Expired,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(lapsed.len())

@@ -201,7 +201,7 @@ impl Store {
             } else {
                 (now, EndReason::Removed)
             };
-            end_lease(&mut tx, &lease, at, reason).await?;
+            end_lease(&mut tx, self.behind.as_deref(), &lease, at, reason).await?;
             if reason == EndReason::Removed {
                 ended.push(lease);
             }

@@ -2,6 +2,7 @@
 //! so the whole stack is linked once instead of once per file.
 
 mod audit;
+mod behind;
 mod portal;
 mod seats;
 mod teams;

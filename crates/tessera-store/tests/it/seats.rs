@@ -395,3 +395,65 @@ async fn cancelled_checkouts_leave_the_others_and_the_store_intact() {
         );
     }
 }
+
+/// A checkout grants without counting the holders while the pool has fewer lease rows
+/// than seats (`pool_lease_rows`): after check-ins, lapses and sweeps that count must
+/// still never be below the seats held, or a full pool would be oversold.
+#[tokio::test]
+async fn the_pools_row_count_follows_check_ins_lapses_and_sweeps() {
+    for (store, _keep) in stores_with(vec![pool("p", &["acad"], 3, 0)]).await {
+        let t0 = now();
+        for round in 0..4 {
+            let t = t0 + round * 200_000;
+            let mut held = Vec::new();
+            for i in 0..3 {
+                let (lease, new) = store
+                    .take_seat(
+                        &req(
+                            "acad",
+                            &format!("u{round}-{i}"),
+                            "pc",
+                            &format!("c{round}-{i}"),
+                        ),
+                        &OPEN,
+                        t,
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}, seat {i}: {e}"));
+                assert!(new);
+                held.push(lease);
+            }
+            // A second lease of the same user and host shares the seat.
+            store
+                .take_seat(
+                    &req(
+                        "acad",
+                        &format!("u{round}-0"),
+                        "pc",
+                        &format!("again{round}"),
+                    ),
+                    &OPEN,
+                    t,
+                )
+                .await
+                .unwrap();
+            assert!(
+                matches!(
+                    store
+                        .take_seat(&req("acad", "extra", "pc", &format!("x{round}")), &OPEN, t)
+                        .await,
+                    Err(SeatError::NoSeat { .. })
+                ),
+                "round {round}: a full pool is not oversold"
+            );
+            // One checked in, the rest left to lapse; every other round they are swept.
+            store
+                .end(REALM, &held[1].id, None, t, EndReason::CheckedIn)
+                .await
+                .unwrap();
+            if round % 2 == 1 {
+                store.sweep_expired(t + 150_000).await.unwrap();
+            }
+        }
+    }
+}

@@ -268,3 +268,56 @@ fn sigterm_stops_the_server_promptly_even_while_a_checkout_waits_for_a_seat() {
         assert_eq!((status, code(&body)), (503, "unavailable"), "{body}");
     }
 }
+
+/// The admin view's expiry of the one live lease.
+fn only_expiry(server: &Server) -> chrono::DateTime<chrono::Utc> {
+    let leases = server.admin_leases();
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    expiry(&leases[0])
+}
+
+fn expiry(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v["expires_at"].as_str().unwrap().parse().unwrap()
+}
+
+/// With the default TTL (120 s) and heartbeat (30 s) a heartbeat is answered before it is
+/// written: shown at once, written on a graceful stop; after kill -9 it is lost, but the
+/// expiry on disk still outlives the client's next heartbeat, which finds the lease.
+#[test]
+fn a_heartbeat_answered_before_it_is_written_is_kept_by_a_graceful_stop_and_a_kill_9_loses_no_lease()
+ {
+    let (_vendor, mut server) = acad_server(2);
+    let api = server.api();
+    let (status, lease) = api.checkout("acad", "anna", "pc1", "c1");
+    assert_eq!(status, 201, "{lease}");
+    let taken = expiry(&lease);
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, beat) = api.heartbeat(&lease);
+    assert_eq!(status, 200, "{beat}");
+    assert!(expiry(&beat) > taken, "{beat}");
+    assert_eq!(only_expiry(&server), expiry(&beat), "shown at once");
+
+    server.restart();
+    let api = server.api();
+    assert_eq!(
+        only_expiry(&server),
+        taken,
+        "the checkout's expiry is on disk; the heartbeat's was not written yet"
+    );
+    assert!(taken > chrono::Utc::now() + chrono::Duration::seconds(30 + 5));
+    let (status, first) = api.heartbeat(&beat);
+    assert_eq!(status, 200, "the next heartbeat finds the lease: {first}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, second) = api.heartbeat(&first);
+    assert_eq!(status, 200, "{second}");
+    assert!(expiry(&second) > expiry(&first));
+
+    server.terminate();
+    server.restart();
+    assert_eq!(
+        only_expiry(&server),
+        expiry(&second),
+        "a graceful stop writes what was answered"
+    );
+    assert_eq!(server.api().heartbeat(&second).0, 200);
+}

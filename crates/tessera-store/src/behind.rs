@@ -1,0 +1,329 @@
+//! Heartbeats written behind, on SQLite. Most heartbeats need no write before their
+//! answer: a lease whose expiry on disk is still far ahead (at least `min_left`: the
+//! server asks for one heartbeat interval and a margin) is extended in memory, answered
+//! at once, and written later by a background task. The promise stays: a crash loses at
+//! most the extensions kept here, and the expiry on disk then still outlives the client's
+//! next heartbeat, which finds its lease and writes again. A heartbeat for a lease whose
+//! expiry on disk is near, or that this table does not know, goes through the durable
+//! path (`batch.rs`) as before and is answered after its commit.
+//!
+//! The writer task writes an extension once the expiry on disk comes within `horizon`
+//! of now (a margin past what the heartbeats ask), in batches of one transaction each:
+//! with long lease TTLs most extensions are never written separately, since a later one
+//! replaces them first. On a clean shutdown everything kept is written.
+//!
+//! Consistency with the rest of the store: entries are made and changed (apart from a
+//! heartbeat's extension) only by writers holding the one write connection, after their
+//! commit; every statement that ends a lease forgets its entry in the same transaction
+//! (an entry forgotten too early only sends the next heartbeat the durable way). So a
+//! heartbeat answered from memory can only find a lease that is on disk, live, and
+//! whose expiry there is ahead of every reader's `expires_at > now`: seat counts, the
+//! sweeper and the live page's rows never see a live lease as lapsed.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::{AnyPool, Connection};
+
+use crate::StoreError;
+
+type Millis = i64;
+
+const SHARDS: usize = 32;
+/// The most extensions written in one transaction.
+const MAX_WRITE: usize = 10_000;
+/// How often the writer task looks for extensions to write.
+const EVERY: Duration = Duration::from_millis(500);
+/// Written this long before they would be needed, beyond what the heartbeats ask.
+const HORIZON_MARGIN: Millis = 20_000;
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// SQLite's `rowid` of the lease.
+    rowid: i64,
+    /// The expiry on disk.
+    durable: Millis,
+    /// An extension answered but not yet written (0: none), and its heartbeat time.
+    pending: Millis,
+    pending_at: Millis,
+}
+
+/// The live leases' expiries as this process knows them, by (realm, lease id).
+pub(crate) struct Behind {
+    hashers: (std::hash::RandomState, std::hash::RandomState),
+    shards: Vec<Mutex<HashMap<u128, Entry>>>,
+    /// The largest `min_left` a heartbeat asked for: the writer task writes an extension
+    /// before the expiry on disk comes this close (plus a margin).
+    min_left: AtomicI64,
+}
+
+impl std::fmt::Debug for Behind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Behind")
+    }
+}
+
+/// An extension to write: the lease's rowid, its new expiry and heartbeat time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Extension {
+    key: u128,
+    rowid: i64,
+    expires_at: Millis,
+    heartbeat_at: Millis,
+}
+
+impl Behind {
+    pub(crate) fn new() -> Behind {
+        Behind {
+            hashers: Default::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            min_left: AtomicI64::new(0),
+        }
+    }
+
+    fn key(&self, realm: &str, id: &str) -> u128 {
+        let a = self.hashers.0.hash_one((realm, id));
+        let b = self.hashers.1.hash_one((realm, id));
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
+    fn shard(&self, key: u128) -> std::sync::MutexGuard<'_, HashMap<u128, Entry>> {
+        self.shards[(key as usize) % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A lease is on disk with this expiry (the caller holds the write connection and has
+    /// committed, or is inside the transaction that wrote it).
+    pub(crate) fn known(&self, realm: &str, id: &str, rowid: i64, expires_at: Millis) {
+        let key = self.key(realm, id);
+        let mut shard = self.shard(key);
+        let entry = shard.entry(key).or_insert(Entry {
+            rowid,
+            durable: expires_at,
+            pending: 0,
+            pending_at: 0,
+        });
+        entry.rowid = rowid;
+        entry.durable = entry.durable.max(expires_at);
+        if entry.pending <= entry.durable {
+            entry.pending = 0;
+        }
+    }
+
+    /// The lease ends (inside the transaction that ends it).
+    pub(crate) fn forget(&self, realm: &str, id: &str) {
+        let key = self.key(realm, id);
+        self.shard(key).remove(&key);
+    }
+
+    /// Extends the lease in memory to `now + ttl` when its expiry on disk is at least
+    /// `min_left` ahead; answers the new expiry, or `None` (the durable way, then).
+    pub(crate) fn beat(
+        &self,
+        realm: &str,
+        id: &str,
+        now: Millis,
+        ttl: Millis,
+        min_left: Millis,
+    ) -> Option<Millis> {
+        self.min_left.fetch_max(min_left, Ordering::Relaxed);
+        let key = self.key(realm, id);
+        let mut shard = self.shard(key);
+        let entry = shard.get_mut(&key)?;
+        if entry.durable - now < min_left {
+            return None;
+        }
+        let expires_at = now + ttl;
+        if expires_at > entry.pending.max(entry.durable) {
+            entry.pending = expires_at;
+            entry.pending_at = now;
+        }
+        Some(entry.pending.max(entry.durable))
+    }
+
+    /// The expiry and heartbeat time answered for a lease, when newer than on disk.
+    pub(crate) fn pending(&self, realm: &str, id: &str) -> Option<(Millis, Millis)> {
+        let key = self.key(realm, id);
+        let shard = self.shard(key);
+        shard
+            .get(&key)
+            .filter(|e| e.pending > e.durable)
+            .map(|e| (e.pending, e.pending_at))
+    }
+
+    /// Extensions to write now: those whose expiry on disk is within the horizon (all of
+    /// them when `all`). Entries of leases lapsed on disk with nothing kept are dropped
+    /// (the sweeper ends those leases).
+    fn due(&self, now: Millis, all: bool, max: usize) -> Vec<Extension> {
+        let horizon = self.min_left.load(Ordering::Relaxed) + HORIZON_MARGIN;
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.retain(|_, e| e.pending > e.durable || e.durable > now);
+            for (key, e) in shard.iter() {
+                if out.len() >= max {
+                    return out;
+                }
+                if e.pending > e.durable && (all || e.durable - now < horizon) {
+                    out.push(Extension {
+                        key: *key,
+                        rowid: e.rowid,
+                        expires_at: e.pending,
+                        heartbeat_at: e.pending_at,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// After the extensions are committed: they are on disk now. A lease that was gone
+    /// from disk is forgotten.
+    fn written(&self, done: &[(Extension, bool)]) {
+        for (ext, found) in done {
+            let mut shard = self.shard(ext.key);
+            if !found {
+                shard.remove(&ext.key);
+                continue;
+            }
+            if let Some(e) = shard.get_mut(&ext.key)
+                && e.rowid == ext.rowid
+            {
+                e.durable = e.durable.max(ext.expires_at);
+                if e.pending <= e.durable {
+                    e.pending = 0;
+                }
+            }
+        }
+    }
+
+    /// How many leases are known and how many extensions wait to be written.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let mut known = 0;
+        let mut waiting = 0;
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            known += shard.len();
+            waiting += shard.values().filter(|e| e.pending > e.durable).count();
+        }
+        (known, waiting)
+    }
+}
+
+/// Starts the writer task (inside a Tokio runtime); it ends when the store is closed.
+pub(crate) fn start(behind: Arc<Behind>, writer: AnyPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if writer.is_closed() {
+                return;
+            }
+            if let Err(e) = write_due(&behind, &writer, now_ms(), false).await {
+                if writer.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "writing heartbeats behind failed; retrying");
+            }
+        }
+    });
+}
+
+fn now_ms() -> Millis {
+    tessera_core::to_millis(chrono::Utc::now())
+}
+
+/// Writes what is due (everything, when `all`), a transaction per batch; answers how many.
+pub(crate) async fn write_due(
+    behind: &Behind,
+    writer: &AnyPool,
+    now: Millis,
+    all: bool,
+) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let due = behind.due(now, all, MAX_WRITE);
+        if due.is_empty() {
+            return Ok(total);
+        }
+        let n = due.len();
+        // The connection is held until the table is updated, so no other writer
+        // changes these leases in between (see the module's comment).
+        let mut conn = writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let mut done = Vec::with_capacity(n);
+        for ext in due {
+            let found = sqlx::query(
+                "UPDATE leases SET heartbeat_at = $1, expires_at = $2 \
+                 WHERE rowid = $3 AND kind = 'lease' AND expires_at < $4",
+            )
+            .bind(ext.heartbeat_at)
+            .bind(ext.expires_at)
+            .bind(ext.rowid)
+            .bind(ext.expires_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            done.push((ext, found));
+        }
+        tx.commit().await?;
+        behind.written(&done);
+        drop(conn);
+        total += n;
+        if n < MAX_WRITE {
+            return Ok(total);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_beat_is_kept_only_while_the_expiry_on_disk_is_far_enough_ahead() {
+        let b = Behind::new();
+        // Unknown: the durable way.
+        assert_eq!(b.beat("r", "l1", 1_000, 120_000, 40_000), None);
+        b.known("r", "l1", 7, 121_000);
+        // 120 s on disk, 40 s asked: kept in memory.
+        assert_eq!(b.beat("r", "l1", 31_000, 120_000, 40_000), Some(151_000));
+        assert_eq!(b.pending("r", "l1"), Some((151_000, 31_000)));
+        // Another realm's lease of the same id is not this one.
+        assert_eq!(b.beat("s", "l1", 31_000, 120_000, 40_000), None);
+        // 30 s left on disk: the durable way.
+        assert_eq!(b.beat("r", "l1", 91_000, 120_000, 40_000), None);
+        // Not due yet at 31 s (90 s left on disk, horizon 60 s), due at 70 s.
+        assert!(b.due(31_000, false, 10).is_empty());
+        let due = b.due(70_000, false, 10);
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].rowid, due[0].expires_at), (7, 151_000));
+        b.written(&[(due[0], true)]);
+        assert_eq!(b.pending("r", "l1"), None);
+        assert_eq!(b.counts(), (1, 0));
+        // Gone from disk when written: forgotten.
+        assert_eq!(b.beat("r", "l1", 80_000, 120_000, 40_000), Some(200_000));
+        let due = b.due(80_000, true, 10);
+        b.written(&[(due[0], false)]);
+        assert_eq!(b.beat("r", "l1", 81_000, 120_000, 40_000), None);
+    }
+
+    #[test]
+    fn an_ended_lease_is_never_extended_from_memory() {
+        let b = Behind::new();
+        b.known("r", "l1", 1, 100_000);
+        b.forget("r", "l1");
+        assert_eq!(b.beat("r", "l1", 1_000, 120_000, 40_000), None);
+        // Lapsed on disk with nothing kept: dropped by the writer's scan.
+        b.known("r", "l2", 2, 5_000);
+        assert_eq!(b.counts(), (1, 0));
+        assert!(b.due(6_000, true, 10).is_empty());
+        assert_eq!(b.counts(), (0, 0));
+    }
+}
