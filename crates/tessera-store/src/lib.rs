@@ -56,6 +56,8 @@ pub struct Store {
     /// Heartbeats written behind on SQLite (`behind.rs`); none on PostgreSQL, where
     /// other nodes end leases this one would not hear of.
     pub(crate) behind: Option<std::sync::Arc<behind::Behind>>,
+    /// The realms' pools for checkouts, on SQLite (`seats.rs`); none on PostgreSQL.
+    pub(crate) pool_cache: Option<std::sync::Arc<seats::PoolCache>>,
     /// Group commit of checkouts and checkins on SQLite (`group.rs`); none on PostgreSQL.
     pub(crate) group: Option<group::Group>,
     pub(crate) backend: Backend,
@@ -164,6 +166,7 @@ impl Store {
             writer,
             heartbeats,
             behind,
+            pool_cache: (backend == Backend::Sqlite).then(Default::default),
             group,
             backend,
         })

@@ -4,6 +4,8 @@
 //! which frees when the last of them ends. Leases that passed their expiry hold nothing,
 //! whether or not the sweeper has moved them to the usage record yet.
 
+use std::sync::Arc;
+
 use sqlx::{Any, Row, Transaction};
 use tessera_core::policy::{Holder, Refusal, SeatPolicy};
 use tessera_core::pool::{PoolUnavailable, candidate_pools};
@@ -160,6 +162,37 @@ fn pool_from_row(row: &sqlx::any::AnyRow) -> Result<(PoolSpec, String, String), 
     Ok((spec, row.try_get("org")?, row.try_get("activation_id")?))
 }
 
+/// A realm's pools, kept in memory on SQLite (where this process is the only writer) and
+/// forgotten by the transactions that change them.
+#[derive(Debug, Default)]
+pub(crate) struct PoolCache(
+    std::sync::Mutex<std::collections::HashMap<String, Arc<Vec<PoolSpec>>>>,
+);
+
+impl PoolCache {
+    fn get(&self, realm: &str) -> Option<Arc<Vec<PoolSpec>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(realm)
+            .cloned()
+    }
+
+    fn put(&self, realm: &str, pools: Arc<Vec<PoolSpec>>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(realm.to_owned(), pools);
+    }
+
+    fn forget(&self, realm: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(realm);
+    }
+}
+
 async fn pools_in(tx: &mut Tx<'_>, realm: &str) -> Result<Vec<PoolSpec>, StoreError> {
     let rows = sqlx::query("SELECT * FROM pools WHERE realm = $1 ORDER BY id")
         .bind(realm)
@@ -200,8 +233,8 @@ const INSERT_LEASE: &str = "INSERT INTO leases (id, realm, pool_id, kind, produc
      client_id, version, created_at, heartbeat_at, expires_at, email, address, signed_in, site_key_id) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-/// Whether every seat of the pool is held now. The pool's rows (`pool_lease_rows`, never
-/// fewer than the seats held) answer at once while below its seats; only a pool that may
+/// Whether every seat of the pool is held now. The pool's rows (`pool_lease_rows`, kept by
+/// triggers, never fewer than the seats held) answer at once while below its seats; only a pool that may
 /// be full has its distinct (user, host) counted.
 async fn pool_is_full(
     tx: &mut Tx<'_>,
@@ -297,19 +330,10 @@ pub(crate) async fn end_lease(
     if let Some(behind) = behind {
         behind.forget(&lease.realm, &lease.id);
     }
-    let gone = sqlx::query("DELETE FROM leases WHERE id = $1")
+    sqlx::query("DELETE FROM leases WHERE id = $1")
         .bind(&lease.id)
         .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if gone > 0 {
-        sqlx::query("UPDATE pool_lease_rows SET n = n - $1 WHERE realm = $2 AND pool_id = $3")
-            .bind(gone as i64)
-            .bind(&lease.realm)
-            .bind(&lease.pool_id)
-            .execute(&mut **tx)
-            .await?;
-    }
+        .await?;
     record_end(tx, lease, end_at, reason).await
 }
 
@@ -382,6 +406,14 @@ impl Writing {
 }
 
 impl Store {
+    /// Inside a transaction that changes the realm's pools (holding the one writer on
+    /// SQLite, so no checkout reads them in between).
+    fn forget_pools(&self, realm: &str) {
+        if let Some(cache) = &self.pool_cache {
+            cache.forget(realm);
+        }
+    }
+
     pub(crate) async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self.backend {
             // IMMEDIATE takes the write lock up front, so two checkouts never both read
@@ -422,6 +454,7 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
+        self.forget_pools(realm);
         sqlx::query(
             "INSERT INTO activations (realm, id, org, token, issued_at, expires_at, imported_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -467,6 +500,7 @@ impl Store {
     /// Takes an activation and its pools out of service. Live leases of its pools end.
     pub async fn remove_activation(&self, realm: &str, id: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
+        self.forget_pools(realm);
         let leases: Vec<LeaseRecord> = sqlx::query_as(
             "SELECT l.* FROM leases l JOIN pools p ON p.realm = l.realm AND p.id = l.pool_id \
              WHERE l.realm = $1 AND p.activation_id = $2",
@@ -661,7 +695,17 @@ impl Store {
             .await?;
         }
 
-        let pools = pools_in(tx, req.realm).await?;
+        // Read inside the write transaction, so no change of the pools comes between.
+        let pools = match self.pool_cache.as_ref().and_then(|c| c.get(req.realm)) {
+            Some(pools) => pools,
+            None => {
+                let pools = Arc::new(pools_in(tx, req.realm).await?);
+                if let Some(cache) = &self.pool_cache {
+                    cache.put(req.realm, pools.clone());
+                }
+                pools
+            }
+        };
         let candidates =
             candidate_pools(&pools, req.product, from_millis(now)).map_err(|e| match e {
                 PoolUnavailable::Unknown => SeatError::UnknownProduct(req.product.to_owned()),
@@ -810,14 +854,6 @@ impl Store {
             .bind(&lease.site_key_id)
             .fetch_optional(&mut **tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO pool_lease_rows (realm, pool_id, n) VALUES ($1, $2, 1) \
-             ON CONFLICT (realm, pool_id) DO UPDATE SET n = pool_lease_rows.n + 1",
-        )
-        .bind(&lease.realm)
-        .bind(&lease.pool_id)
-        .execute(&mut **tx)
-        .await?;
         if let (Some(behind), Some(rowid)) = (self.behind.as_deref(), rowid)
             && req.kind == LeaseKind::Lease
         {

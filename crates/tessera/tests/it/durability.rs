@@ -273,11 +273,19 @@ fn sigterm_stops_the_server_promptly_even_while_a_checkout_waits_for_a_seat() {
 fn only_expiry(server: &Server) -> chrono::DateTime<chrono::Utc> {
     let leases = server.admin_leases();
     assert_eq!(leases.len(), 1, "{leases:?}");
-    expiry(&leases[0])
+    time(&leases[0]["until"])
 }
 
-fn expiry(v: &Value) -> chrono::DateTime<chrono::Utc> {
-    v["expires_at"].as_str().unwrap().parse().unwrap()
+/// A lease grant's expiry.
+fn expiry(grant: &Value) -> chrono::DateTime<chrono::Utc> {
+    time(&grant["expires_at"])
+}
+
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .unwrap()
 }
 
 /// With the default TTL (120 s) and heartbeat (30 s) a heartbeat is answered before it is
