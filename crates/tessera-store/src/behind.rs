@@ -19,6 +19,13 @@
 //! heartbeat answered from memory can only find a lease that is on disk, live, and
 //! whose expiry there is ahead of every reader's `expires_at > now`: seat counts, the
 //! sweeper and the live page's rows never see a live lease as lapsed.
+//!
+//! Another process may write the same file while the server runs (`tessera server
+//! activate`, `site-key revoke`, which ends leases). SQLite's `PRAGMA data_version`, asked
+//! on the write connection, changes when any other connection commits: the writer task
+//! asks every tick, and inside each of its own write transactions before it writes, and
+//! forgets every entry when it changed. A heartbeat answered meanwhile (within a tick of
+//! that commit) counts as if it came just before it; the next one goes the durable way.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -36,7 +43,7 @@ const SHARDS: usize = 32;
 /// The most extensions written in one transaction.
 const MAX_WRITE: usize = 10_000;
 /// How often the writer task looks for extensions to write.
-const EVERY: Duration = Duration::from_millis(500);
+const EVERY: Duration = Duration::from_millis(200);
 /// Written this long before they would be needed, beyond what the heartbeats ask.
 const HORIZON_MARGIN: Millis = 20_000;
 
@@ -58,6 +65,8 @@ pub(crate) struct Behind {
     /// The largest `min_left` a heartbeat asked for: the writer task writes an extension
     /// before the expiry on disk comes this close (plus a margin).
     min_left: AtomicI64,
+    /// SQLite's `data_version` on the write connection when last asked (-1: not yet).
+    data_version: AtomicI64,
 }
 
 impl std::fmt::Debug for Behind {
@@ -81,6 +90,7 @@ impl Behind {
             hashers: Default::default(),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             min_left: AtomicI64::new(0),
+            data_version: AtomicI64::new(-1),
         }
     }
 
@@ -201,6 +211,28 @@ impl Behind {
         }
     }
 
+    /// Forgets every entry (another process wrote the database).
+    fn clear(&self) {
+        for shard in &self.shards {
+            shard.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    /// Compares SQLite's `data_version` of the write connection `conn` with the last one
+    /// seen; when another connection committed in between, forgets everything and answers
+    /// `true`.
+    async fn changed_elsewhere(&self, conn: &mut sqlx::AnyConnection) -> Result<bool, StoreError> {
+        let now: i64 = sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        let before = self.data_version.swap(now, Ordering::Relaxed);
+        if before != now && before != -1 {
+            self.clear();
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// How many leases are known and how many extensions wait to be written.
     pub(crate) fn counts(&self) -> (usize, usize) {
         let mut known = 0;
@@ -247,15 +279,23 @@ pub(crate) async fn write_due(
 ) -> Result<usize, StoreError> {
     let mut total = 0;
     loop {
+        // The connection is held until the table is updated, so no other writer of this
+        // process changes these leases in between (see the module's comment).
+        let mut conn = writer.acquire().await?;
+        if behind.changed_elsewhere(&mut conn).await? {
+            return Ok(total);
+        }
         let due = behind.due(now, all, MAX_WRITE);
         if due.is_empty() {
             return Ok(total);
         }
         let n = due.len();
-        // The connection is held until the table is updated, so no other writer
-        // changes these leases in between (see the module's comment).
-        let mut conn = writer.acquire().await?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        // With the write lock held no other process commits; one may have just before.
+        if behind.changed_elsewhere(&mut tx).await? {
+            tx.rollback().await?;
+            return Ok(total);
+        }
         let mut done = Vec::with_capacity(n);
         for ext in due {
             let found = sqlx::query(

@@ -56,8 +56,6 @@ pub struct Store {
     /// Heartbeats written behind on SQLite (`behind.rs`); none on PostgreSQL, where
     /// other nodes end leases this one would not hear of.
     pub(crate) behind: Option<std::sync::Arc<behind::Behind>>,
-    /// The realms' pools for checkouts, on SQLite (`seats.rs`); none on PostgreSQL.
-    pub(crate) pool_cache: Option<std::sync::Arc<seats::PoolCache>>,
     /// Group commit of checkouts and checkins on SQLite (`group.rs`); none on PostgreSQL.
     pub(crate) group: Option<group::Group>,
     pub(crate) backend: Backend,
@@ -166,7 +164,6 @@ impl Store {
             writer,
             heartbeats,
             behind,
-            pool_cache: (backend == Backend::Sqlite).then(Default::default),
             group,
             backend,
         })

@@ -4,8 +4,6 @@
 //! which frees when the last of them ends. Leases that passed their expiry hold nothing,
 //! whether or not the sweeper has moved them to the usage record yet.
 
-use std::sync::Arc;
-
 use sqlx::{Any, Row, Transaction};
 use tessera_core::policy::{Holder, Refusal, SeatPolicy};
 use tessera_core::pool::{PoolUnavailable, candidate_pools};
@@ -160,37 +158,6 @@ fn pool_from_row(row: &sqlx::any::AnyRow) -> Result<(PoolSpec, String, String), 
         borrow_max_hours: u32::try_from(borrow).unwrap_or(0),
     };
     Ok((spec, row.try_get("org")?, row.try_get("activation_id")?))
-}
-
-/// A realm's pools, kept in memory on SQLite (where this process is the only writer) and
-/// forgotten by the transactions that change them.
-#[derive(Debug, Default)]
-pub(crate) struct PoolCache(
-    std::sync::Mutex<std::collections::HashMap<String, Arc<Vec<PoolSpec>>>>,
-);
-
-impl PoolCache {
-    fn get(&self, realm: &str) -> Option<Arc<Vec<PoolSpec>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(realm)
-            .cloned()
-    }
-
-    fn put(&self, realm: &str, pools: Arc<Vec<PoolSpec>>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(realm.to_owned(), pools);
-    }
-
-    fn forget(&self, realm: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(realm);
-    }
 }
 
 async fn pools_in(tx: &mut Tx<'_>, realm: &str) -> Result<Vec<PoolSpec>, StoreError> {
@@ -406,14 +373,6 @@ impl Writing {
 }
 
 impl Store {
-    /// Inside a transaction that changes the realm's pools (holding the one writer on
-    /// SQLite, so no checkout reads them in between).
-    fn forget_pools(&self, realm: &str) {
-        if let Some(cache) = &self.pool_cache {
-            cache.forget(realm);
-        }
-    }
-
     pub(crate) async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self.backend {
             // IMMEDIATE takes the write lock up front, so two checkouts never both read
@@ -454,7 +413,6 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        self.forget_pools(realm);
         sqlx::query(
             "INSERT INTO activations (realm, id, org, token, issued_at, expires_at, imported_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -500,7 +458,6 @@ impl Store {
     /// Takes an activation and its pools out of service. Live leases of its pools end.
     pub async fn remove_activation(&self, realm: &str, id: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        self.forget_pools(realm);
         let leases: Vec<LeaseRecord> = sqlx::query_as(
             "SELECT l.* FROM leases l JOIN pools p ON p.realm = l.realm AND p.id = l.pool_id \
              WHERE l.realm = $1 AND p.activation_id = $2",
@@ -695,17 +652,7 @@ impl Store {
             .await?;
         }
 
-        // Read inside the write transaction, so no change of the pools comes between.
-        let pools = match self.pool_cache.as_ref().and_then(|c| c.get(req.realm)) {
-            Some(pools) => pools,
-            None => {
-                let pools = Arc::new(pools_in(tx, req.realm).await?);
-                if let Some(cache) = &self.pool_cache {
-                    cache.put(req.realm, pools.clone());
-                }
-                pools
-            }
-        };
+        let pools = pools_in(tx, req.realm).await?;
         let candidates =
             candidate_pools(&pools, req.product, from_millis(now)).map_err(|e| match e {
                 PoolUnavailable::Unknown => SeatError::UnknownProduct(req.product.to_owned()),

@@ -177,3 +177,44 @@ async fn on_postgresql_every_heartbeat_is_durable() {
     assert_eq!(store.heartbeats_in_memory(), (0, 0));
     store.close().await;
 }
+
+/// Another process writing the same file (`tessera server site-key revoke` ends leases
+/// while the server runs): the server's memory is forgotten within a tick, so the next
+/// heartbeat goes the durable way and finds the lease gone.
+#[tokio::test]
+async fn a_lease_ended_by_another_process_is_not_extended_from_memory_for_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = now();
+    let (store, path, id) = with_a_lease(&dir, t0).await;
+    assert!(
+        store
+            .heartbeat_in_memory(REALM, &id, t0 + 1, 120_000, 40_000)
+            .is_some()
+    );
+    // Let the writer task see the file's version once before the other process writes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let other = Store::open_sqlite(&path).await.unwrap();
+    other
+        .end(REALM, &id, None, now(), EndReason::Removed)
+        .await
+        .unwrap()
+        .unwrap();
+    other.close().await;
+    let mut waited = Duration::ZERO;
+    while store
+        .heartbeat_in_memory(REALM, &id, now(), 120_000, 40_000)
+        .is_some()
+    {
+        assert!(
+            waited < Duration::from_secs(3),
+            "still extended from memory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    assert_eq!(
+        store.heartbeat(REALM, &id, now(), 120_000).await.unwrap(),
+        None
+    );
+    store.close().await;
+}
