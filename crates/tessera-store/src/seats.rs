@@ -160,9 +160,22 @@ fn pool_from_row(row: &sqlx::any::AnyRow) -> Result<(PoolSpec, String, String), 
     Ok((spec, row.try_get("org")?, row.try_get("activation_id")?))
 }
 
-async fn pools_in(tx: &mut Tx<'_>, realm: &str) -> Result<Vec<PoolSpec>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM pools WHERE realm = $1 ORDER BY id")
+/// The realm's pools that may cover `product`: those whose product list holds its JSON
+/// text (a `LIKE` that can only match more, never less; the caller checks exactly).
+/// With a hundred pools on a server, reading them all was most of a checkout's reads.
+async fn pools_for(
+    tx: &mut Tx<'_>,
+    realm: &str,
+    product: &str,
+) -> Result<Vec<PoolSpec>, StoreError> {
+    let pattern = format!(
+        "%{}%",
+        serde_json::to_string(product)
+            .map_err(|e| StoreError::Corrupt(format!("product name: {e}")))?
+    );
+    let rows = sqlx::query("SELECT * FROM pools WHERE realm = $1 AND products LIKE $2 ORDER BY id")
         .bind(realm)
+        .bind(pattern)
         .fetch_all(&mut **tx)
         .await?;
     rows.iter()
@@ -247,8 +260,10 @@ async fn holds_seat(
     now: Millis,
 ) -> Result<bool, StoreError> {
     let found: Option<i64> = sqlx::query_scalar(
+        // `+ 0` keeps SQLite on the (pool, user, host) index: on the expiry index it
+        // would walk every live lease of the pool.
         "SELECT 1 FROM leases WHERE realm = $1 AND pool_id = $2 AND user_name = $3 AND host = $4 \
-         AND expires_at > $5 LIMIT 1",
+         AND expires_at + 0 > $5 LIMIT 1",
     )
     .bind(req.realm)
     .bind(pool_id)
@@ -652,7 +667,7 @@ impl Store {
             .await?;
         }
 
-        let pools = pools_in(tx, req.realm).await?;
+        let pools = pools_for(tx, req.realm, req.product).await?;
         let candidates =
             candidate_pools(&pools, req.product, from_millis(now)).map_err(|e| match e {
                 PoolUnavailable::Unknown => SeatError::UnknownProduct(req.product.to_owned()),
