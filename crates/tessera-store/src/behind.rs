@@ -53,9 +53,9 @@ struct Entry {
     rowid: i64,
     /// The expiry on disk.
     durable: Millis,
-    /// An extension answered but not yet written (0: none), and its heartbeat time.
+    /// An extension answered but not yet written (0: none); its heartbeat came one
+    /// `ttl` (of [`Behind`]) before.
     pending: Millis,
-    pending_at: Millis,
 }
 
 /// The live leases' expiries as this process knows them, by (realm, lease id).
@@ -67,6 +67,8 @@ pub(crate) struct Behind {
     min_left: AtomicI64,
     /// SQLite's `data_version` on the write connection when last asked (-1: not yet).
     data_version: AtomicI64,
+    /// The lease TTL of the heartbeats (the server's; one for all).
+    ttl: AtomicI64,
 }
 
 impl std::fmt::Debug for Behind {
@@ -91,6 +93,7 @@ impl Behind {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             min_left: AtomicI64::new(0),
             data_version: AtomicI64::new(-1),
+            ttl: AtomicI64::new(0),
         }
     }
 
@@ -115,7 +118,6 @@ impl Behind {
             rowid,
             durable: expires_at,
             pending: 0,
-            pending_at: 0,
         });
         entry.rowid = rowid;
         entry.durable = entry.durable.max(expires_at);
@@ -141,6 +143,7 @@ impl Behind {
         min_left: Millis,
     ) -> Option<Millis> {
         self.min_left.fetch_max(min_left, Ordering::Relaxed);
+        self.ttl.store(ttl, Ordering::Relaxed);
         let key = self.key(realm, id);
         let mut shard = self.shard(key);
         let entry = shard.get_mut(&key)?;
@@ -150,7 +153,6 @@ impl Behind {
         let expires_at = now + ttl;
         if expires_at > entry.pending.max(entry.durable) {
             entry.pending = expires_at;
-            entry.pending_at = now;
         }
         Some(entry.pending.max(entry.durable))
     }
@@ -158,11 +160,12 @@ impl Behind {
     /// The expiry and heartbeat time answered for a lease, when newer than on disk.
     pub(crate) fn pending(&self, realm: &str, id: &str) -> Option<(Millis, Millis)> {
         let key = self.key(realm, id);
+        let ttl = self.ttl.load(Ordering::Relaxed);
         let shard = self.shard(key);
         shard
             .get(&key)
             .filter(|e| e.pending > e.durable)
-            .map(|e| (e.pending, e.pending_at))
+            .map(|e| (e.pending, e.pending - ttl))
     }
 
     /// Extensions to write now: those whose expiry on disk is within the horizon (all of
@@ -170,6 +173,7 @@ impl Behind {
     /// (the sweeper ends those leases).
     fn due(&self, now: Millis, all: bool, max: usize) -> Vec<Extension> {
         let horizon = self.min_left.load(Ordering::Relaxed) + HORIZON_MARGIN;
+        let ttl = self.ttl.load(Ordering::Relaxed);
         let mut out = Vec::new();
         for shard in &self.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
@@ -183,7 +187,7 @@ impl Behind {
                         key: *key,
                         rowid: e.rowid,
                         expires_at: e.pending,
-                        heartbeat_at: e.pending_at,
+                        heartbeat_at: e.pending - ttl,
                     });
                 }
             }
