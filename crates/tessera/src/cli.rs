@@ -103,6 +103,34 @@ pub struct PortalArgs {
     /// the client (repeat for several; default `trusted_proxies` in portal.toml, none).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     pub trusted_proxies: Vec<String>,
+    #[command(subcommand)]
+    pub command: Option<PortalCmd>,
+}
+
+#[derive(Subcommand)]
+pub enum PortalCmd {
+    /// For `tessera-bench --target web`: makes ORGANIZATIONS organizations in the
+    /// portal's database, each with a Paid "Use Web License Server" order (placed with
+    /// the portal's Checkout and marked Paid) and a site key; prints one JSON line per
+    /// organization: `{"org": SLUG, "site_key": KEY}`.
+    #[command(hide = true)]
+    BenchSeed(BenchSeedArgs),
+}
+
+#[derive(Args)]
+pub struct BenchSeedArgs {
+    /// How many organizations to make.
+    #[arg(long, default_value_t = 1000)]
+    pub organizations: u32,
+    /// Seats of each organization's order.
+    #[arg(long, default_value_t = 1000)]
+    pub seats: u32,
+    /// The catalog's license option each order buys (its product is the pool's).
+    #[arg(long, default_value = "autocad-1y")]
+    pub option: String,
+    /// Organizations set up at once.
+    #[arg(long, default_value_t = 8)]
+    pub parallel: usize,
 }
 
 #[derive(Subcommand)]

@@ -62,8 +62,11 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
     Ok(config)
 }
 
-pub fn run(args: PortalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: PortalArgs) -> anyhow::Result<ExitCode> {
     let mut config = portal_config(&args)?;
+    if let Some(crate::cli::PortalCmd::BenchSeed(seed)) = args.command.take() {
+        return crate::bench_seed::run(config, args.new_vendor_key, &seed);
+    }
     let key = config.vendor_secret_key_path();
     let vendor = if args.new_vendor_key {
         tessera_portal::load_or_create_vendor_key(&key)?
