@@ -103,6 +103,14 @@ pub struct PortalArgs {
     /// the client (repeat for several; default `trusted_proxies` in portal.toml, none).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     pub trusted_proxies: Vec<String>,
+    /// For the benchmark (`tessera-bench --target web`): the web license server's lease
+    /// TTL in seconds instead of the protocol's 120 (with --web-heartbeat).
+    #[arg(long, hide = true, requires = "web_heartbeat")]
+    pub web_lease_ttl: Option<u64>,
+    /// For the benchmark: the heartbeat interval the web license server announces, in
+    /// seconds, instead of 30 (with --web-lease-ttl).
+    #[arg(long, hide = true, requires = "web_lease_ttl")]
+    pub web_heartbeat: Option<u64>,
     #[command(subcommand)]
     pub command: Option<PortalCmd>,
 }

@@ -56,6 +56,9 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
     if let Some(rate) = args.credential_rate_limit {
         config.web_rate_limits.per_credential = rate;
     }
+    if let (Some(ttl), Some(heartbeat)) = (args.web_lease_ttl, args.web_heartbeat) {
+        config.web_lease_timing = Some((ttl, heartbeat));
+    }
     if let Some(token) = &args.metrics_token {
         config.metrics_token = token.trim().to_owned();
     }
