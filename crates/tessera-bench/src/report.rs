@@ -81,12 +81,12 @@ impl Report {
         }
     }
 
-    /// Target: p99 under 5 ms.
-    pub fn check_p99(&mut self, row: &Row, what: &str) {
+    /// Target: p99 under `target_ms`.
+    pub fn check_p99(&mut self, row: &Row, what: &str, target_ms: u32) {
         let behind = row.detail.iter().any(|d| d.starts_with("fell behind"));
         self.checks.push(Check::new(
-            row.errors == 0 && !behind && row.lat.p99_us < 5_000,
-            format!("{what}: p99 under 5 ms"),
+            row.errors == 0 && !behind && row.lat.p99_us < target_ms * 1000,
+            format!("{what}: p99 under {target_ms} ms"),
             format!(
                 "p99 {} (p50 {}, max {}) at {:.0} req/s{}",
                 ms(row.lat.p99_us),
