@@ -145,6 +145,10 @@ struct RunArgs {
     /// are spread over them, and the scale phase kills and restarts the first.
     #[arg(long, default_value_t = 1)]
     nodes: usize,
+    /// With `--target web`: run the LAN license server first with the same phases and
+    /// numbers, and print its req/s and p99 beside each web figure (and its targets).
+    #[arg(long)]
+    compare_lan: bool,
     /// Phases to run, comma-separated [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     phases: Vec<Phase>,
@@ -353,6 +357,29 @@ async fn bench(plan: Plan) -> anyhow::Result<()> {
         return Ok(());
     }
 
+    if a.compare_lan && a.target == Target::Web {
+        say!("--compare-lan: the LAN license server first, with the same phases and numbers …");
+        let mut lan_args = a.clone();
+        lan_args.target = Target::Lan;
+        let mut lan_plan = Plan::new(lan_args);
+        lan_plan.scale_leases = plan.scale_leases;
+        let mut lan = Report::new(a.quick);
+        phases(&lan_plan, &tessera, &mut lan).await?;
+        rep.compare = Some(Box::new(lan));
+        say!("--compare-lan: now the web license server …");
+    }
+    phases(&plan, &tessera, &mut rep).await?;
+    rep.header
+        .push(format!("load average at end: {}", procstat::loadavg()));
+    say!("");
+    say!("{}", rep.render());
+    Ok(())
+}
+
+/// Runs the phases against a fresh instance of `plan`'s target, into `rep`.
+async fn phases(plan: &Plan, tessera: &std::path::Path, rep: &mut Report) -> anyhow::Result<()> {
+    let a = &plan.args;
+    let c = a.concurrency.max(1);
     // (1) The ceiling, in its own process.
     let scratch = tempfile::tempdir()?;
     if plan.runs(Phase::Ceiling) {
@@ -399,7 +426,7 @@ async fn bench(plan: Plan) -> anyhow::Result<()> {
     let mut sut = sut::start(
         a.target,
         &SetupOpts {
-            tessera: tessera.clone(),
+            tessera: tessera.to_path_buf(),
             work_dir: a.work_dir.clone(),
             seats: u32::try_from(seats).unwrap_or(u32::MAX),
             extra_pools,
@@ -585,7 +612,7 @@ async fn bench(plan: Plan) -> anyhow::Result<()> {
 
     // (5) scale: many live leases, memory, crash and start-up.
     if plan.runs(Phase::Scale) {
-        scale(&plan, &mut sut, &mut rep, live).await?;
+        scale(plan, &mut sut, rep, live).await?;
     }
 
     for (n, node) in sut.nodes.iter().enumerate() {
@@ -597,10 +624,6 @@ async fn bench(plan: Plan) -> anyhow::Result<()> {
             }
         }
     }
-    rep.header
-        .push(format!("load average at end: {}", procstat::loadavg()));
-    say!("");
-    say!("{}", rep.render());
     Ok(())
 }
 
