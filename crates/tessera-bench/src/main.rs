@@ -418,7 +418,7 @@ async fn phases(plan: &Plan, tessera: &std::path::Path, rep: &mut Report) -> any
     if plan.runs(Phase::Scale) {
         extra_pools.push((CRASH_PRODUCT.to_owned(), 100_000));
         extra_pools.extend(
-            scale_products(&plan)
+            scale_products(plan)
                 .into_iter()
                 .map(|p| (p, u32::try_from(per_pool).unwrap_or(u32::MAX))),
         );
