@@ -79,7 +79,7 @@ fn quick_run(extra: &[&str]) -> String {
 #[test]
 fn quick_run_prints_the_table_with_every_phase() {
     let stdout = quick_run(&["--scale-pools", "5"]);
-    every_phase_and_target(&stdout, "scale: take 600 leases over 5 pools", 5);
+    every_phase_and_target(&stdout, "scale: take 600 leases over 5 pools", 5, 11);
 }
 
 /// The web license server on PostgreSQL, two portal nodes: the same phases over the
@@ -109,6 +109,7 @@ fn quick_web_run_prints_the_table_with_every_phase() {
         "20",
         "--nodes",
         "2",
+        "--compare-lan",
     ]);
     assert!(
         stdout.contains(
@@ -116,7 +117,23 @@ fn quick_web_run_prints_the_table_with_every_phase() {
         ),
         "{stdout}"
     );
-    every_phase_and_target(&stdout, "scale: take 600 leases over 20 organizations", 10);
+    // With --compare-lan: the LAN server's req/s and p99 beside each row, its targets after.
+    every_phase_and_target(
+        &stdout,
+        "scale: take 600 leases over 20 organizations",
+        10,
+        13,
+    );
+    assert!(
+        stdout.contains("the LAN license server in the same run (--compare-lan), its targets:"),
+        "{stdout}"
+    );
+    for row in table(&stdout) {
+        assert!(
+            row[11] != "-" && row[12].ends_with(" ms"),
+            "no LAN figures in {row:?}"
+        );
+    }
     assert!(
         stdout
             .lines()
@@ -127,9 +144,9 @@ fn quick_web_run_prints_the_table_with_every_phase() {
     );
 }
 
-/// Every phase has its row with load in it, every target its verdict, and what the
-/// server acknowledged survived its kill -9.
-fn every_phase_and_target(stdout: &str, scale_row: &str, p99_ms: u32) {
+/// Every phase has its row (of `columns` cells) with load in it, every target its
+/// verdict, and what the server acknowledged survived its kill -9.
+fn every_phase_and_target(stdout: &str, scale_row: &str, p99_ms: u32, columns: usize) {
     let rows = table(stdout);
     let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     for phase in [
@@ -149,7 +166,7 @@ fn every_phase_and_target(stdout: &str, scale_row: &str, p99_ms: u32) {
         );
     }
     for row in &rows {
-        assert_eq!(row.len(), 11, "{row:?}");
+        assert_eq!(row.len(), columns, "{row:?}");
         let requests: u64 = row[1].parse().unwrap();
         let rate: f64 = row[3].parse().unwrap();
         assert!(requests > 0 && rate > 0.0, "no load in {row:?}");
@@ -159,7 +176,12 @@ fn every_phase_and_target(stdout: &str, scale_row: &str, p99_ms: u32) {
         );
     }
 
-    // Every target has a verdict line, whatever it is on this machine.
+    // Every target has a verdict line, whatever it is on this machine (this target's:
+    // those of a --compare-lan run come after).
+    let own = stdout
+        .split("the LAN license server in the same run")
+        .next()
+        .unwrap_or(stdout);
     let p99 = format!("p99 under {p99_ms} ms");
     for target in [
         "checkout+checkin cycles: at least 12%",
@@ -170,16 +192,14 @@ fn every_phase_and_target(stdout: &str, scale_row: &str, p99_ms: u32) {
         "start-up after a crash",
     ] {
         assert!(
-            stdout
-                .lines()
+            own.lines()
                 .any(|l| (l.contains("[PASS]") || l.contains("[MISS]")) && l.contains(target)),
             "no verdict for {target}:\n{stdout}"
         );
     }
     // Correctness, not speed: what the server acknowledged survived its kill -9.
     assert!(
-        stdout
-            .lines()
+        own.lines()
             .any(|l| l.contains("[PASS] durability: acknowledged leases survive kill -9")),
         "{stdout}"
     );
