@@ -147,8 +147,15 @@ pub async fn run(
     let interval = Duration::from_secs(opts.heartbeat_s);
 
     println!("taking {programs} leases on node A …");
-    let (leases, out, _) =
-        load::make_leases(a, conc, programs, Duration::from_secs(120), "fo", &[]).await;
+    let (leases, out, _) = load::make_leases(
+        &load::Dest::lan(a),
+        conc,
+        programs,
+        Duration::from_secs(120),
+        "fo",
+        &[],
+    )
+    .await;
     if leases.len() as u64 != programs {
         anyhow::bail!(
             "only {} of {programs} leases taken on node A: {:?}",
@@ -177,7 +184,9 @@ pub async fn run(
         hold.as_secs()
     );
     tokio::time::sleep(hold).await;
-    let held_before = load::in_use(b).await.map_err(anyhow::Error::msg)?;
+    let held_before = load::in_use(&load::Dest::lan(b))
+        .await
+        .map_err(anyhow::Error::msg)?;
     let a_pid = cluster.nodes[0].pid();
     cluster.nodes[0].kill9();
     let killed = Instant::now();
@@ -185,7 +194,9 @@ pub async fn run(
     println!("  killed node A (pid {a_pid}); the programs go on …");
     // Long enough for every program to find A gone and its retries to settle.
     tokio::time::sleep(interval * 2 + Duration::from_secs(6)).await;
-    let held_after = load::in_use(b).await.map_err(anyhow::Error::msg)?;
+    let held_after = load::in_use(&load::Dest::lan(b))
+        .await
+        .map_err(anyhow::Error::msg)?;
 
     println!("  starting node A again …");
     let startup = cluster.nodes[0].restart_timed().await?;
@@ -195,7 +206,7 @@ pub async fn run(
         .step_by((leases.len() / 50).max(1))
         .cloned()
         .collect();
-    let mut on_a = load::heartbeat_each(a, conc, Arc::new(sample.clone())).await;
+    let mut on_a = load::heartbeat_each(&load::Dest::lan(a), conc, Arc::new(sample.clone())).await;
 
     // Every program is on B now; B stops answering without closing anything.
     let b_pid = cluster.nodes[1].pid();

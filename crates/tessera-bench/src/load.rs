@@ -15,6 +15,72 @@ use tessera_core::protocol::{CheckoutRequest, LeaseGrant};
 use crate::http::{Conn, Response};
 use crate::sut::PRODUCT;
 
+/// A license server's realm: the LAN server's one, or one organization's web license
+/// server at `/w/SLUG`.
+pub struct Realm {
+    /// Before `/api/v1/…`: empty on the LAN server, `/w/SLUG` on the web license server.
+    pub prefix: Arc<str>,
+    /// The credential a checkout carries (a site key); none on the LAN server.
+    pub bearer: Option<Box<str>>,
+    /// `{prefix}/api/v1/leases`.
+    leases_path: Box<str>,
+}
+
+impl Realm {
+    pub fn new(prefix: &str, bearer: Option<&str>) -> Realm {
+        Realm {
+            prefix: prefix.into(),
+            bearer: bearer.map(Into::into),
+            leases_path: format!("{prefix}/api/v1/leases").into(),
+        }
+    }
+
+    fn bearer(&self) -> Vec<&str> {
+        self.bearer.as_deref().into_iter().collect()
+    }
+}
+
+/// Where the simulated programs send their requests: the nodes (worker `w` keeps its
+/// connection to node `w % nodes`) and the realms (request `i` of a phase goes to realm
+/// `i % realms`), with the product of the pool every realm has.
+#[derive(Clone)]
+pub struct Dest {
+    pub nodes: Arc<[SocketAddr]>,
+    pub realms: Arc<[Realm]>,
+    pub product: Arc<str>,
+}
+
+impl Dest {
+    /// The LAN server at `addr`: one node, one realm, the benchmark's main product.
+    pub fn lan(addr: SocketAddr) -> Dest {
+        Dest {
+            nodes: Arc::new([addr]),
+            realms: Arc::new([Realm::new("", None)]),
+            product: PRODUCT.into(),
+        }
+    }
+
+    /// Worker `w`'s node.
+    pub fn node(&self, w: usize) -> SocketAddr {
+        self.nodes[w % self.nodes.len()]
+    }
+
+    /// Request `i`'s realm.
+    pub fn realm(&self, i: u64) -> &Realm {
+        &self.realms[(i % self.realms.len() as u64) as usize]
+    }
+
+    /// The same nodes with realm `i` only (one pool filling up).
+    pub fn only(&self, i: usize) -> Dest {
+        let r = &self.realms[i % self.realms.len()];
+        Dest {
+            nodes: self.nodes.clone(),
+            realms: Arc::new([Realm::new(&r.prefix, r.bearer.as_deref())]),
+            product: self.product.clone(),
+        }
+    }
+}
+
 /// What one worker saw: latencies of answered requests, and failures.
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -84,10 +150,12 @@ pub struct Lease {
     pub id: Box<str>,
     head: Box<str>,
     footer: Option<Arc<str>>,
+    /// Its realm's path prefix (shared by the realm's leases).
+    pub prefix: Arc<str>,
 }
 
 impl Lease {
-    fn from_grant(grant: LeaseGrant, footers: &mut Option<Arc<str>>) -> Lease {
+    fn from_grant(grant: LeaseGrant, footers: &mut Option<Arc<str>>, prefix: Arc<str>) -> Lease {
         let token = grant.token;
         // v4.public.PAYLOAD.FOOTER
         let split = token.match_indices('.').nth(2).map(|(i, _)| i);
@@ -110,6 +178,7 @@ impl Lease {
             id: grant.lease_id.into_boxed_str(),
             head,
             footer,
+            prefix,
         }
     }
 
@@ -138,12 +207,7 @@ fn intern(footer: &str) -> Arc<str> {
     f
 }
 
-/// One simulated program of the benchmark's main product: who it is.
-pub fn checkout_body(user: &str, host: &str, client_id: &str) -> Vec<u8> {
-    checkout_body_of(PRODUCT, user, host, client_id)
-}
-
-/// Likewise for any product.
+/// One simulated program of `product`: who it is.
 pub fn checkout_body_of(product: &str, user: &str, host: &str, client_id: &str) -> Vec<u8> {
     serde_json::to_vec(&CheckoutRequest {
         product: product.to_owned(),
@@ -161,14 +225,15 @@ fn describe(what: &str, r: &Response) -> String {
     format!("{what}: HTTP {} {}", r.status, r.snippet())
 }
 
-/// `POST /api/v1/leases`: the lease on 200/201.
+/// `POST /api/v1/leases` in `realm`: the lease on 200/201.
 pub async fn checkout(
     conn: &mut Conn,
+    realm: &Realm,
     body: &[u8],
     footers: &mut Option<Arc<str>>,
 ) -> Result<Lease, String> {
     let r = conn
-        .request("POST", "/api/v1/leases", &[], Some(body))
+        .request("POST", &realm.leases_path, &realm.bearer(), Some(body))
         .await
         .map_err(|e| format!("checkout: {e}"))?;
     if r.status != 201 && r.status != 200 {
@@ -176,12 +241,12 @@ pub async fn checkout(
     }
     let grant: LeaseGrant =
         serde_json::from_slice(&r.body).map_err(|e| format!("checkout answer: {e}"))?;
-    Ok(Lease::from_grant(grant, footers))
+    Ok(Lease::from_grant(grant, footers, realm.prefix.clone()))
 }
 
 /// `DELETE /api/v1/leases/{id}`: 204.
 pub async fn checkin(conn: &mut Conn, lease: &Lease) -> Result<(), String> {
-    let path = format!("/api/v1/leases/{}", lease.id);
+    let path = format!("{}/api/v1/leases/{}", lease.prefix, lease.id);
     let r = conn
         .request("DELETE", &path, &lease.bearer(), None)
         .await
@@ -195,7 +260,7 @@ pub async fn checkin(conn: &mut Conn, lease: &Lease) -> Result<(), String> {
 /// `POST /api/v1/leases/{id}/heartbeat` with no body, as the client library sends it:
 /// 200. (The answer's new token is not read: the first stays valid for the whole run.)
 pub async fn heartbeat(conn: &mut Conn, lease: &Lease) -> Result<(), String> {
-    let path = format!("/api/v1/leases/{}/heartbeat", lease.id);
+    let path = format!("{}/api/v1/leases/{}/heartbeat", lease.prefix, lease.id);
     let r = conn
         .request("POST", &path, &lease.bearer(), None)
         .await
@@ -237,7 +302,12 @@ pub async fn ceiling(addr: SocketAddr, conc: usize, dur: Duration) -> Outcome {
     let end = start + dur;
     let rec = workers(conc, |w| async move {
         let mut conn = Conn::new(addr);
-        let body = checkout_body(&format!("user{w}"), &format!("host{w}"), &format!("c{w}"));
+        let body = checkout_body_of(
+            PRODUCT,
+            &format!("user{w}"),
+            &format!("host{w}"),
+            &format!("c{w}"),
+        );
         let mut rec = Recorder::default();
         while Instant::now() < end {
             let t = Instant::now();
@@ -261,8 +331,8 @@ pub async fn ceiling(addr: SocketAddr, conc: usize, dur: Duration) -> Outcome {
 }
 
 /// Closed loop of checkout → checkin: each worker is one user on one host starting and
-/// closing the program as fast as it can.
-pub async fn cycles(addr: SocketAddr, conc: usize, dur: Duration, tag: &str) -> Outcome {
+/// closing the program as fast as it can (worker `w`'s `k`th cycle in realm `w + k·conc`).
+pub async fn cycles(dest: &Dest, conc: usize, dur: Duration, tag: &str) -> Outcome {
     let start = Instant::now();
     let end = start + dur;
     let split = Arc::new(std::sync::Mutex::new((
@@ -272,26 +342,29 @@ pub async fn cycles(addr: SocketAddr, conc: usize, dur: Duration, tag: &str) -> 
     let rec = workers(conc, |w| {
         let split = split.clone();
         let tag = tag.to_owned();
+        let dest = dest.clone();
         async move {
-            let mut conn = Conn::new(addr);
-            let body = checkout_body(
+            let mut conn = Conn::new(dest.node(w));
+            let body = checkout_body_of(
+                &dest.product,
                 &format!("{tag}-user{w}"),
                 &format!("{tag}-host{w}"),
                 &format!("{tag}-client{w}"),
             );
             let mut footers = None;
             let (mut all, mut outs, mut ins) = Default::default();
+            let mut k = w as u64;
             while Instant::now() < end {
                 cycle(
                     &mut conn,
+                    dest.realm(k),
                     &body,
                     &mut footers,
                     Instant::now(),
-                    &mut all,
-                    &mut outs,
-                    &mut ins,
+                    (&mut all, &mut outs, &mut ins),
                 )
                 .await;
+                k += conc as u64;
             }
             let mut s = split.lock().expect("split");
             s.0.merge(outs);
@@ -326,17 +399,17 @@ pub fn ms(us: u32) -> String {
     format!("{:.2} ms", f64::from(us) / 1000.0)
 }
 
-/// One checkout and its checkin; the checkout's latency counts from `start`.
+/// One checkout and its checkin; the checkout's latency counts from `start`. Recorded
+/// in (all requests, checkouts, checkins).
 async fn cycle(
     conn: &mut Conn,
+    realm: &Realm,
     body: &[u8],
     footers: &mut Option<Arc<str>>,
     start: Instant,
-    all: &mut Recorder,
-    outs: &mut Recorder,
-    ins: &mut Recorder,
+    (all, outs, ins): (&mut Recorder, &mut Recorder, &mut Recorder),
 ) {
-    match checkout(conn, body, footers).await {
+    match checkout(conn, realm, body, footers).await {
         Ok(lease) => {
             let took = start.elapsed();
             all.ok(took);
@@ -355,12 +428,13 @@ async fn cycle(
 }
 
 /// Takes `n` leases for distinct users on distinct hosts (`{tag}-user{i}`), `conc` at a
-/// time, until done or `limit` passed; lease `i` is of `products[i % len]`. A failed
+/// time, until done or `limit` passed; lease `i` is of `products[i % len]` (`dest`'s
+/// product when none are given) in realm `i % realms`. A failed
 /// checkout is counted and tried again (twice), as a client would. Returns the leases
 /// (in order of index, missing ones left out), the load's outcome, and the rates over
 /// the first and the last tenth.
 pub async fn make_leases(
-    addr: SocketAddr,
+    dest: &Dest,
     conc: usize,
     n: u64,
     limit: Duration,
@@ -368,7 +442,7 @@ pub async fn make_leases(
     products: &[String],
 ) -> (Vec<Lease>, Outcome, Option<(f64, f64)>) {
     let products: Arc<Vec<String>> = Arc::new(if products.is_empty() {
-        vec![PRODUCT.to_owned()]
+        vec![dest.product.to_string()]
     } else {
         products.to_vec()
     });
@@ -376,11 +450,16 @@ pub async fn make_leases(
     let end = start + limit;
     let next = Arc::new(AtomicU64::new(0));
     let made = Arc::new(std::sync::Mutex::new(Vec::<(u64, Lease, Duration)>::new()));
-    let rec = workers(conc, |_| {
-        let (next, made, tag, products) =
-            (next.clone(), made.clone(), tag.to_owned(), products.clone());
+    let rec = workers(conc, |w| {
+        let (next, made, tag, products, dest) = (
+            next.clone(),
+            made.clone(),
+            tag.to_owned(),
+            products.clone(),
+            dest.clone(),
+        );
         async move {
-            let mut conn = Conn::new(addr);
+            let mut conn = Conn::new(dest.node(w));
             let mut footers = None;
             let mut rec = Recorder::default();
             let mut mine = Vec::new();
@@ -397,7 +476,7 @@ pub async fn make_leases(
                 );
                 for _attempt in 0..3 {
                     let t = Instant::now();
-                    match checkout(&mut conn, &body, &mut footers).await {
+                    match checkout(&mut conn, dest.realm(i), &body, &mut footers).await {
                         Ok(lease) => {
                             rec.ok(t.elapsed());
                             mine.push((i, lease, start.elapsed()));
@@ -442,7 +521,7 @@ pub async fn make_leases(
 
 /// Closed loop of heartbeats over `leases`: worker `w` takes leases `w`, `w + conc`, ….
 pub async fn heartbeats(
-    addr: SocketAddr,
+    dest: &Dest,
     conc: usize,
     leases: Arc<Vec<Lease>>,
     dur: Duration,
@@ -451,6 +530,7 @@ pub async fn heartbeats(
     let end = start + dur;
     let rec = workers(conc, |w| {
         let leases = leases.clone();
+        let addr = dest.node(w);
         async move {
             let mut conn = Conn::new(addr);
             let mut rec = Recorder::default();
@@ -489,7 +569,7 @@ pub enum Job {
 /// timer's own lateness is not). Stops after `dur` of schedule, or when the schedule has
 /// fallen `dur` behind (the server could not keep up).
 pub async fn open_loop(
-    addr: SocketAddr,
+    dest: &Dest,
     workers_n: usize,
     rate: f64,
     dur: Duration,
@@ -506,9 +586,15 @@ pub async fn open_loop(
         Recorder::default(),
     )));
     let rec = workers(workers_n, |w| {
-        let (next, sent, split, job) = (next.clone(), sent.clone(), split.clone(), job.clone());
+        let (next, sent, split, job, dest) = (
+            next.clone(),
+            sent.clone(),
+            split.clone(),
+            job.clone(),
+            dest.clone(),
+        );
         async move {
-            let mut conn = Conn::new(addr);
+            let mut conn = Conn::new(dest.node(w));
             let mut footers = None;
             let (mut all, mut outs, mut ins) = Default::default();
             loop {
@@ -526,19 +612,19 @@ pub async fn open_loop(
                 sent.fetch_add(1, Ordering::Relaxed);
                 match &job {
                     Job::Cycle { tag } => {
-                        let body = checkout_body(
+                        let body = checkout_body_of(
+                            &dest.product,
                             &format!("{tag}-user{w}"),
                             &format!("{tag}-host{w}"),
                             &format!("{tag}-client{w}"),
                         );
                         cycle(
                             &mut conn,
+                            dest.realm(i),
                             &body,
                             &mut footers,
                             t0,
-                            &mut all,
-                            &mut outs,
-                            &mut ins,
+                            (&mut all, &mut outs, &mut ins),
                         )
                         .await;
                     }
@@ -575,7 +661,7 @@ pub async fn open_loop(
 /// Keeps taking leases for new users at `conc` until `stop` is set; returns the leases
 /// the server acknowledged (answered 201) and how many checkouts were sent.
 pub async fn checkout_until(
-    addr: SocketAddr,
+    dest: &Dest,
     conc: usize,
     stop: Arc<AtomicBool>,
     tag: &str,
@@ -583,16 +669,17 @@ pub async fn checkout_until(
 ) -> (Vec<Lease>, u64) {
     let next = Arc::new(AtomicU64::new(0));
     let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
-    workers(conc, |_| {
-        let (next, acked, stop, tag, product) = (
+    workers(conc, |w| {
+        let (next, acked, stop, tag, product, dest) = (
             next.clone(),
             acked.clone(),
             stop.clone(),
             tag.to_owned(),
             product.to_owned(),
+            dest.clone(),
         );
         async move {
-            let mut conn = Conn::new(addr);
+            let mut conn = Conn::new(dest.node(w));
             let mut footers = None;
             while !stop.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -602,7 +689,7 @@ pub async fn checkout_until(
                     &format!("{tag}-host{i}"),
                     &format!("{tag}-client{i}"),
                 );
-                match checkout(&mut conn, &body, &mut footers).await {
+                match checkout(&mut conn, dest.realm(i), &body, &mut footers).await {
                     Ok(lease) => acked.lock().expect("acked").push(lease),
                     Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
                 }
@@ -617,9 +704,10 @@ pub async fn checkout_until(
 
 /// Heartbeats each of `leases` once, `conc` at a time; returns how many answered 200 and
 /// the first failures.
-pub async fn heartbeat_each(addr: SocketAddr, conc: usize, leases: Arc<Vec<Lease>>) -> Recorder {
+pub async fn heartbeat_each(dest: &Dest, conc: usize, leases: Arc<Vec<Lease>>) -> Recorder {
     workers(conc, |w| {
         let leases = leases.clone();
+        let addr = dest.node(w);
         async move {
             let mut conn = Conn::new(addr);
             let mut rec = Recorder::default();
@@ -636,15 +724,38 @@ pub async fn heartbeat_each(addr: SocketAddr, conc: usize, leases: Arc<Vec<Lease
     .await
 }
 
-/// Seats in use in all pools, from `GET /api/v1/server`.
-pub async fn in_use(addr: SocketAddr) -> Result<u32, String> {
-    let mut conn = Conn::new(addr);
+/// Seats in use in all pools of every realm, from `GET /api/v1/server` (16 realms at a
+/// time, on the first node).
+pub async fn in_use(dest: &Dest) -> Result<u32, String> {
+    let n = dest.realms.len().min(16);
+    let tasks: Vec<_> = (0..n)
+        .map(|w| {
+            let dest = dest.clone();
+            tokio::spawn(async move {
+                let mut conn = Conn::new(dest.node(0));
+                let mut sum = 0;
+                for realm in dest.realms.iter().skip(w).step_by(n) {
+                    sum += realm_in_use(&mut conn, realm).await?;
+                }
+                Ok::<u32, String>(sum)
+            })
+        })
+        .collect();
+    let mut sum = 0;
+    for t in tasks {
+        sum += t.await.map_err(|e| e.to_string())??;
+    }
+    Ok(sum)
+}
+
+async fn realm_in_use(conn: &mut Conn, realm: &Realm) -> Result<u32, String> {
+    let path = format!("{}/api/v1/server", realm.prefix);
     let r = conn
-        .request("GET", "/api/v1/server", &[], None)
+        .request("GET", &path, &realm.bearer(), None)
         .await
-        .map_err(|e| format!("GET /api/v1/server: {e}"))?;
+        .map_err(|e| format!("GET {path}: {e}"))?;
     if r.status != 200 {
-        return Err(describe("GET /api/v1/server", &r));
+        return Err(describe(&format!("GET {path}"), &r));
     }
     let info: tessera_core::protocol::ServerInfo =
         serde_json::from_slice(&r.body).map_err(|e| format!("server info: {e}"))?;

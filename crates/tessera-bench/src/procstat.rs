@@ -62,9 +62,10 @@ pub struct Usage {
     pub peak_file: u64,
 }
 
-/// Samples a server process while a phase runs.
+/// Samples the server's processes (one, or each node of several) while a phase runs:
+/// their memory and CPU added up.
 pub struct Sampler {
-    pid: u32,
+    pids: Vec<u32>,
     start: Instant,
     cpu0: Duration,
     self0: Duration,
@@ -76,17 +77,22 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Samples process `pid`, and the size of `file` when given.
-    pub fn start(pid: u32, file: Option<PathBuf>) -> Sampler {
-        let peak = Arc::new(AtomicU64::new(rss_bytes(pid).unwrap_or(0)));
+    /// Samples processes `pids`, and the size of `file` when given.
+    pub fn start(pids: Vec<u32>, file: Option<PathBuf>) -> Sampler {
+        let peak = Arc::new(AtomicU64::new(rss_sum(&pids).unwrap_or(0)));
         let peak_file = Arc::new(AtomicU64::new(file_size(file.as_deref())));
         let stop = Arc::new(AtomicBool::new(false));
         let task = {
-            let (peak, peak_file, stop, file) =
-                (peak.clone(), peak_file.clone(), stop.clone(), file.clone());
+            let (peak, peak_file, stop, file, pids) = (
+                peak.clone(),
+                peak_file.clone(),
+                stop.clone(),
+                file.clone(),
+                pids.clone(),
+            );
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(rss) = rss_bytes(pid) {
+                    if let Some(rss) = rss_sum(&pids) {
                         peak.fetch_max(rss, Ordering::Relaxed);
                     }
                     peak_file.fetch_max(file_size(file.as_deref()), Ordering::Relaxed);
@@ -95,9 +101,9 @@ impl Sampler {
             })
         };
         Sampler {
-            pid,
             start: Instant::now(),
-            cpu0: cpu_time(&pid.to_string()).unwrap_or_default(),
+            cpu0: cpu_sum(&pids).unwrap_or_default(),
+            pids,
             self0: cpu_time("self").unwrap_or_default(),
             peak,
             peak_file,
@@ -109,11 +115,11 @@ impl Sampler {
 
     pub async fn finish(self) -> Usage {
         let wall = self.start.elapsed().as_secs_f64().max(1e-9);
-        let cpu = cpu_time(&self.pid.to_string()).unwrap_or(self.cpu0);
+        let cpu = cpu_sum(&self.pids).unwrap_or(self.cpu0);
         let me = cpu_time("self").unwrap_or(self.self0);
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
-        if let Some(rss) = rss_bytes(self.pid) {
+        if let Some(rss) = rss_sum(&self.pids) {
             self.peak.fetch_max(rss, Ordering::Relaxed);
         }
         self.peak_file
@@ -125,4 +131,14 @@ impl Sampler {
             client_cpu_pct: (me.saturating_sub(self.self0)).as_secs_f64() / wall * 100.0,
         }
     }
+}
+
+/// The resident memory of `pids` added up; none when one of them is gone.
+fn rss_sum(pids: &[u32]) -> Option<u64> {
+    pids.iter().map(|p| rss_bytes(*p)).sum()
+}
+
+/// The CPU time of `pids` added up; none when one of them is gone.
+fn cpu_sum(pids: &[u32]) -> Option<Duration> {
+    pids.iter().map(|p| cpu_time(&p.to_string())).sum()
 }

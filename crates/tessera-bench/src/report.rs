@@ -47,6 +47,15 @@ pub struct Report {
     pub ceiling: Option<f64>,
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
+    /// Another target's run of the same phases (`--compare-lan`): its req/s and p99
+    /// are printed beside each row of the same phase, and its targets after these.
+    pub compare: Option<Box<Report>>,
+}
+
+/// What a row's phase is, whatever its numbers: its name before ` (` and ` over `.
+fn phase_key(name: &str) -> &str {
+    let head = name.split(" (").next().unwrap_or(name);
+    head.split(" over ").next().unwrap_or(head)
 }
 
 impl Report {
@@ -58,6 +67,7 @@ impl Report {
             ceiling: None,
             checks: Vec::new(),
             notes: Vec::new(),
+            compare: None,
         }
     }
 
@@ -81,12 +91,12 @@ impl Report {
         }
     }
 
-    /// Target: p99 under 5 ms.
-    pub fn check_p99(&mut self, row: &Row, what: &str) {
+    /// Target: p99 under `target_ms`.
+    pub fn check_p99(&mut self, row: &Row, what: &str, target_ms: u32) {
         let behind = row.detail.iter().any(|d| d.starts_with("fell behind"));
         self.checks.push(Check::new(
-            row.errors == 0 && !behind && row.lat.p99_us < 5_000,
-            format!("{what}: p99 under 5 ms"),
+            row.errors == 0 && !behind && row.lat.p99_us < target_ms * 1000,
+            format!("{what}: p99 under {target_ms} ms"),
             format!(
                 "p99 {} (p50 {}, max {}) at {:.0} req/s{}",
                 ms(row.lat.p99_us),
@@ -109,7 +119,7 @@ impl Report {
             let _ = writeln!(s, "{h}");
         }
         let _ = writeln!(s);
-        let heads = [
+        let mut heads = vec![
             "phase",
             "requests",
             "errors",
@@ -122,10 +132,13 @@ impl Report {
             "client CPU",
             "vs ceiling",
         ];
+        if self.compare.is_some() {
+            heads.extend(["LAN req/s", "LAN p99"]);
+        }
         let mut table: Vec<Vec<String>> = vec![heads.iter().map(|h| h.to_string()).collect()];
         for r in &self.rows {
             let usage = r.usage.unwrap_or_default();
-            table.push(vec![
+            let mut cells = vec![
                 r.name.clone(),
                 r.requests.to_string(),
                 r.errors.to_string(),
@@ -140,7 +153,18 @@ impl Report {
                     Some(c) if c > 0.0 => format!("{:.1}%", r.rate / c * 100.0),
                     _ => "-".into(),
                 },
-            ]);
+            ];
+            if let Some(other) = &self.compare {
+                match other
+                    .rows
+                    .iter()
+                    .find(|o| phase_key(&o.name) == phase_key(&r.name))
+                {
+                    Some(o) => cells.extend([format!("{:.0}", o.rate), ms(o.lat.p99_us)]),
+                    None => cells.extend(["-".to_owned(), "-".to_owned()]),
+                }
+            }
+            table.push(cells);
         }
         let widths: Vec<usize> = (0..heads.len())
             .map(|i| {
@@ -208,6 +232,24 @@ impl Report {
         }
         for n in &self.notes {
             let _ = writeln!(s, "  note: {n}");
+        }
+        if let Some(other) = &self.compare {
+            let _ = writeln!(
+                s,
+                "\nthe LAN license server in the same run (--compare-lan), its targets:"
+            );
+            for c in &other.checks {
+                let _ = writeln!(
+                    s,
+                    "  [{}] {}: {}",
+                    if c.pass { "PASS" } else { "MISS" },
+                    c.target,
+                    c.figures
+                );
+            }
+            for n in &other.notes {
+                let _ = writeln!(s, "  note: {n}");
+            }
         }
         s
     }

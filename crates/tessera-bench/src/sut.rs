@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::http::Conn;
+use crate::load::{Dest, Realm};
 
 /// Which license server the load is driven against. Each variant knows how to set up a
 /// fresh instance with one large pool of `PRODUCT` and how to crash and restart it; the
@@ -23,6 +24,10 @@ pub enum Target {
     /// Two LAN license server nodes (`tessera server --database-url`) on one fresh
     /// PostgreSQL database: the failover phase only (see `cluster.rs`).
     LanCluster,
+    /// The portal's web license server (`tessera portal --database-url`) on a fresh
+    /// PostgreSQL database, with `--organizations` organizations, each with a Paid "Use
+    /// Web License Server" order and a site key, on `--nodes` portal processes.
+    Web,
 }
 
 impl Target {
@@ -31,6 +36,9 @@ impl Target {
             Target::Lan => "LAN license server (tessera server, SQLite, synchronous=FULL)",
             Target::LanCluster => {
                 "two LAN license server nodes (tessera server --database-url, PostgreSQL)"
+            }
+            Target::Web => {
+                "web license server (tessera portal --database-url, PostgreSQL), one realm per organization"
             }
         }
     }
@@ -48,6 +56,11 @@ pub struct SetupOpts {
     pub extra_pools: Vec<(String, u32)>,
     pub lease_ttl_s: u64,
     pub heartbeat_s: u64,
+    /// With `Target::Web`: the PostgreSQL server to make the run's database in, the
+    /// organizations and the portal nodes.
+    pub database_url: String,
+    pub organizations: u64,
+    pub nodes: usize,
 }
 
 /// A server process on a loopback port: what the phases drive and measure.
@@ -55,6 +68,8 @@ pub struct Server {
     pub addr: SocketAddr,
     child: Child,
     restart: RestartSpec,
+    /// What says the server is up: `GET` of this path with this bearer answers 200.
+    probe: (String, Option<String>),
     /// The server's standard error, kept for when something goes wrong.
     pub log: PathBuf,
     /// The database's write-ahead log, when the server has one.
@@ -62,13 +77,12 @@ pub struct Server {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// How a server is started again on the same state and port after a crash.
-enum RestartSpec {
-    Command {
-        program: PathBuf,
-        args: Vec<String>,
-        env: Vec<(String, String)>,
-    },
+/// How a server is started again on the same state and port after a crash: the
+/// program and its arguments (`tessera` with no Tessera settings from the environment).
+struct RestartSpec {
+    program: PathBuf,
+    args: Vec<String>,
+    tessera: bool,
 }
 
 impl Server {
@@ -117,16 +131,26 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// The path whose answer says the server is up (`/api/v1/server`, or a realm's).
+    pub fn probe_path(&self) -> &str {
+        &self.probe.0
+    }
+
     /// Starts the server again on the same state and port; returns how long it took
-    /// until `GET /api/v1/server` answered 200.
+    /// until `GET /api/v1/server` (of a realm, on the web license server) answered 200.
     pub async fn restart_timed(&mut self) -> anyhow::Result<Duration> {
         let started = Instant::now();
-        let RestartSpec::Command { program, args, env } = &self.restart;
-        let mut cmd = Command::new(program);
+        let RestartSpec {
+            program,
+            args,
+            tessera,
+        } = &self.restart;
+        let mut cmd = if *tessera {
+            tessera_cmd(program)
+        } else {
+            Command::new(program)
+        };
         cmd.args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
         let (child, addr) = spawn_listening(cmd, &self.log)?;
         if addr != self.addr {
             bail!("the server came back on {addr}, not {}", self.addr);
@@ -134,8 +158,10 @@ impl Server {
         self.child = child;
         let deadline = started + Duration::from_secs(60);
         let mut conn = Conn::new(self.addr);
+        let (path, bearer) = &self.probe;
+        let bearer: Vec<&str> = bearer.as_deref().into_iter().collect();
         loop {
-            if let Ok(r) = conn.request("GET", "/api/v1/server", &[], None).await
+            if let Ok(r) = conn.request("GET", path, &bearer, None).await
                 && r.status == 200
             {
                 return Ok(started.elapsed());
@@ -201,13 +227,188 @@ fn run_ok(mut cmd: Command, what: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// A system under test as the phases see it: its server processes (node 0 is the one
+/// killed), and where the load goes.
+pub struct Sut {
+    pub nodes: Vec<Server>,
+    pub dest: Dest,
+    /// Dropped after the nodes (fields drop in order): the database goes last.
+    _db: Option<Database>,
+}
+
+impl Sut {
+    /// The server processes now.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(Server::pid).collect()
+    }
+
+    /// The database's write-ahead log, when the server has one of its own.
+    pub fn wal(&self) -> Option<PathBuf> {
+        self.nodes[0].wal.clone()
+    }
+}
+
 /// Sets up and starts a fresh instance of `target`.
-pub fn start(target: Target, opts: &SetupOpts) -> anyhow::Result<Server> {
+pub fn start(target: Target, opts: &SetupOpts) -> anyhow::Result<Sut> {
     match target {
-        Target::Lan => start_lan(opts),
+        Target::Lan => {
+            let server = start_lan(opts)?;
+            Ok(Sut {
+                dest: Dest::lan(server.addr),
+                nodes: vec![server],
+                _db: None,
+            })
+        }
+        Target::Web => start_web(opts),
         Target::LanCluster => bail!("the lan-cluster target is started by `start_cluster`"),
     }
 }
+
+/// A work folder for one run: in `work_dir` when given, else the system's temp folder.
+fn work_folder(work_dir: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
+    Ok(match work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            tempfile::Builder::new()
+                .prefix("tessera-bench-")
+                .tempdir_in(d)?
+        }
+        None => tempfile::Builder::new()
+            .prefix("tessera-bench-")
+            .tempdir()?,
+    })
+}
+
+/// Starts one node of `tessera` (the LAN server, a cluster's node, a portal) with `args`
+/// and `--listen 127.0.0.1:0`, its standard error to `log`, and waits until it listens;
+/// it is restarted on the port it got.
+fn start_node(
+    bin: &Path,
+    mut args: Vec<String>,
+    log: PathBuf,
+    probe: (String, Option<String>),
+    wal: Option<PathBuf>,
+) -> anyhow::Result<Server> {
+    args.push("--listen".into());
+    let mut first = tessera_cmd(bin);
+    first.args(&args).arg("127.0.0.1:0");
+    let (child, addr) = spawn_listening(first, &log)?;
+    args.push(addr.to_string());
+    Ok(Server {
+        addr,
+        child,
+        restart: RestartSpec {
+            program: bin.to_owned(),
+            args,
+            tessera: true,
+        },
+        probe,
+        log,
+        wal,
+        _dir: None,
+    })
+}
+
+/// The LAN server's probe: `GET /api/v1/server` needs no credential there.
+fn lan_probe() -> (String, Option<String>) {
+    ("/api/v1/server".into(), None)
+}
+
+/// One organization as `tessera portal bench-seed` prints it.
+#[derive(serde::Deserialize)]
+struct SeededOrg {
+    org: String,
+    site_key: String,
+}
+
+/// The web license server: a fresh database in the PostgreSQL server at
+/// `opts.database_url`; `opts.organizations` organizations set up by `tessera portal
+/// bench-seed` (accounts, Paid "Use Web License Server" orders of `opts.seats` seats of
+/// the sample catalog's `autocad`, a site key each, all through the portal's own code);
+/// then `opts.nodes` `tessera portal` processes on it, each on a free loopback port.
+fn start_web(opts: &SetupOpts) -> anyhow::Result<Sut> {
+    let db = Database::create(&opts.database_url)?;
+    let dir = work_folder(opts.work_dir.as_deref())?;
+    let bin = &opts.tessera;
+    let seed_dir = dir.path().join("seed");
+    let started = Instant::now();
+    let mut c = tessera_cmd(bin);
+    c.arg("portal")
+        .arg("--data")
+        .arg(&seed_dir)
+        .args(["--database-url", &db.url, "--new-vendor-key", "bench-seed"])
+        .args(["--organizations", &opts.organizations.to_string()])
+        .args(["--seats", &opts.seats.to_string()]);
+    let out = run_ok(c, "tessera portal bench-seed")?;
+    let mut realms = Vec::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let org: SeededOrg = serde_json::from_str(line)
+            .with_context(|| format!("tessera portal bench-seed printed `{line}`"))?;
+        realms.push(Realm::new(&format!("/w/{}", org.org), Some(&org.site_key)));
+    }
+    if realms.len() as u64 != opts.organizations {
+        bail!(
+            "tessera portal bench-seed made {} organizations of {}",
+            realms.len(),
+            opts.organizations
+        );
+    }
+    // In order of slug (bench-org-00000, …): the first is the growth phase's.
+    realms.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+    println!(
+        "  {} organizations with a Paid web order of {} seats and a site key each, in {:.1} s",
+        realms.len(),
+        opts.seats,
+        started.elapsed().as_secs_f64()
+    );
+    let probe = (
+        format!("{}/api/v1/server", realms[0].prefix),
+        realms[0].bearer.as_deref().map(str::to_owned),
+    );
+    let vendor_secret = seed_dir.join("vendor.secret");
+    let mut nodes = Vec::new();
+    for n in 0..opts.nodes.max(1) {
+        let data = dir.path().join(format!("node-{n}"));
+        let args: Vec<String> = vec![
+            "portal".into(),
+            "--data".into(),
+            data.to_string_lossy().into_owned(),
+            "--database-url".into(),
+            db.url.clone(),
+            "--vendor-secret-key".into(),
+            vendor_secret.to_string_lossy().into_owned(),
+            "--web-lease-ttl".into(),
+            opts.lease_ttl_s.to_string(),
+            "--web-heartbeat".into(),
+            opts.heartbeat_s.to_string(),
+            // Every simulated client comes from 127.0.0.1 with its organization's one
+            // site key: no per-address, per-organization or per-credential limits.
+            "--rate-limit".into(),
+            "0".into(),
+            "--org-rate-limit".into(),
+            "0".into(),
+            "--credential-rate-limit".into(),
+            "0".into(),
+        ];
+        let log = dir.path().join(format!("node-{n}.log"));
+        nodes.push(start_node(bin, args, log, probe.clone(), None)?);
+    }
+    // The folder with the keys, data folders and logs lives as long as the first node.
+    nodes[0]._dir = Some(dir);
+    let dest = Dest {
+        nodes: nodes.iter().map(|n| n.addr).collect(),
+        realms: realms.into(),
+        product: WEB_PRODUCT.into(),
+    };
+    Ok(Sut {
+        nodes,
+        dest,
+        _db: Some(db),
+    })
+}
+
+/// The product of the sample catalog's `autocad-1y` option, which `bench-seed` orders.
+pub const WEB_PRODUCT: &str = "autocad";
 
 /// A database made for one run in a PostgreSQL server, dropped (with `psql`) at the end.
 pub struct Database {
@@ -259,7 +460,11 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
         "-c",
         sql,
     ]);
-    run_ok(c, "psql (the lan-cluster target needs PostgreSQL's psql)").map(drop)
+    run_ok(
+        c,
+        "psql (the lan-cluster and web targets need PostgreSQL's psql)",
+    )
+    .map(drop)
 }
 
 /// Two nodes of a LAN server on one PostgreSQL database, each a [`Server`] that can be
@@ -308,7 +513,7 @@ pub fn start_cluster(opts: &SetupOpts, admin_url: &str) -> anyhow::Result<Cluste
     let mut nodes = Vec::new();
     for name in ["node-a", "node-b"] {
         let log = dir.path().join(format!("{name}.log"));
-        let mut args: Vec<String> = vec![
+        let args: Vec<String> = vec![
             "server".into(),
             "--database-url".into(),
             db.url.clone(),
@@ -322,24 +527,8 @@ pub fn start_cluster(opts: &SetupOpts, admin_url: &str) -> anyhow::Result<Cluste
             opts.heartbeat_s.to_string(),
             "--rate-limit".into(),
             "0".into(),
-            "--listen".into(),
         ];
-        let mut first = tessera_cmd(bin);
-        first.args(&args).arg("127.0.0.1:0");
-        let (child, addr) = spawn_listening(first, &log)?;
-        args.push(addr.to_string());
-        nodes.push(Server {
-            addr,
-            child,
-            restart: RestartSpec::Command {
-                program: bin.clone(),
-                args,
-                env: vec![("TESSERA_MACHINE_ID".into(), MACHINE_ID.into())],
-            },
-            log,
-            wal: None,
-            _dir: None,
-        });
+        nodes.push(start_node(bin, args, log, lan_probe(), None)?);
     }
     // The folder with the keys and logs lives as long as the first node.
     nodes[0]._dir = Some(dir);
@@ -350,17 +539,7 @@ pub fn start_cluster(opts: &SetupOpts, admin_url: &str) -> anyhow::Result<Cluste
 /// an activation key with one pool of `seats` seats, imported with `tessera server
 /// activate`, then `tessera server` on 127.0.0.1 with a free port.
 fn start_lan(opts: &SetupOpts) -> anyhow::Result<Server> {
-    let dir = match &opts.work_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            tempfile::Builder::new()
-                .prefix("tessera-bench-")
-                .tempdir_in(d)?
-        }
-        None => tempfile::Builder::new()
-            .prefix("tessera-bench-")
-            .tempdir()?,
-    };
+    let dir = work_folder(opts.work_dir.as_deref())?;
     let vendor = dir.path().join("vendor");
     let data = dir.path().join("server");
     let bin = &opts.tessera;
@@ -397,7 +576,7 @@ fn start_lan(opts: &SetupOpts) -> anyhow::Result<Server> {
     }
 
     let log = dir.path().join("server.log");
-    let mut args: Vec<String> = vec![
+    let args: Vec<String> = vec![
         "server".into(),
         "--data".into(),
         data.to_string_lossy().into_owned(),
@@ -411,24 +590,16 @@ fn start_lan(opts: &SetupOpts) -> anyhow::Result<Server> {
         // offices' networks, not for one load generator standing in for thousands.
         "--rate-limit".into(),
         "0".into(),
-        "--listen".into(),
     ];
-    let mut first = tessera_cmd(bin);
-    first.args(&args).arg("127.0.0.1:0");
-    let (child, addr) = spawn_listening(first, &log)?;
-    args.push(addr.to_string());
-    Ok(Server {
-        addr,
-        child,
-        restart: RestartSpec::Command {
-            program: bin.clone(),
-            args,
-            env: vec![("TESSERA_MACHINE_ID".into(), MACHINE_ID.into())],
-        },
+    let mut server = start_node(
+        bin,
+        args,
         log,
-        wal: Some(data.join("tessera.db-wal")),
-        _dir: Some(dir),
-    })
+        lan_probe(),
+        Some(data.join("tessera.db-wal")),
+    )?;
+    server._dir = Some(dir);
+    Ok(server)
 }
 
 /// Starts the trivial HTTP server (`tessera-bench trivial-server`), the ceiling.
@@ -440,11 +611,12 @@ pub fn start_trivial(log: &Path) -> anyhow::Result<Server> {
     Ok(Server {
         addr,
         child,
-        restart: RestartSpec::Command {
+        restart: RestartSpec {
             program: me,
             args: vec!["trivial-server".into(), "--listen".into(), addr.to_string()],
-            env: Vec::new(),
+            tessera: false,
         },
+        probe: lan_probe(),
         log: log.to_owned(),
         wal: None,
         _dir: None,

@@ -173,6 +173,12 @@ pub struct PortalConfig {
     /// The data folder (not in the file: it is where the file is).
     #[serde(skip)]
     pub data_dir: PathBuf,
+    /// The web license server's lease TTL and heartbeat interval in seconds, when not the
+    /// protocol's defaults: set only by `tessera portal`'s hidden `--web-lease-ttl` and
+    /// `--web-heartbeat` for the benchmark (`tessera-bench --target web`), never from
+    /// the file.
+    #[serde(skip)]
+    pub web_lease_timing: Option<(u64, u64)>,
     /// Address to listen on.
     pub listen: String,
     /// The address customers reach the portal at (links in e-mails; `https://…` makes
@@ -261,6 +267,7 @@ impl PortalConfig {
         };
         PortalConfig {
             data_dir: data_dir.to_owned(),
+            web_lease_timing: None,
             listen: "127.0.0.1:8080".into(),
             public_url: String::new(),
             database_url: String::new(),

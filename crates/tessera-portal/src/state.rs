@@ -194,6 +194,10 @@ pub async fn open(config: PortalConfig, vendor: SigningKey) -> Result<Portal, Op
     web_config.rate_limit = config.web_rate_limits.per_client;
     web_config.org_rate_limit = config.web_rate_limits.per_organization;
     web_config.credential_rate_limit = config.web_rate_limits.per_credential;
+    if let Some((ttl, heartbeat)) = config.web_lease_timing {
+        web_config.lease_ttl = std::time::Duration::from_secs(ttl);
+        web_config.heartbeat = std::time::Duration::from_secs(heartbeat);
+    }
     web_config.metrics_token =
         Some(config.metrics_token.trim().to_owned()).filter(|t| !t.is_empty());
     // Unreadable entries were refused when the settings were read (`tessera portal`).

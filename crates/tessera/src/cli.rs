@@ -103,6 +103,42 @@ pub struct PortalArgs {
     /// the client (repeat for several; default `trusted_proxies` in portal.toml, none).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     pub trusted_proxies: Vec<String>,
+    /// For the benchmark (`tessera-bench --target web`): the web license server's lease
+    /// TTL in seconds instead of the protocol's 120 (with --web-heartbeat).
+    #[arg(long, hide = true, requires = "web_heartbeat")]
+    pub web_lease_ttl: Option<u64>,
+    /// For the benchmark: the heartbeat interval the web license server announces, in
+    /// seconds, instead of 30 (with --web-lease-ttl).
+    #[arg(long, hide = true, requires = "web_lease_ttl")]
+    pub web_heartbeat: Option<u64>,
+    #[command(subcommand)]
+    pub command: Option<PortalCmd>,
+}
+
+#[derive(Subcommand)]
+pub enum PortalCmd {
+    /// For `tessera-bench --target web`: makes ORGANIZATIONS organizations in the
+    /// portal's database, each with a Paid "Use Web License Server" order (placed with
+    /// the portal's Checkout and marked Paid) and a site key; prints one JSON line per
+    /// organization: `{"org": SLUG, "site_key": KEY}`.
+    #[command(hide = true)]
+    BenchSeed(BenchSeedArgs),
+}
+
+#[derive(Args)]
+pub struct BenchSeedArgs {
+    /// How many organizations to make.
+    #[arg(long, default_value_t = 1000)]
+    pub organizations: u32,
+    /// Seats of each organization's order.
+    #[arg(long, default_value_t = 1000)]
+    pub seats: u32,
+    /// The catalog's license option each order buys (its product is the pool's).
+    #[arg(long, default_value = "autocad-1y")]
+    pub option: String,
+    /// Organizations set up at once.
+    #[arg(long, default_value_t = 8)]
+    pub parallel: usize,
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,7 @@
 //! `tessera`: one binary for the vendor's tools, the LAN license server, the client
 //! commands and the demo. Parsing and wiring only; the work happens in the library crates.
 
+mod bench_seed;
 mod cli;
 mod client_cmd;
 mod config;

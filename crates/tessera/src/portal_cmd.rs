@@ -56,14 +56,20 @@ fn portal_config(args: &PortalArgs) -> anyhow::Result<PortalConfig> {
     if let Some(rate) = args.credential_rate_limit {
         config.web_rate_limits.per_credential = rate;
     }
+    if let (Some(ttl), Some(heartbeat)) = (args.web_lease_ttl, args.web_heartbeat) {
+        config.web_lease_timing = Some((ttl, heartbeat));
+    }
     if let Some(token) = &args.metrics_token {
         config.metrics_token = token.trim().to_owned();
     }
     Ok(config)
 }
 
-pub fn run(args: PortalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: PortalArgs) -> anyhow::Result<ExitCode> {
     let mut config = portal_config(&args)?;
+    if let Some(crate::cli::PortalCmd::BenchSeed(seed)) = args.command.take() {
+        return crate::bench_seed::run(config, args.new_vendor_key, &seed);
+    }
     let key = config.vendor_secret_key_path();
     let vendor = if args.new_vendor_key {
         tessera_portal::load_or_create_vendor_key(&key)?
