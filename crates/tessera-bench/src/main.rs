@@ -89,7 +89,7 @@ struct RunArgs {
     /// Leases heartbeated in the heartbeat phase [default: 2000, quick 200].
     #[arg(long)]
     heartbeat_leases: Option<u64>,
-    /// Live leases in the scale phase [default: 100000, quick 5000; web quick 2000].
+    /// Live leases in the scale phase [default: 1000000, web 100000; quick 5000, web 2000].
     #[arg(long)]
     scale_leases: Option<u64>,
     /// Pools (one product each) the scale phase's leases are spread over, as many
@@ -182,7 +182,13 @@ impl Plan {
         Plan {
             dur: Duration::from_secs(pick(args.duration, 10, 2)),
             hb_leases: pick(args.heartbeat_leases, 2000, 200),
-            scale_leases: pick(args.scale_leases, 100_000, if web { 2000 } else { 5000 }),
+            // A million live leases on one LAN node; the web target's figure is 100,000
+            // over its organizations.
+            scale_leases: pick(
+                args.scale_leases,
+                if web { 100_000 } else { 1_000_000 },
+                if web { 2000 } else { 5000 },
+            ),
             scale_pools: pick(args.scale_pools, 100, 10).max(1),
             growth_leases: pick(args.growth_leases, 5000, 1000),
             scale_dur: Duration::from_secs(pick(args.scale_duration, 30, 3)),
@@ -686,10 +692,14 @@ async fn scale(
         a.heartbeat_interval,
         plan.scale_dur.as_secs()
     );
+    // As many connections as a hundred heartbeats a second each: a million programs
+    // would each have their own, and 64 connections at 33,333/s leave each request under
+    // 2 ms for its whole round trip before the schedule queues.
+    let conns = a.open_connections.max((rate / 100.0) as usize);
     let sampler = Sampler::start(sut.pids(), sut.wal());
     let (mut out, _) = load::open_loop(
         &dest,
-        a.open_connections,
+        conns,
         rate,
         plan.scale_dur,
         Job::Heartbeat(leases.clone()),
@@ -697,7 +707,7 @@ async fn scale(
     .await;
     let usage = sampler.finish().await;
     let mut r = row(
-        format!("scale: heartbeats of {made} leases ({rate:.0}/s open loop)"),
+        format!("scale: heartbeats of {made} leases ({rate:.0}/s open loop, {conns} connections)"),
         &mut out,
         usage,
     );
@@ -714,13 +724,13 @@ async fn scale(
         format!("{n} live leases heartbeating: RSS under 300 MB"),
         format!("peak RSS {rss_mb:.0} MB with {made} live leases being heartbeated"),
     ));
-    if plan.web() {
-        let target_us = plan.p99_target_ms() * 1000;
+    {
+        // The bound for the scale phase on both targets.
+        const SCALE_P99_MS: u32 = 10;
         rep.checks.push(Check::new(
-            kept_up && made >= n && r.lat.p99_us < target_us,
+            kept_up && made >= n && r.lat.p99_us < SCALE_P99_MS * 1000,
             format!(
-                "{n} live leases over {pools} heartbeated at {rate:.0}/s: p99 under {} ms",
-                plan.p99_target_ms()
+                "{n} live leases over {pools} heartbeated at {rate:.0}/s: p99 under {SCALE_P99_MS} ms"
             ),
             format!(
                 "{:.0}/s answered of {rate:.0}/s scheduled, p99 {} (p50 {}, max {}), {} errors",
