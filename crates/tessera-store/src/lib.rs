@@ -51,8 +51,8 @@ pub struct Store {
     /// busy handler (which left the lock idle while they slept, and past `busy_timeout`
     /// failed with `database is locked`). On PostgreSQL the same pool as `db`.
     pub(crate) writer: AnyPool,
-    /// Group commit of heartbeats on SQLite (`batch.rs`); none on PostgreSQL.
-    pub(crate) heartbeats: Option<batch::Heartbeats>,
+    /// Group commit of heartbeats (`batch.rs`).
+    pub(crate) heartbeats: batch::Heartbeats,
     /// Heartbeats written behind on SQLite (`behind.rs`); none on PostgreSQL, where
     /// other nodes end leases this one would not hear of.
     pub(crate) behind: Option<std::sync::Arc<behind::Behind>>,
@@ -155,9 +155,7 @@ impl Store {
             behind::start(behind.clone(), writer.clone());
             behind
         });
-        let heartbeats = behind
-            .as_ref()
-            .map(|b| batch::Heartbeats::start(writer.clone(), b.clone()));
+        let heartbeats = batch::Heartbeats::start(writer.clone(), behind.clone());
         let group = (backend == Backend::Sqlite).then(|| group::Group::start(writer.clone()));
         Ok(Store {
             db,

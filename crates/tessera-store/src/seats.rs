@@ -868,20 +868,7 @@ impl Store {
         now: Millis,
         ttl_ms: Millis,
     ) -> Result<Option<LeaseRecord>, StoreError> {
-        if let Some(heartbeats) = &self.heartbeats {
-            return heartbeats.beat(realm, lease_id, now, ttl_ms).await;
-        }
-        Ok(sqlx::query_as(
-            "UPDATE leases SET heartbeat_at = $1, expires_at = $2 \
-             WHERE realm = $3 AND id = $4 AND kind = 'lease' AND expires_at > $5 RETURNING *",
-        )
-        .bind(now)
-        .bind(now + ttl_ms)
-        .bind(realm)
-        .bind(lease_id)
-        .bind(now)
-        .fetch_optional(&self.writer)
-        .await?)
+        self.heartbeats.beat(realm, lease_id, now, ttl_ms).await
     }
 
     /// One live lease or borrow.
