@@ -221,6 +221,19 @@ impl Report {
         } else {
             let _ = writeln!(s, "targets:");
         }
+        self.write_targets(&mut s);
+        if let Some(other) = &self.compare {
+            let _ = writeln!(
+                s,
+                "\nthe LAN license server in the same run (--compare-lan), its targets:"
+            );
+            other.write_targets(&mut s);
+        }
+        s
+    }
+
+    /// Each target as PASS or MISS with its figures, then the notes.
+    fn write_targets(&self, s: &mut String) {
         for c in &self.checks {
             let _ = writeln!(
                 s,
@@ -233,24 +246,5 @@ impl Report {
         for n in &self.notes {
             let _ = writeln!(s, "  note: {n}");
         }
-        if let Some(other) = &self.compare {
-            let _ = writeln!(
-                s,
-                "\nthe LAN license server in the same run (--compare-lan), its targets:"
-            );
-            for c in &other.checks {
-                let _ = writeln!(
-                    s,
-                    "  [{}] {}: {}",
-                    if c.pass { "PASS" } else { "MISS" },
-                    c.target,
-                    c.figures
-                );
-            }
-            for n in &other.notes {
-                let _ = writeln!(s, "  note: {n}");
-            }
-        }
-        s
     }
 }
