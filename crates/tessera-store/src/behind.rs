@@ -142,8 +142,14 @@ impl Behind {
         ttl: Millis,
         min_left: Millis,
     ) -> Option<Millis> {
-        self.min_left.fetch_max(min_left, Ordering::Relaxed);
-        self.ttl.store(ttl, Ordering::Relaxed);
+        // Written only when they change: every heartbeat writing the same cache line
+        // would bounce it between the cores.
+        if self.min_left.load(Ordering::Relaxed) < min_left {
+            self.min_left.fetch_max(min_left, Ordering::Relaxed);
+        }
+        if self.ttl.load(Ordering::Relaxed) != ttl {
+            self.ttl.store(ttl, Ordering::Relaxed);
+        }
         let key = self.key(realm, id);
         let mut shard = self.shard(key);
         let entry = shard.get_mut(&key)?;
