@@ -212,6 +212,44 @@ pub struct PoolSigning {
 const POOL_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl AppState {
+    /// A server's state with nothing waiting, counted or cached yet. A web license server
+    /// (with its `admin_gate`) serves every organization's realm; a LAN server the one
+    /// realm `lan`, holding `lock` on its data folder when it has one.
+    fn new(
+        store: Store,
+        authority: Authority,
+        vendor_key: VerifyingKey,
+        config: ServerConfig,
+        policy: PolicyFile,
+        admin_gate: Option<Arc<dyn WebGate>>,
+        lock: Option<backup::DataLock>,
+    ) -> SharedState {
+        let realm = if admin_gate.is_some() {
+            String::new()
+        } else {
+            LAN_REALM.to_owned()
+        };
+        Arc::new(AppState {
+            store,
+            authority,
+            vendor_key,
+            realm,
+            limiter: limits::Limits::new(&config),
+            config,
+            seats_changed: Notify::new(),
+            changes: tokio::sync::watch::channel(0).0,
+            policy,
+            queue: WaitQueue::default(),
+            pool_cache: Default::default(),
+            shutting_down: Default::default(),
+            admin_gate,
+            realms: Default::default(),
+            metrics: Default::default(),
+            issued: Default::default(),
+            _lock: lock,
+        })
+    }
+
     /// The products and activation text of `pool_id`, cached for a few seconds.
     pub async fn pool_signing(
         &self,
@@ -545,26 +583,16 @@ pub fn web_state(
     config: ServerConfig,
     gate: Arc<dyn WebGate>,
 ) -> SharedState {
-    let limiter = limits::Limits::new(&config);
-    Arc::new(AppState {
+    let vendor_key = vendor.verifying_key().clone();
+    AppState::new(
         store,
-        vendor_key: vendor.verifying_key().clone(),
-        authority: Authority::Web { vendor },
-        realm: String::new(),
+        Authority::Web { vendor },
+        vendor_key,
         config,
-        seats_changed: Notify::new(),
-        changes: tokio::sync::watch::channel(0).0,
-        policy: PolicyFile::in_memory(Policy::default()),
-        queue: WaitQueue::default(),
-        pool_cache: Default::default(),
-        shutting_down: Default::default(),
-        limiter,
-        admin_gate: Some(gate),
-        realms: Default::default(),
-        metrics: Default::default(),
-        issued: Default::default(),
-        _lock: None,
-    })
+        PolicyFile::in_memory(Policy::default()),
+        Some(gate),
+        None,
+    )
 }
 
 /// Puts an organization's pools on the web license server (a paid order): the realm is
@@ -650,26 +678,15 @@ pub async fn open(
     let store = Store::open_sqlite(&config.database_path()).await?;
     let now = tessera_core::to_millis(chrono::Utc::now());
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
-    let limiter = limits::Limits::new(&config);
-    Ok(Arc::new(AppState {
+    Ok(AppState::new(
         store,
-        authority: Authority::Lan(identity),
+        Authority::Lan(identity),
         vendor_key,
-        realm: LAN_REALM.to_owned(),
         config,
-        seats_changed: Notify::new(),
-        changes: tokio::sync::watch::channel(0).0,
         policy,
-        queue: WaitQueue::default(),
-        pool_cache: Default::default(),
-        shutting_down: Default::default(),
-        limiter,
-        admin_gate: None,
-        realms: Default::default(),
-        metrics: Default::default(),
-        issued: Default::default(),
-        _lock: Some(lock),
-    }))
+        None,
+        Some(lock),
+    ))
 }
 
 /// Opens a LAN server on PostgreSQL, one node of any number on that database: the
@@ -712,26 +729,15 @@ async fn open_cluster(
         }
     }
     activation::revalidate(&store, LAN_REALM, &identity, &vendor_key, now).await?;
-    let limiter = limits::Limits::new(&config);
-    Ok(Arc::new(AppState {
+    Ok(AppState::new(
         store,
-        authority: Authority::Lan(identity),
+        Authority::Lan(identity),
         vendor_key,
-        realm: LAN_REALM.to_owned(),
         config,
-        seats_changed: Notify::new(),
-        changes: tokio::sync::watch::channel(0).0,
         policy,
-        queue: WaitQueue::default(),
-        pool_cache: Default::default(),
-        shutting_down: Default::default(),
-        limiter,
-        admin_gate: None,
-        realms: Default::default(),
-        metrics: Default::default(),
-        issued: Default::default(),
-        _lock: None,
-    }))
+        None,
+        None,
+    ))
 }
 
 /// A database URL without its password, for messages.
