@@ -77,7 +77,10 @@ fn example() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let lib_dir = library_dir();
-            let out = std::env::temp_dir().join(format!("tessera_example_{}", std::process::id()));
+            // In the target folder (cargo's folder for integration tests' files), not the
+            // system's temp folder, where every test run left a binary behind.
+            let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("tessera_example_{}", std::process::id()));
             let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
             let status = Command::new(cc)
                 .args([
