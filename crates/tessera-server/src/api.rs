@@ -308,10 +308,15 @@ fn counted<T>(state: &SharedState, kind: &str, result: ApiResult<T>) -> ApiResul
 }
 
 fn lease_grant(state: &SharedState, lease: &LeaseRecord, token: String) -> LeaseGrant {
+    grant(state, lease.id.clone(), token, lease.expires_at)
+}
+
+/// What a checkout or a heartbeat answers: the lease, its token and expiry (ms).
+fn grant(state: &SharedState, lease_id: String, token: String, expires_at: i64) -> LeaseGrant {
     LeaseGrant {
-        lease_id: lease.id.clone(),
+        lease_id,
         token,
-        expires_at: from_millis(lease.expires_at),
+        expires_at: from_millis(expires_at),
         heartbeat_interval_s: state.config.heartbeat.as_secs(),
     }
 }
@@ -478,12 +483,7 @@ pub async fn heartbeat(
         };
         state.metrics.write("heartbeat", started);
         state.metrics.heartbeat("ok");
-        return Ok(Json(LeaseGrant {
-            lease_id: id,
-            token,
-            expires_at: from_millis(expires_at),
-            heartbeat_interval_s: state.config.heartbeat.as_secs(),
-        }));
+        return Ok(Json(grant(&state, id, token, expires_at)));
     }
     let beat = state.store.heartbeat(&realm, &id, now, ttl).await?;
     state.metrics.write("heartbeat", started);
