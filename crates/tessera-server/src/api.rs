@@ -485,7 +485,10 @@ pub async fn heartbeat(
         state.metrics.heartbeat("ok");
         return Ok(Json(grant(&state, id, token, expires_at)));
     }
-    let beat = state.store.heartbeat(&realm, &id, now, ttl).await?;
+    let beat = state
+        .store
+        .heartbeat(&realm, &id, now, ttl, min_left)
+        .await?;
     state.metrics.write("heartbeat", started);
     state.metrics.heartbeat(if beat.is_some() {
         "ok"

@@ -7,8 +7,9 @@
 //! expiry on disk is near, or that this table does not know, goes through the durable
 //! path (`batch.rs`) as before and is answered after its commit.
 //!
-//! The writer task writes an extension once the expiry on disk comes within `horizon`
-//! of now (a margin past what the heartbeats ask), in batches of one transaction each:
+//! The writer task (looking every `SCAN_EVERY`) writes an extension once the expiry on
+//! disk comes within `horizon` of now (a margin past what the heartbeats ask), in
+//! batches of one transaction and one statement each:
 //! with long lease TTLs most extensions are never written separately, since a later one
 //! replaces them first. On a clean shutdown everything kept is written.
 //!
@@ -42,10 +43,21 @@ type Millis = i64;
 const SHARDS: usize = 32;
 /// The most extensions written in one transaction.
 const MAX_WRITE: usize = 10_000;
-/// How often the writer task looks for extensions to write.
+/// How often the writer task asks whether another process wrote the database.
 const EVERY: Duration = Duration::from_millis(200);
+/// How often it looks for extensions to write: well inside `HORIZON_MARGIN`, and seldom
+/// enough that walking a million entries costs nothing worth measuring.
+const SCAN_EVERY: Millis = 2_000;
 /// Written this long before they would be needed, beyond what the heartbeats ask.
 const HORIZON_MARGIN: Millis = 20_000;
+
+/// Writes a batch of extensions, given as a JSON array of `[rowid, expires_at,
+/// heartbeat_at]`; answers the rowids of the leases still there.
+const WRITE_BEHIND: &str = "UPDATE leases SET heartbeat_at = j.heartbeat_at, expires_at = j.expires_at \
+     FROM (SELECT json_extract(value, '$[0]') AS row_id, json_extract(value, '$[1]') AS expires_at, \
+     json_extract(value, '$[2]') AS heartbeat_at FROM json_each($1)) AS j \
+     WHERE leases.rowid = j.row_id AND leases.kind = 'lease' AND leases.expires_at < j.expires_at \
+     RETURNING leases.rowid";
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -69,6 +81,8 @@ pub(crate) struct Behind {
     data_version: AtomicI64,
     /// The lease TTL of the heartbeats (the server's; one for all).
     ttl: AtomicI64,
+    /// When the writer task last looked for extensions to write.
+    scanned_at: AtomicI64,
 }
 
 impl std::fmt::Debug for Behind {
@@ -94,6 +108,7 @@ impl Behind {
             min_left: AtomicI64::new(0),
             data_version: AtomicI64::new(-1),
             ttl: AtomicI64::new(0),
+            scanned_at: AtomicI64::new(0),
         }
     }
 
@@ -181,14 +196,12 @@ impl Behind {
         let horizon = self.min_left.load(Ordering::Relaxed) + HORIZON_MARGIN;
         let ttl = self.ttl.load(Ordering::Relaxed);
         let mut out = Vec::new();
+        // One pass over each shard: at a million leases every pass costs milliseconds.
         for shard in &self.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            shard.retain(|_, e| e.pending > e.durable || e.durable > now);
-            for (key, e) in shard.iter() {
-                if out.len() >= max {
-                    return out;
-                }
-                if e.pending > e.durable && (all || e.durable - now < horizon) {
+            shard.retain(|key, e| {
+                let waiting = e.pending > e.durable;
+                if waiting && out.len() < max && (all || e.durable - now < horizon) {
                     out.push(Extension {
                         key: *key,
                         rowid: e.rowid,
@@ -196,7 +209,8 @@ impl Behind {
                         heartbeat_at: e.pending - ttl,
                     });
                 }
-            }
+                waiting || e.durable > now
+            });
         }
         out
     }
@@ -281,8 +295,10 @@ fn now_ms() -> Millis {
 }
 
 /// Writes what is due (everything, when `all`), a transaction per batch; answers how many.
+/// Unless `all`, looks only every `SCAN_EVERY`, and off the runtime's threads: the walk
+/// over every entry would stall the requests queued on the thread that made it.
 pub(crate) async fn write_due(
-    behind: &Behind,
+    behind: &Arc<Behind>,
     writer: &AnyPool,
     now: Millis,
     all: bool,
@@ -295,7 +311,19 @@ pub(crate) async fn write_due(
         if behind.changed_elsewhere(&mut conn).await? {
             return Ok(total);
         }
-        let due = behind.due(now, all, MAX_WRITE);
+        let due = if all {
+            behind.due(now, true, MAX_WRITE)
+        } else {
+            // A full batch last time: look again at once.
+            if total == 0 && now - behind.scanned_at.load(Ordering::Relaxed) < SCAN_EVERY {
+                return Ok(total);
+            }
+            behind.scanned_at.store(now, Ordering::Relaxed);
+            let walker = behind.clone();
+            tokio::task::spawn_blocking(move || walker.due(now, false, MAX_WRITE))
+                .await
+                .map_err(|e| StoreError::Commit(format!("looking for heartbeats to write: {e}")))?
+        };
         if due.is_empty() {
             return Ok(total);
         }
@@ -306,22 +334,27 @@ pub(crate) async fn write_due(
             tx.rollback().await?;
             return Ok(total);
         }
-        let mut done = Vec::with_capacity(n);
-        for ext in due {
-            let found = sqlx::query(
-                "UPDATE leases SET heartbeat_at = $1, expires_at = $2 \
-                 WHERE rowid = $3 AND kind = 'lease' AND expires_at < $4",
-            )
-            .bind(ext.heartbeat_at)
-            .bind(ext.expires_at)
-            .bind(ext.rowid)
-            .bind(ext.expires_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
-            done.push((ext, found));
-        }
+        // One statement for the whole batch: one hand-off to SQLite's thread instead of
+        // one per lease, which at a million leases kept the write connection busy for
+        // most of each tick.
+        let rows: Vec<[i64; 3]> = due
+            .iter()
+            .map(|e| [e.rowid, e.expires_at, e.heartbeat_at])
+            .collect();
+        let rows = serde_json::to_string(&rows)
+            .map_err(|e| StoreError::Corrupt(format!("heartbeats to write: {e}")))?;
+        let updated: Vec<i64> = sqlx::query_scalar(WRITE_BEHIND)
+            .bind(rows)
+            .fetch_all(&mut *tx)
+            .await?;
+        let updated: std::collections::HashSet<i64> = updated.into_iter().collect();
+        let done: Vec<(Extension, bool)> = due
+            .into_iter()
+            .map(|ext| {
+                let found = updated.contains(&ext.rowid);
+                (ext, found)
+            })
+            .collect();
         tx.commit().await?;
         behind.written(&done);
         drop(conn);

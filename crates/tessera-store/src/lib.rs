@@ -155,7 +155,11 @@ impl Store {
             behind::start(behind.clone(), writer.clone());
             behind
         });
-        let heartbeats = batch::Heartbeats::start(writer.clone(), behind.clone());
+        let deferred = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(batch::deferred_pool(&url).await?),
+        };
+        let heartbeats = batch::Heartbeats::start(writer.clone(), behind.clone(), deferred);
         let group = (backend == Backend::Sqlite).then(|| group::Group::start(writer.clone()));
         Ok(Store {
             db,
@@ -194,6 +198,7 @@ impl Store {
                 tracing::warn!(error = %e, "writing the heartbeats kept in memory failed");
             }
         }
+        self.heartbeats.close().await;
         self.writer.close().await;
         self.db.close().await;
     }

@@ -160,26 +160,55 @@ fn pool_from_row(row: &sqlx::any::AnyRow) -> Result<(PoolSpec, String, String), 
     Ok((spec, row.try_get("org")?, row.try_get("activation_id")?))
 }
 
+/// A pool that may cover the product, with what a checkout asks of it.
+struct Candidate {
+    spec: PoolSpec,
+    /// The requesting user holds a seat of it on this host now.
+    held: bool,
+    /// Its lease rows (`pool_lease_rows`, kept by triggers, never fewer than the seats
+    /// held).
+    rows: i64,
+}
+
 /// The realm's pools that may cover `product`: those whose product list holds its JSON
 /// text (a `LIKE` that can only match more, never less; the caller checks exactly).
 /// With a hundred pools on a server, reading them all was most of a checkout's reads.
+/// Whether the user holds a seat of each and how many lease rows it has come in the same
+/// statement: on SQLite each statement is a hand-off to the database's thread.
 async fn pools_for(
     tx: &mut Tx<'_>,
-    realm: &str,
-    product: &str,
-) -> Result<Vec<PoolSpec>, StoreError> {
+    req: &SeatRequest<'_>,
+    now: Millis,
+) -> Result<Vec<Candidate>, StoreError> {
     let pattern = format!(
         "%{}%",
-        serde_json::to_string(product)
+        serde_json::to_string(req.product)
             .map_err(|e| StoreError::Corrupt(format!("product name: {e}")))?
     );
-    let rows = sqlx::query("SELECT * FROM pools WHERE realm = $1 AND products LIKE $2 ORDER BY id")
-        .bind(realm)
-        .bind(pattern)
-        .fetch_all(&mut **tx)
-        .await?;
+    // `+ 0` keeps SQLite on the (pool, user, host) index: on the expiry index it would
+    // walk every live lease of the pool.
+    let rows = sqlx::query(
+        "SELECT p.*, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM leases l WHERE l.realm = p.realm AND l.pool_id = p.id \
+         AND l.user_name = $3 AND l.host = $4 AND l.expires_at + 0 > $5) THEN 1 ELSE 0 END AS BIGINT) AS held, \
+         COALESCE((SELECT r.n FROM pool_lease_rows r WHERE r.realm = p.realm AND r.pool_id = p.id), 0) AS lease_rows \
+         FROM pools p WHERE p.realm = $1 AND p.products LIKE $2 ORDER BY p.id",
+    )
+    .bind(req.realm)
+    .bind(pattern)
+    .bind(req.user)
+    .bind(req.host)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
     rows.iter()
-        .map(|r| pool_from_row(r).map(|(p, _, _)| p))
+        .map(|r| {
+            Ok(Candidate {
+                spec: pool_from_row(r)?.0,
+                held: r.try_get::<i64, _>("held")? != 0,
+                rows: r.try_get("lease_rows")?,
+            })
+        })
         .collect()
 }
 
@@ -213,25 +242,18 @@ const INSERT_LEASE: &str = "INSERT INTO leases (id, realm, pool_id, kind, produc
      client_id, version, created_at, heartbeat_at, expires_at, email, address, signed_in, site_key_id) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-/// Whether every seat of the pool is held now. The pool's rows (`pool_lease_rows`, kept by
-/// triggers, never fewer than the seats held) answer at once while below its seats; only a pool that may
-/// be full has its distinct (user, host) counted.
+/// Whether every seat of the pool is held now. Its lease rows answer at once while below
+/// its seats; only a pool that may be full has its distinct (user, host) counted.
 async fn pool_is_full(
     tx: &mut Tx<'_>,
     realm: &str,
-    pool: &PoolSpec,
+    pool: &Candidate,
     now: Millis,
 ) -> Result<bool, StoreError> {
-    let rows: Option<i64> =
-        sqlx::query_scalar("SELECT n FROM pool_lease_rows WHERE realm = $1 AND pool_id = $2")
-            .bind(realm)
-            .bind(&pool.id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if rows.unwrap_or(0) < i64::from(pool.seats) {
+    if pool.rows < i64::from(pool.spec.seats) {
         return Ok(false);
     }
-    Ok(seats_taken(tx, realm, &pool.id, now).await? >= pool.seats)
+    Ok(seats_taken(tx, realm, &pool.spec.id, now).await? >= pool.spec.seats)
 }
 
 /// How many distinct (user, host) hold a seat of the pool now.
@@ -251,28 +273,6 @@ async fn seats_taken(
     .fetch_one(&mut **tx)
     .await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
-}
-
-async fn holds_seat(
-    tx: &mut Tx<'_>,
-    req: &SeatRequest<'_>,
-    pool_id: &str,
-    now: Millis,
-) -> Result<bool, StoreError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        // `+ 0` keeps SQLite on the (pool, user, host) index: on the expiry index it
-        // would walk every live lease of the pool.
-        "SELECT 1 FROM leases WHERE realm = $1 AND pool_id = $2 AND user_name = $3 AND host = $4 \
-         AND expires_at + 0 > $5 LIMIT 1",
-    )
-    .bind(req.realm)
-    .bind(pool_id)
-    .bind(req.user)
-    .bind(req.host)
-    .bind(now)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(found.is_some())
 }
 
 async fn record_end(
@@ -329,23 +329,26 @@ async fn end_in(
     now: Millis,
     reason: EndReason,
 ) -> Result<Option<LeaseRecord>, StoreError> {
-    let lease: Option<LeaseRecord> =
-        sqlx::query_as("SELECT * FROM leases WHERE realm = $1 AND id = $2")
-            .bind(realm)
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    // Found and deleted in one statement (on SQLite each is a hand-off to its thread).
+    let lease: Option<LeaseRecord> = sqlx::query_as(
+        "DELETE FROM leases WHERE realm = $1 AND id = $2 AND kind = COALESCE($3, kind) RETURNING *",
+    )
+    .bind(realm)
+    .bind(id)
+    .bind(kind.map(LeaseKind::as_str))
+    .fetch_optional(&mut **tx)
+    .await?;
     let Some(lease) = lease else {
         return Ok(None);
     };
-    if kind.is_some_and(|k| k != lease.kind()) {
-        return Ok(None);
+    if let Some(behind) = behind {
+        behind.forget(&lease.realm, &lease.id);
     }
     if lease.expires_at <= now {
-        end_lease(tx, behind, &lease, lease.expires_at, EndReason::Expired).await?;
+        record_end(tx, &lease, lease.expires_at, EndReason::Expired).await?;
         return Ok(None);
     }
-    end_lease(tx, behind, &lease, now, reason).await?;
+    record_end(tx, &lease, now, reason).await?;
     Ok(Some(lease))
 }
 
@@ -667,7 +670,9 @@ impl Store {
             .await?;
         }
 
-        let pools = pools_for(tx, req.realm, req.product).await?;
+        let found = pools_for(tx, req, now).await?;
+        let pools: Vec<PoolSpec> = found.iter().map(|c| c.spec.clone()).collect();
+        let of = |pool: &PoolSpec| found.iter().find(|c| c.spec.id == pool.id);
         let candidates =
             candidate_pools(&pools, req.product, from_millis(now)).map_err(|e| match e {
                 PoolUnavailable::Unknown => SeatError::UnknownProduct(req.product.to_owned()),
@@ -720,7 +725,7 @@ impl Store {
             }
         };
         for pool in &candidates {
-            if holds_seat(tx, req, &pool.id, now).await? {
+            if of(pool).is_some_and(|c| c.held) {
                 let held = if policy.needs_holders(pool) {
                     holders(tx, req.realm, &pool.id, now).await?
                 } else {
@@ -744,7 +749,8 @@ impl Store {
                     }
                     held
                 } else {
-                    if pool_is_full(tx, req.realm, pool, now).await? {
+                    let Some(found) = of(pool) else { continue };
+                    if pool_is_full(tx, req.realm, found, now).await? {
                         continue;
                     }
                     Vec::new()
@@ -861,14 +867,24 @@ impl Store {
     }
 
     /// Extends a live lease by `ttl_ms` from `now`; `None` when it is gone or lapsed.
+    /// Answered once committed. On PostgreSQL, when the lease's expiry before was at
+    /// least `min_left_ms` ahead, the commit does not wait for the disk (`batch.rs`).
     pub async fn heartbeat(
         &self,
         realm: &str,
         lease_id: &str,
         now: Millis,
         ttl_ms: Millis,
+        min_left_ms: Millis,
     ) -> Result<Option<LeaseRecord>, StoreError> {
-        self.heartbeats.beat(realm, lease_id, now, ttl_ms).await
+        self.heartbeats
+            .beat(realm, lease_id, now, ttl_ms, min_left_ms)
+            .await
+    }
+
+    /// Heartbeat batches committed on PostgreSQL so far: (waited for the disk, did not).
+    pub fn heartbeat_commits(&self) -> (u64, u64) {
+        self.heartbeats.commits()
     }
 
     /// One live lease or borrow.

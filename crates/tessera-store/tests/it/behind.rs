@@ -1,6 +1,6 @@
 //! Heartbeats answered from memory and written behind (SQLite): shown at once, written
 //! before the expiry on disk comes near and on close, never for a lease that ended; on
-//! PostgreSQL every heartbeat takes the durable way.
+//! PostgreSQL every heartbeat is committed before its answer.
 
 use std::time::Duration;
 
@@ -127,7 +127,7 @@ async fn a_heartbeat_kept_in_memory_is_shown_at_once_and_written_on_close() {
     );
     assert_eq!(
         store
-            .heartbeat(REALM, &ended.id, t1, 120_000)
+            .heartbeat(REALM, &ended.id, t1, 120_000, 40_000)
             .await
             .unwrap(),
         None
@@ -158,12 +158,16 @@ async fn a_heartbeat_kept_in_memory_is_written_before_the_expiry_on_disk_comes_n
     store.close().await;
 }
 
+/// On PostgreSQL no heartbeat is kept in memory (another node may end the lease): each is
+/// committed before it is answered, and every node sees it. The commit waits for the
+/// disk only when the lease was near its expiry.
 #[tokio::test]
-async fn on_postgresql_every_heartbeat_is_durable() {
+async fn on_postgresql_every_heartbeat_is_committed_and_waits_for_the_disk_only_near_the_expiry() {
     let Some(db) = TestDatabase::create().await else {
         return;
     };
     let store = Store::open_url(&db.url).await.unwrap();
+    let other_node = Store::open_url(&db.url).await.unwrap();
     activated(&store).await;
     let t0 = now();
     let (lease, _) = store
@@ -175,6 +179,40 @@ async fn on_postgresql_every_heartbeat_is_durable() {
         None
     );
     assert_eq!(store.heartbeats_in_memory(), (0, 0));
+
+    // 119 s left, 40 s asked: committed without waiting for the disk.
+    let t1 = t0 + 1_000;
+    let beat = store.heartbeat(REALM, &lease.id, t1, 120_000, 40_000).await;
+    assert_eq!(beat.unwrap().unwrap().expires_at, t1 + 120_000);
+    assert_eq!(store.heartbeat_commits(), (0, 1));
+    let seen = other_node
+        .lease(REALM, &lease.id, t1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seen.expires_at,
+        t1 + 120_000,
+        "another node sees it at once"
+    );
+
+    // 30 s left: this one waits for the disk.
+    let t2 = t1 + 90_000;
+    let beat = store.heartbeat(REALM, &lease.id, t2, 120_000, 40_000).await;
+    assert_eq!(beat.unwrap().unwrap().expires_at, t2 + 120_000);
+    assert_eq!(store.heartbeat_commits(), (1, 1));
+
+    // Ended on the other node: no heartbeat finds it.
+    other_node
+        .end(REALM, &lease.id, None, t2 + 1_000, EndReason::CheckedIn)
+        .await
+        .unwrap()
+        .unwrap();
+    let beat = store
+        .heartbeat(REALM, &lease.id, t2 + 2_000, 120_000, 40_000)
+        .await;
+    assert!(beat.unwrap().is_none());
+    other_node.close().await;
     store.close().await;
 }
 
@@ -213,7 +251,10 @@ async fn a_lease_ended_by_another_process_is_not_extended_from_memory_for_long()
         waited += Duration::from_millis(50);
     }
     assert_eq!(
-        store.heartbeat(REALM, &id, now(), 120_000).await.unwrap(),
+        store
+            .heartbeat(REALM, &id, now(), 120_000, 40_000)
+            .await
+            .unwrap(),
         None
     );
     store.close().await;

@@ -188,7 +188,7 @@ async fn a_lapsed_lease_holds_no_seat_and_cannot_heartbeat() {
         let later = t0 + 121_000;
         assert!(
             store
-                .heartbeat(REALM, &l1.id, later, 120_000)
+                .heartbeat(REALM, &l1.id, later, 120_000, 40_000)
                 .await
                 .unwrap()
                 .is_none()
@@ -274,8 +274,8 @@ async fn concurrent_checkouts_never_exceed_the_pool() {
     }
 }
 
-/// Many heartbeats at once (on SQLite they are written in shared transactions): each is
-/// answered for its own lease, an unknown or lapsed lease gets none without failing the
+/// Many heartbeats at once (written in shared transactions; on PostgreSQL a batch is one
+/// statement): each is answered for its own lease, one sent twice at once gets both, an unknown or lapsed lease gets none without failing the
 /// others, and every extension is really stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_heartbeats_each_extend_their_own_lease() {
@@ -300,20 +300,40 @@ async fn concurrent_heartbeats_each_extend_their_own_lease() {
             // Every fourth one also sends a heartbeat for a lease that does not exist.
             tasks.push(tokio::spawn(async move {
                 let ttl = 60_000 + i as i64;
-                let mine = store.heartbeat(REALM, &id, t1, ttl).await.unwrap();
+                let mine = store.heartbeat(REALM, &id, t1, ttl, 40_000).await.unwrap();
+                // Every fifth one twice at once: two in one batch, both answered.
+                let again = if i % 5 == 0 {
+                    let store = store.clone();
+                    let id = id.clone();
+                    Some(tokio::spawn(async move {
+                        store.heartbeat(REALM, &id, t1, ttl, 40_000).await.unwrap()
+                    }))
+                } else {
+                    None
+                };
                 let nobody = if i % 4 == 0 {
                     store
-                        .heartbeat(REALM, &format!("missing{i}"), t1, ttl)
+                        .heartbeat(REALM, &format!("missing{i}"), t1, ttl, 40_000)
                         .await
                         .unwrap()
                 } else {
                     None
                 };
-                (id, ttl, mine, nobody)
+                let again = match again {
+                    Some(task) => Some(task.await.unwrap().expect("both are answered")),
+                    None => None,
+                };
+                (id, ttl, mine, nobody, again)
             }));
         }
         for t in tasks {
-            let (id, ttl, mine, nobody) = t.await.unwrap();
+            let (id, ttl, mine, nobody, again) = t.await.unwrap();
+            if let Some(again) = again {
+                assert_eq!(
+                    (again.id.as_str(), again.expires_at),
+                    (id.as_str(), t1 + ttl)
+                );
+            }
             let mine = mine.expect("a live lease is extended");
             assert_eq!(mine.id, id);
             assert_eq!(mine.expires_at, t1 + ttl);
@@ -328,7 +348,7 @@ async fn concurrent_heartbeats_each_extend_their_own_lease() {
         let late = t1 + 200_000;
         assert!(
             store
-                .heartbeat(REALM, &ids[0], late, 60_000)
+                .heartbeat(REALM, &ids[0], late, 60_000, 40_000)
                 .await
                 .unwrap()
                 .is_none()
