@@ -171,29 +171,34 @@ struct Candidate {
 }
 
 /// The realm's pools that may cover `product`: those whose product list holds its JSON
-/// text (a `LIKE` that can only match more, never less; the caller checks exactly).
+/// text (a substring test that can only match more, never less; the caller checks
+/// exactly). On SQLite `instr`, not `LIKE`: a statement with `LIKE` and a bound pattern
+/// is compiled anew at every execution (SQLite plans `LIKE` for its pattern).
 /// With a hundred pools on a server, reading them all was most of a checkout's reads.
 /// Whether the user holds a seat of each and how many lease rows it has come in the same
 /// statement: on SQLite each statement is a hand-off to the database's thread.
 async fn pools_for(
     tx: &mut Tx<'_>,
+    backend: Backend,
     req: &SeatRequest<'_>,
     now: Millis,
 ) -> Result<Vec<Candidate>, StoreError> {
-    let pattern = format!(
-        "%{}%",
-        serde_json::to_string(req.product)
-            .map_err(|e| StoreError::Corrupt(format!("product name: {e}")))?
-    );
+    let product = serde_json::to_string(req.product)
+        .map_err(|e| StoreError::Corrupt(format!("product name: {e}")))?;
+    let (holds, pattern) = match backend {
+        Backend::Sqlite => ("instr(p.products, $2) > 0", product),
+        Backend::Postgres => ("p.products LIKE $2", format!("%{product}%")),
+    };
     // `+ 0` keeps SQLite on the (pool, user, host) index: on the expiry index it would
     // walk every live lease of the pool.
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT p.*, \
          CAST(CASE WHEN EXISTS (SELECT 1 FROM leases l WHERE l.realm = p.realm AND l.pool_id = p.id \
          AND l.user_name = $3 AND l.host = $4 AND l.expires_at + 0 > $5) THEN 1 ELSE 0 END AS BIGINT) AS held, \
          COALESCE((SELECT r.n FROM pool_lease_rows r WHERE r.realm = p.realm AND r.pool_id = p.id), 0) AS lease_rows \
-         FROM pools p WHERE p.realm = $1 AND p.products LIKE $2 ORDER BY p.id",
-    )
+         FROM pools p WHERE p.realm = $1 AND {holds} ORDER BY p.id"
+    );
+    let rows = sqlx::query(&sql)
     .bind(req.realm)
     .bind(pattern)
     .bind(req.user)
@@ -670,7 +675,7 @@ impl Store {
             .await?;
         }
 
-        let found = pools_for(tx, req, now).await?;
+        let found = pools_for(tx, self.backend, req, now).await?;
         let pools: Vec<PoolSpec> = found.iter().map(|c| c.spec.clone()).collect();
         let of = |pool: &PoolSpec| found.iter().find(|c| c.spec.id == pool.id);
         let candidates =
