@@ -378,9 +378,9 @@ pub async fn checkout(
 }
 
 /// Checks that a bearer token is this server's own token for the seat `id` of `kind`:
-/// the token this node last signed for it (a hash compared, see `issued.rs`), or any
-/// token whose signature verifies and names that seat. Answers the token's `exp` (ms)
-/// when this node signed it, so a heartbeat may answer it again.
+/// the token this node last signed or verified for it (a hash compared, see
+/// `issued.rs`), or any token whose signature verifies and names that seat. Answers the
+/// token's `exp` (ms), so a heartbeat may answer it again.
 fn authorize_seat(
     state: &SharedState,
     token: &str,
@@ -402,7 +402,16 @@ fn authorize_seat(
                     "the bearer token belongs to another lease",
                 ));
             }
-            (seat_credential(state, &claims), None)
+            // Signed by another node (or before a restart), and verified: remembered like
+            // this node's own, so its next calls here are checked by the hash and a
+            // heartbeat may answer it again instead of signing a new one on every node
+            // change (with two nodes behind a balancer, half of all heartbeats).
+            let exp = tessera_core::to_millis(claims.exp);
+            let credential = seat_credential(state, &claims);
+            state
+                .issued
+                .remember(&claims.jti, claims.kind, token, exp, credential.clone());
+            (credential, Some(exp))
         }
     };
     // A seat's own calls count toward its credential's limit too.

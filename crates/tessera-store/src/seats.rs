@@ -199,13 +199,13 @@ async fn pools_for(
          FROM pools p WHERE p.realm = $1 AND {holds} ORDER BY p.id"
     );
     let rows = sqlx::query(&sql)
-    .bind(req.realm)
-    .bind(pattern)
-    .bind(req.user)
-    .bind(req.host)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?;
+        .bind(req.realm)
+        .bind(pattern)
+        .bind(req.user)
+        .bind(req.host)
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(Candidate {

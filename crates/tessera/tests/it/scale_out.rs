@@ -154,6 +154,11 @@ fn two_portal_nodes_on_one_postgresql_never_over_allocate_and_lose_nothing_when_
     let (status, v) = heartbeat(&b.api, &lease).unwrap();
     assert_eq!(status, 200, "a heartbeat on the other node: {v}");
     assert_eq!(v["lease_id"], lease.id.as_str());
+    assert_eq!(
+        v["token"],
+        lease.token.as_str(),
+        "B verifies A's fresh token and answers it again instead of signing a new one"
+    );
     assert_eq!(live_seats(&rt, &store), 1);
     assert_eq!(checkin(&b.api, &lease).unwrap().0, 204);
     let (status, v) = heartbeat(&a.api, &lease).unwrap();
