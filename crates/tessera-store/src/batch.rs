@@ -58,8 +58,25 @@ struct Beat {
 pub(crate) struct Heartbeats {
     queue: mpsc::Sender<Beat>,
     commits: Arc<Commits>,
-    /// On PostgreSQL, the connections the batches are written on (see [`deferred_pool`]).
-    deferred: Option<AnyPool>,
+    target: Target,
+}
+
+/// What a batch is written with besides the store's writer, by backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    /// SQLite, whose heartbeats kept in memory are told the expiries written.
+    Sqlite(Arc<Behind>),
+    /// PostgreSQL, with the connections the batches are written on ([`deferred_pool`]).
+    Postgres(AnyPool),
+}
+
+impl Target {
+    fn behind(&self) -> Option<&Behind> {
+        match self {
+            Target::Sqlite(behind) => Some(behind),
+            Target::Postgres(_) => None,
+        }
+    }
 }
 
 /// On PostgreSQL, connections whose commits do not wait for the disk
@@ -87,31 +104,21 @@ struct Commits {
 }
 
 impl Heartbeats {
-    /// Starts the task that writes batches through `writer` (must be called inside a
-    /// Tokio runtime).
-    /// `behind` on SQLite (see `behind.rs`), none on PostgreSQL.
-    /// `deferred` on PostgreSQL (see [`deferred_pool`]).
-    pub(crate) fn start(
-        writer: AnyPool,
-        behind: Option<Arc<Behind>>,
-        deferred: Option<AnyPool>,
-    ) -> Self {
+    /// Starts the task that writes batches through `writer` and `target` (must be called
+    /// inside a Tokio runtime).
+    pub(crate) fn start(writer: AnyPool, target: Target) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
         let commits = Arc::new(Commits::default());
-        let pools = Pools {
-            writer,
-            deferred: deferred.clone(),
-        };
-        tokio::spawn(write_batches(pools, behind, rx, commits.clone()));
+        tokio::spawn(write_batches(writer, target.clone(), rx, commits.clone()));
         Heartbeats {
             queue,
             commits,
-            deferred,
+            target,
         }
     }
 
     pub(crate) async fn close(&self) {
-        if let Some(deferred) = &self.deferred {
+        if let Target::Postgres(deferred) = &self.target {
             deferred.close().await;
         }
     }
@@ -153,24 +160,15 @@ impl Heartbeats {
 /// and the node idle. (SQLite has one write connection: one at a time there.)
 const POSTGRES_BATCHES: usize = 4;
 
-/// Where batches are written: `writer` (every commit waits for the disk), and on
-/// PostgreSQL `deferred`.
-#[derive(Clone)]
-struct Pools {
-    writer: AnyPool,
-    deferred: Option<AnyPool>,
-}
-
 async fn write_batches(
-    pools: Pools,
-    behind: Option<Arc<Behind>>,
+    writer: AnyPool,
+    target: Target,
     mut rx: mpsc::Receiver<Beat>,
     commits: Arc<Commits>,
 ) {
-    let at_once = if behind.is_some() {
-        1
-    } else {
-        POSTGRES_BATCHES
+    let at_once = match target {
+        Target::Sqlite(_) => 1,
+        Target::Postgres(_) => POSTGRES_BATCHES,
     };
     let turns = Arc::new(Semaphore::new(at_once));
     loop {
@@ -183,13 +181,13 @@ async fn write_batches(
         }
         // In one order, so that two batches on PostgreSQL lock their rows alike.
         batch.sort_by(|a, b| (&a.realm, &a.lease_id).cmp(&(&b.realm, &b.lease_id)));
-        let (pools, behind, commits) = (pools.clone(), behind.clone(), commits.clone());
+        let (writer, target, commits) = (writer.clone(), target.clone(), commits.clone());
         tokio::spawn(async move {
-            let behind = behind.as_deref();
-            let writer = &pools.writer;
-            let written = match &pools.deferred {
-                Some(deferred) => write_batch_postgres(writer, deferred, &batch, &commits).await,
-                None => write_batch(writer, behind, &batch).await,
+            let written = match &target {
+                Target::Sqlite(behind) => write_batch(&writer, behind, &batch).await,
+                Target::Postgres(deferred) => {
+                    write_batch_postgres(&writer, deferred, &batch, &commits).await
+                }
             };
             match written {
                 Ok(leases) => {
@@ -201,7 +199,7 @@ async fn write_batches(
                 // its own answer (and one bad row cannot fail the others).
                 Err(_) => {
                     for beat in batch.drain(..) {
-                        let one = one(writer, behind, &beat).await;
+                        let one = one(&writer, target.behind(), &beat).await;
                         let _ = beat.reply.send(one);
                     }
                 }
@@ -251,14 +249,9 @@ fn known(behind: Option<&Behind>, row: Option<(i64, LeaseRecord)>) -> Option<Lea
 /// new expiries, so no other writer comes between (see `behind.rs`).
 async fn write_batch(
     writer: &AnyPool,
-    behind: Option<&Behind>,
+    behind: &Behind,
     batch: &[Beat],
 ) -> Result<Vec<Option<LeaseRecord>>, StoreError> {
-    let Some(behind) = behind else {
-        return Err(StoreError::Unsupported(
-            "a batch on SQLite without its table",
-        ));
-    };
     let mut conn = writer.acquire().await?;
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut rows = Vec::with_capacity(batch.len());
@@ -300,12 +293,17 @@ async fn write_batch_postgres(
     for row in &updated {
         let lease = LeaseRecord::from_row(row)?;
         let before: Millis = row.try_get("expired_at_before")?;
-        leases.insert((lease.realm.clone(), lease.id.clone()), (lease, before));
+        leases.insert(lease.id.clone(), (lease, before));
     }
     // A lease twice in one batch is updated once; both are answered with it.
     let answers: Vec<Option<&(LeaseRecord, Millis)>> = batch
         .iter()
-        .map(|b| leases.get(&(b.realm.clone(), b.lease_id.clone())))
+        // By id (the primary key), then its realm: no strings made per heartbeat.
+        .map(|b| {
+            leases
+                .get(b.lease_id.as_str())
+                .filter(|(lease, _)| lease.realm == b.realm)
+        })
         .collect();
     let mut near: Vec<&Beat> = Vec::new();
     for (b, found) in batch.iter().zip(&answers) {

@@ -155,11 +155,11 @@ impl Store {
             behind::start(behind.clone(), writer.clone());
             behind
         });
-        let deferred = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(batch::deferred_pool(&url).await?),
+        let target = match &behind {
+            Some(behind) => batch::Target::Sqlite(behind.clone()),
+            None => batch::Target::Postgres(batch::deferred_pool(&url).await?),
         };
-        let heartbeats = batch::Heartbeats::start(writer.clone(), behind.clone(), deferred);
+        let heartbeats = batch::Heartbeats::start(writer.clone(), target);
         let group = (backend == Backend::Sqlite).then(|| group::Group::start(writer.clone()));
         Ok(Store {
             db,
